@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linelab/linelab/internal/conformance"
+	"github.com/linelab/linelab/lab/upstream"
+)
+
+// TestConformance judges both models, in every mode, with the same suite
+// that judges the containers, against in-process upstreams.
+func TestConformance(t *testing.T) {
+	healthy := startUpstream(t, upstream.Behaviour{Latency: time.Millisecond, Jitter: time.Millisecond})
+	failing := startUpstream(t, upstream.Behaviour{ErrorRate: 1})
+	slow := startUpstream(t, upstream.Behaviour{Latency: 3 * time.Second})
+	refused := refusedURL(t)
+
+	targets := []struct {
+		mode, url, timeoutMS string
+		up                   conformance.Upstream
+	}{
+		{"echo", refused, "5000", conformance.NotFetch},
+		{"fetch", healthy, "5000", conformance.Healthy},
+		{"fetch", failing, "5000", conformance.Failing},
+		{"fetch", refused, "5000", conformance.Refused},
+		{"fetch", slow, "300", conformance.TooSlow},
+	}
+	for _, model := range []string{"goroutine", "eventloop"} {
+		t.Run(model, func(t *testing.T) {
+			for _, tg := range targets {
+				target := conformance.Target{Mode: tg.mode, Upstream: tg.up}
+				t.Run(target.Name(), func(t *testing.T) {
+					target.Addr = startServer(t, map[string]string{
+						"MODEL": model, "MODE": tg.mode, "UPSTREAM_URL": tg.url, "UPSTREAM_TIMEOUT_MS": tg.timeoutMS,
+					})
+					conformance.Run(t, target)
+				})
+			}
+		})
+	}
+}
+
+func TestBadConfigurationIsAClearError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"MODE": "shout"}, `MODE="shout": want echo or fetch`},
+		{map[string]string{"MODEL": "fibers"}, `MODEL="fibers": want goroutine or eventloop`},
+		{map[string]string{"PORT": "seven"}, `PORT="seven": not a number`},
+		{map[string]string{"UPSTREAM_TIMEOUT_MS": "5s"}, `UPSTREAM_TIMEOUT_MS="5s": not a number`},
+		{map[string]string{"UPSTREAM_URL": "upstream:8080"}, `UPSTREAM_URL="upstream:8080": want an http:// URL`},
+	}
+	for _, tt := range tests {
+		err := run(context.Background(), getenv(tt.env), io.Discard, nil)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("env %v: err = %v, want %q", tt.env, err, tt.want)
+		}
+	}
+}
+
+// TestShutdown checks that the server stops within the contract's 2 s with
+// a connection open mid-line and a fetch in flight.
+func TestShutdown(t *testing.T) {
+	slow := startUpstream(t, upstream.Behaviour{Latency: 10 * time.Second})
+	for _, model := range []string{"goroutine", "eventloop"} {
+		t.Run(model, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			ready := make(chan net.Addr, 1)
+			done := make(chan error, 1)
+			env := map[string]string{"PORT": "0", "MODEL": model, "MODE": "fetch", "UPSTREAM_URL": slow}
+			go func() { done <- run(ctx, getenv(env), io.Discard, func(a net.Addr) { ready <- a }) }()
+			addr := dialAddr(<-ready)
+			c1, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c1.Close()
+			c1.Write([]byte("in flight\nhalf a"))
+			time.Sleep(100 * time.Millisecond)
+			start := time.Now()
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("run returned %v", err)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("still running 2 s after shutdown began")
+			}
+			t.Logf("stopped in %v", time.Since(start))
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Fatal("still accepting after shutdown")
+			}
+		})
+	}
+}
+
+func startUpstream(t *testing.T, b upstream.Behaviour) string {
+	t.Helper()
+	svc, err := upstream.New(b, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// refusedURL is an address on loopback where nothing listens.
+func refusedURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+// startServer runs the command in-process on a free port and stops it when
+// the test ends, failing the test if it does not stop cleanly.
+func startServer(t *testing.T, env map[string]string) string {
+	t.Helper()
+	env["PORT"] = "0"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, getenv(env), io.Discard, func(a net.Addr) { ready <- a }) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("server did not start: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server stopped with %v", err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Error("server did not stop within 3 s")
+		}
+	})
+	return dialAddr(addr)
+}
+
+func dialAddr(a net.Addr) string {
+	_, port, _ := net.SplitHostPort(a.String())
+	n, _ := strconv.Atoi(port)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n))
+}
+
+func getenv(env map[string]string) func(string) string {
+	return func(k string) string { return env[strings.ToUpper(k)] }
+}

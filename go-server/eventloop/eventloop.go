@@ -1,0 +1,190 @@
+// Package eventloop is the event-loop model, on gnet: one loop per core reads
+// every connection's bytes and answers them from callbacks. It is Go's answer
+// to the demo's node.js and Twisted servers.
+//
+// Echo mode answers inside the read callback, all complete lines of one read
+// in one write. Fetch mode must never block a loop: each request gets a slot
+// in its connection's queue and a goroutine that asks the upstream; the loop
+// writes the queue's finished head slots, so answers leave in request order
+// even when the upstream answers out of order.
+//
+// gnet closes a connection as soon as it reads EOF, and a client that
+// half-closes still wants the answers to its fetches in flight. For that one
+// case the connection's descriptor is duplicated before gnet closes it and the
+// remaining answers are written to the duplicate (see session.onClose).
+package eventloop
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/linelab/linelab/go-server/server"
+	"github.com/linelab/linelab/internal/lineproto"
+)
+
+// Serve listens on addr (host:port) and serves until ctx ends, then closes
+// every connection and returns nil. ready, if not nil, is called with the
+// bound address once the loops accept connections.
+func Serve(ctx context.Context, addr string, mode server.Mode, fetcher *server.Fetcher, ready func(net.Addr)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h := &handler{ctx: ctx, mode: mode, fetcher: fetcher, ready: ready, booted: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- gnet.Run(h, "tcp://"+addr,
+			gnet.WithMulticore(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(quietLogger{}),
+		)
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("event loop on %s: %w", addr, err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	select {
+	case <-h.booted:
+	case err := <-errc:
+		return err
+	}
+	stopCtx, stop := context.WithTimeout(context.Background(), time.Second)
+	defer stop()
+	if err := h.eng.Stop(stopCtx); err != nil {
+		return fmt.Errorf("stop event loop: %w", err)
+	}
+	return <-errc
+}
+
+type handler struct {
+	gnet.BuiltinEventEngine
+	ctx     context.Context
+	mode    server.Mode
+	fetcher *server.Fetcher
+	ready   func(net.Addr)
+	eng     gnet.Engine
+	booted  chan struct{}
+}
+
+// outBuf is scratch space for one read's answers; c.Write copies it.
+var outBuf = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// discarding marks a connection that got "line too long": what it still sends
+// is dropped until it closes or its lingering time runs out.
+type discarding struct{}
+
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.eng = eng
+	close(h.booted)
+	if h.ready != nil {
+		if addr, err := boundAddr(eng); err == nil {
+			h.ready(addr)
+		}
+	}
+	return gnet.None
+}
+
+func boundAddr(eng gnet.Engine) (net.Addr, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "listener")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	return ln.Addr(), nil
+}
+
+func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if h.mode == server.Fetch {
+		c.SetContext(&session{})
+	}
+	return nil, gnet.None
+}
+
+func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	switch s := c.Context().(type) {
+	case discarding:
+		c.Discard(-1)
+		return gnet.None
+	case *session:
+		return h.fetchTraffic(c, s)
+	}
+	buf, _ := c.Peek(-1)
+	op := outBuf.Get().(*[]byte)
+	defer outBuf.Put(op)
+	out := (*op)[:0]
+	used := 0
+	for {
+		p, n, err := lineproto.Next(buf[used:], lineproto.MaxLine)
+		if err != nil {
+			c.Discard(-1)
+			out = append(out, lineproto.TooLongLine...)
+			c.Write(out)
+			*op = out
+			return linger(c)
+		}
+		if n == 0 {
+			break
+		}
+		out = lineproto.AppendEcho(out, p)
+		used += n
+	}
+	if used > 0 { // Discard(0) would drop everything
+		c.Discard(used)
+	}
+	if len(out) > 0 {
+		c.Write(out)
+	}
+	*op = out
+	return gnet.None
+}
+
+// linger half-closes c after its last answer and drops its input for up to
+// a second, so that closing with unread input does not reset the connection
+// before the client has read that answer.
+func linger(c gnet.Conn) gnet.Action {
+	c.SetContext(discarding{})
+	if c.OutboundBuffered() > 0 || unix.Shutdown(c.Fd(), unix.SHUT_WR) != nil {
+		return gnet.Close // gnet flushes what it can, then closes
+	}
+	time.AfterFunc(time.Second, func() { c.Close() })
+	return gnet.None
+}
+
+func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
+	if s, ok := c.Context().(*session); ok {
+		s.onClose(c, err)
+	}
+	return gnet.None
+}
+
+// quietLogger keeps gnet's start-up chatter out of the one start-up line the
+// contract asks for; warnings and errors still reach stderr.
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...any) {}
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Warnf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "gnet: "+f+"\n", a...)
+}
+func (quietLogger) Errorf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "gnet: "+f+"\n", a...)
+}
+func (quietLogger) Fatalf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "gnet: "+f+"\n", a...)
+	os.Exit(1)
+}

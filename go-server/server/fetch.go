@@ -1,0 +1,102 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/linelab/linelab/internal/lineproto"
+)
+
+const maxBody = 1 << 20
+
+// Fetcher asks the upstream translator for fetch-mode answers. It keeps a
+// pool of keep-alive connections, sized for a thousand clients at once.
+type Fetcher struct {
+	client  *http.Client
+	base    string
+	timeout time.Duration
+}
+
+// NewFetcher returns a Fetcher for the upstream at base (UPSTREAM_URL) that
+// gives up on one call after timeout.
+func NewFetcher(base string, timeout time.Duration) *Fetcher {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 4096,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &Fetcher{
+		client:  &http.Client{Transport: tr, Timeout: timeout},
+		base:    strings.TrimSuffix(base, "/"),
+		timeout: timeout,
+	}
+}
+
+// Close drops the idle upstream connections.
+func (f *Fetcher) Close() { f.client.CloseIdleConnections() }
+
+// AppendAnswer appends the whole answer line for payload p to dst: the
+// "echo: " line on a 2xx, otherwise an "error: upstream…" line. It never
+// fails: every upstream problem becomes an answer.
+func (f *Fetcher) AppendAnswer(ctx context.Context, dst, p []byte) []byte {
+	body, err := f.get(ctx, p)
+	if err != nil {
+		return lineproto.AppendUpstreamError(dst, err.Error())
+	}
+	return lineproto.AppendEcho(dst, body)
+}
+
+func (f *Fetcher) get(ctx context.Context, p []byte) ([]byte, error) {
+	u := f.base + "/translate?text=" + url.QueryEscape(string(p))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("timeout after %v", f.timeout)
+		}
+		return nil, fmt.Errorf("unreachable (%v)", unwrapURL(err))
+	}
+	defer resp.Body.Close()
+	// The contract limits requests, not answers; a body past maxBody is a
+	// broken upstream, not a translation.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the body: %v", unwrapURL(err))
+	}
+	body = bytes.TrimRight(body, "\r\n")
+	switch {
+	case len(body) > maxBody:
+		return nil, fmt.Errorf("body over %d bytes", maxBody)
+	case bytes.IndexByte(body, '\n') >= 0:
+		// An answer line with an LF inside would be two answers.
+		return nil, fmt.Errorf("body holds a line break")
+	}
+	return body, nil
+}
+
+// unwrapURL drops net/url's `Get "http://…":` prefix: the upstream's address
+// is configuration, not news.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
