@@ -12,7 +12,7 @@ set -euo pipefail
 
 image=${BASE_IMAGE:-linelab/base:bookworm}
 here=$(cd "$(dirname "$0")" && pwd)
-packages=python3,python3-cffi-backend,python3-gevent,python3-twisted,nodejs,ca-certificates,tini
+packages=python3,python3-cffi-backend,python3-gevent,python3-twisted,nodejs,ca-certificates
 
 if [ "${1:-}" != "--force" ] && docker image inspect "$image" >/dev/null 2>&1; then
 	echo "base: $image exists (use --force to rebuild)"

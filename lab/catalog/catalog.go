@@ -1,0 +1,144 @@
+// Package catalog reads compose.yaml, the one list of implementations, with
+// compose-go (the loader of `docker compose` v2 itself), so the file the lab
+// trusts is exactly the file compose accepts. It is the only importer of
+// compose-go.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/linelab/linelab/lab"
+)
+
+// Catalog is the implementations of compose.yaml.
+type Catalog struct {
+	Servers  []lab.Implementation // sorted by name
+	Upstream lab.Implementation
+}
+
+// xLab is the x-lab extension of a service.
+type xLab struct {
+	Role        string   `mapstructure:"role"`
+	Language    string   `mapstructure:"language"`
+	Runtime     string   `mapstructure:"runtime"`
+	Model       string   `mapstructure:"model"`
+	Source      []string `mapstructure:"source"`
+	Description string   `mapstructure:"description"`
+}
+
+// Load reads and validates the compose file at path against the Compose
+// Specification, and the x-lab fields against what the lab needs.
+func Load(ctx context.Context, path string) (*Catalog, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	details := types.ConfigDetails{
+		WorkingDir:  filepath.Dir(abs),
+		ConfigFiles: []types.ConfigFile{{Filename: abs}},
+		Environment: types.Mapping{}, // defaults in the file, not this shell's MODE
+	}
+	project, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+		o.SetProjectName("linelab", true)
+		o.ResolvePaths = false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c := &Catalog{}
+	var errs []error
+	names := make([]string, 0, len(project.Services))
+	for name := range project.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		impl, err := fromService(project.Services[name])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: service %s: %w", path, name, err))
+			continue
+		}
+		switch impl.Role {
+		case lab.RoleServer:
+			c.Servers = append(c.Servers, impl)
+		case lab.RoleUpstream:
+			if c.Upstream.Name != "" {
+				errs = append(errs, fmt.Errorf("%s: services %s and %s both have role upstream", path, c.Upstream.Name, name))
+			}
+			c.Upstream = impl
+		}
+	}
+	if c.Upstream.Name == "" {
+		errs = append(errs, fmt.Errorf("%s: no service has x-lab role upstream", path))
+	}
+	return c, errors.Join(errs...)
+}
+
+func fromService(s types.ServiceConfig) (lab.Implementation, error) {
+	var x xLab
+	ok, err := s.Extensions.Get("x-lab", &x)
+	if err != nil {
+		return lab.Implementation{}, fmt.Errorf("x-lab: %w", err)
+	}
+	if !ok {
+		return lab.Implementation{}, errors.New("no x-lab metadata (role, language, runtime, model, source)")
+	}
+	impl := lab.Implementation{
+		Name: s.Name, Role: lab.Role(x.Role), Image: s.Image,
+		Language: x.Language, Runtime: x.Runtime, Model: x.Model,
+		Source: x.Source, Description: x.Description, Env: map[string]string{},
+	}
+	if s.Build != nil {
+		impl.Context, impl.Dockerfile = s.Build.Context, s.Build.Dockerfile
+	}
+	for k, v := range s.Environment {
+		if v != nil {
+			impl.Env[k] = *v
+		}
+	}
+	for _, p := range s.Ports {
+		if p.HostIP != "127.0.0.1" {
+			return impl, fmt.Errorf("port %s is published on %q; publish on 127.0.0.1 only", p.Published, p.HostIP)
+		}
+		impl.HostPort = p.Published
+	}
+	var missing []string
+	for field, v := range map[string]string{"role": x.Role, "language": x.Language, "runtime": x.Runtime, "model": x.Model} {
+		if v == "" {
+			missing = append(missing, field)
+		}
+	}
+	if len(x.Source) == 0 {
+		missing = append(missing, "source")
+	}
+	sort.Strings(missing)
+	switch {
+	case len(missing) > 0:
+		return impl, fmt.Errorf("x-lab lacks %s", strings.Join(missing, ", "))
+	case impl.Role != lab.RoleServer && impl.Role != lab.RoleUpstream:
+		return impl, fmt.Errorf("x-lab role %q: want server or upstream", x.Role)
+	case !strings.HasPrefix(impl.Image, "linelab/"):
+		return impl, fmt.Errorf("image %q: want linelab/<name>", impl.Image)
+	case impl.Context == "":
+		return impl, errors.New("no build section: every image is built here, nothing is pulled")
+	}
+	return impl, nil
+}
+
+// Server returns the server named name.
+func (c *Catalog) Server(name string) (lab.Implementation, bool) {
+	for _, s := range c.Servers {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return lab.Implementation{}, false
+}

@@ -1,0 +1,94 @@
+package catalog
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestComposeFileMatchesTheTree loads the real compose.yaml with compose-go
+// and checks that it lists exactly the folders under reference/ and the Go
+// models under go-server/, and that every source file it names exists.
+func TestComposeFileMatchesTheTree(t *testing.T) {
+	root := filepath.Join("..", "..")
+	c, err := Load(context.Background(), filepath.Join(root, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	refs, err := os.ReadDir(filepath.Join(root, "reference"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range refs {
+		if e.IsDir() && e.Name() != "base" && e.Name() != "common" {
+			want = append(want, e.Name())
+		}
+	}
+	models, err := os.ReadDir(filepath.Join(root, "go-server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range models {
+		if e.IsDir() && e.Name() != "cmd" && e.Name() != "server" {
+			want = append(want, "go-"+e.Name())
+		}
+	}
+	var got []string
+	for _, s := range c.Servers {
+		got = append(got, s.Name)
+		for _, src := range s.Source {
+			if _, err := os.Stat(filepath.Join(root, src)); err != nil {
+				t.Errorf("service %s: source %s: %v", s.Name, src, err)
+			}
+		}
+		if s.HostPort == "" {
+			t.Errorf("service %s: no port published on 127.0.0.1", s.Name)
+		}
+		if s.Env["UPSTREAM_URL"] != "http://upstream:8080" {
+			t.Errorf("service %s: UPSTREAM_URL = %q, want the upstream service", s.Name, s.Env["UPSTREAM_URL"])
+		}
+	}
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("compose.yaml servers:\n  %s\nfolders and Go models:\n  %s", strings.Join(got, " "), strings.Join(want, " "))
+	}
+	if c.Upstream.Name != "upstream" {
+		t.Errorf("upstream service = %q", c.Upstream.Name)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	t.Parallel()
+	const upstream = `
+  upstream:
+    image: linelab/upstream
+    build: {context: .}
+    x-lab: {role: upstream, language: go, runtime: Go, model: net/http, source: [a.go]}
+`
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"not compose", "services:\n  a:\n    imagee: x\n" + upstream, "services.a.imagee"},
+		{"no x-lab", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n" + upstream, "service a: no x-lab metadata"},
+		{"missing fields", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    x-lab: {role: server}\n" + upstream, "x-lab lacks language, model, runtime, source"},
+		{"public port", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    ports: [\"7001:7000\"]\n    x-lab: {role: server, language: go, runtime: Go, model: m, source: [a.go]}\n" + upstream, "publish on 127.0.0.1 only"},
+		{"no upstream", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    x-lab: {role: server, language: go, runtime: Go, model: m, source: [a.go]}\n", "no service has x-lab role upstream"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := filepath.Join(t.TempDir(), "compose.yaml")
+			if err := os.WriteFile(p, []byte(tt.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(context.Background(), p)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,34 @@
+// Package lab holds the plain domain types of linelab's pipeline:
+// an Implementation (from compose.yaml) runs through Scenarios made of Steps,
+// and every measured step yields a StepResult inside a Run's results.
+//
+// It imports nothing heavy. Each subpackage owns one concern or one
+// dependency: catalog reads compose.yaml (compose-go), scenario reads the
+// scenario files (YAML), runtime runs containers (testcontainers-go and the
+// Docker client), driver makes the load, metrics samples the containers,
+// results stores a run, and report renders it.
+package lab
+
+// Role says what a compose service is to the lab.
+type Role string
+
+const (
+	RoleServer   Role = "server"
+	RoleUpstream Role = "upstream"
+)
+
+// Implementation is one service of compose.yaml with its x-lab metadata.
+type Implementation struct {
+	Name        string            `json:"name"`
+	Role        Role              `json:"role"`
+	Image       string            `json:"image"`       // linelab/<service>
+	Context     string            `json:"context"`     // build context, relative to the repository
+	Dockerfile  string            `json:"dockerfile"`  // relative to Context
+	Env         map[string]string `json:"env"`         // the service's environment (MODE left to the lab)
+	HostPort    string            `json:"host_port"`   // published on 127.0.0.1 by compose
+	Language    string            `json:"language"`    // python, javascript, go
+	Runtime     string            `json:"runtime"`     // e.g. "Twisted 22.4"
+	Model       string            `json:"model"`       // the concurrency model in a few words
+	Source      []string          `json:"source"`      // handler files, relative to the repository
+	Description string            `json:"description"` // one sentence for the report
+}
