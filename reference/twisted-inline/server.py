@@ -45,11 +45,14 @@ class Echo(LineReceiver):
         self.pending = collections.deque()  # Deferreds of answers, in request order
         self.closing = False
 
-    @defer.inlineCallbacks
     def lineReceived(self, line):
-        if self.closing:
-            return
-        data = line[:-1] if line.endswith(b"\r") else line
+        # Not itself @inlineCallbacks: a value returned from here would
+        # make LineReceiver drop the connection.
+        if not self.closing:
+            self.respond(line[:-1] if line.endswith(b"\r") else line)
+
+    @defer.inlineCallbacks
+    def respond(self, data):
         mine = defer.Deferred()
         self.pending.append(mine)
         text = echo(data) if config.mode == "echo" else (yield fetch(data))

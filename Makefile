@@ -1,0 +1,64 @@
+# linelab. `make test` passes the tests; `make lab` runs the lab.
+GO        ?= go
+COMPOSE   ?= docker-compose
+GOVERSION := $(shell $(GO) env GOVERSION)
+REFERENCE := threads twisted twisted-inline gevent gevent-monkey node asyncio
+GOFILES   := $(shell find go.mod internal go-server lab -name '*.go' -o -name go.mod)
+PROFILE   ?= standard
+LAB_ARGS  ?=
+
+.PHONY: all test test-unit lab images base up down clean bench fuzz
+
+all: test
+
+## test: vet, unit tests, and the Docker tests (which need the images)
+test: images
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags docker -run Docker ./...
+
+## test-unit: the tests that need no Docker
+test-unit:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+## lab: run every server through every scenario (PROFILE=quick|standard)
+lab: images
+	$(GO) run ./lab/cmd/lab run --profile $(PROFILE) $(LAB_ARGS)
+
+bin/go-server: $(GOFILES)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./go-server/cmd/go-server
+
+bin/upstream: $(GOFILES)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./lab/cmd/upstream
+
+## base: the Debian base image of the reference servers (skipped when it exists)
+base:
+	reference/base/build.sh
+
+## images: every image, from the Docker layer cache where nothing changed
+images: base bin/go-server bin/upstream
+	docker build -q -t linelab/go-server --build-arg GO_VERSION=$(GOVERSION) -f go-server/Dockerfile . >/dev/null
+	docker build -q -t linelab/upstream --build-arg GO_VERSION=$(GOVERSION) -f lab/cmd/upstream/Dockerfile . >/dev/null
+	@for i in $(REFERENCE); do \
+		docker build -q -t linelab/$$i -f reference/$$i/Dockerfile reference >/dev/null || exit 1; \
+	done
+	@echo "images: linelab/{go-server,upstream,$(shell echo $(REFERENCE) | tr ' ' ,)} are built"
+
+## up: every server and the upstream, by hand (MODE=fetch for fetch mode)
+up: images
+	$(COMPOSE) -p linelab up
+
+down:
+	$(COMPOSE) -p linelab down
+
+## bench: the Go benchmarks (codec, models)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/... ./go-server/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/lineproto
+	$(GO) test -run '^$$' -fuzz FuzzRoundTrip -fuzztime 30s ./internal/lineproto
+
+clean:
+	rm -rf bin

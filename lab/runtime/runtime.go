@@ -1,0 +1,323 @@
+// Package runtime runs the lab's containers. It is the only importer of
+// testcontainers-go and of the Docker client (github.com/moby/moby/client,
+// the SDK testcontainers itself uses).
+//
+// What it believes, from ../shared/DOCKER-NOTES.md, each checked on the
+// lab's machines: Ryuk cannot be pulled, so it is off and everything the lab
+// creates carries the label org.linelab.managed, which Clean sweeps;
+// testcontainers' Host() answers with the default gateway here, so the lab
+// never uses it and dials container addresses on its own network instead;
+// every call has a deadline, since a missing image would otherwise mean
+// minutes of pull retries.
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+)
+
+// Labels the lab puts on what it creates. They must not start with
+// org.testcontainers, which testcontainers keeps for itself.
+const (
+	LabelManaged = "org.linelab.managed"
+	LabelRun     = "org.linelab.run"
+)
+
+var setupOnce sync.Once
+
+// setup sets what testcontainers reads once, before its first call.
+func setup() {
+	setupOnce.Do(func() {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true") // exactly "true"; "1" leaves Ryuk on
+		os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	})
+}
+
+// ErrNoEngine is returned by New when no Docker engine answers.
+var ErrNoEngine = errors.New("no Docker engine answers")
+
+// Runtime creates and removes the containers and networks of one run.
+type Runtime struct {
+	cli   *client.Client
+	runID string
+}
+
+// New connects to the Docker engine (DOCKER_HOST or the default socket) and
+// checks that it answers. runID labels everything this Runtime creates.
+func New(ctx context.Context, runID string) (*Runtime, error) {
+	setup()
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(pctx, client.PingOptions{}); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("%w (%v)", ErrNoEngine, err)
+	}
+	return &Runtime{cli: cli, runID: runID}, nil
+}
+
+// Close releases the client.
+func (r *Runtime) Close() error { return r.cli.Close() }
+
+// Client is the Docker client, for the metrics sampler.
+func (r *Runtime) Client() *client.Client { return r.cli }
+
+func (r *Runtime) labels(extra map[string]string) map[string]string {
+	l := map[string]string{LabelManaged: "true", LabelRun: r.runID}
+	for k, v := range extra {
+		l[k] = v
+	}
+	return l
+}
+
+// Network is a private bridge network of the run.
+type Network struct {
+	Name string
+	nw   *testcontainers.DockerNetwork
+}
+
+// NewNetwork creates a labelled bridge network for the run.
+func (r *Runtime) NewNetwork(ctx context.Context) (*Network, error) {
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(r.labels(nil)))
+	if err != nil {
+		return nil, fmt.Errorf("create network: %w", err)
+	}
+	return &Network{Name: nw.Name, nw: nw}, nil
+}
+
+// Remove removes the network.
+func (n *Network) Remove(ctx context.Context) error {
+	if err := n.nw.Remove(ctx); err != nil {
+		return fmt.Errorf("remove network %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// Spec is a container to start.
+type Spec struct {
+	Image   string
+	Name    string            // a readable label; the container name stays Docker's
+	Env     map[string]string // environment
+	Network *Network          // required: the run's network
+	Aliases []string          // names on that network
+	Cpuset  string            // cores, e.g. "1"; empty for any
+	Memory  int64             // bytes; 0 for no limit
+}
+
+// Container is a started container.
+type Container struct {
+	Name string
+	ID   string
+	IP   string // on the run's network
+	tc   testcontainers.Container
+	cli  *client.Client
+}
+
+// Start starts a container from an image that must already exist (nothing
+// is pulled) and returns once Docker reports it running.
+func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
+	if s.Network == nil {
+		return nil, errors.New("start container: no network given")
+	}
+	if ok, err := r.ImageExists(ctx, s.Image); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("image %s does not exist; build it with `make images`", s.Image)
+	}
+	init := true
+	ctr, err := testcontainers.Run(ctx, s.Image,
+		testcontainers.WithEnv(s.Env),
+		testcontainers.WithLabels(r.labels(map[string]string{"org.linelab.impl": s.Name})),
+		tcnetwork.WithNetwork(s.Aliases, s.Network.nw),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			// All host settings in one modifier: the request's own fields
+			// are ignored once a modifier is set.
+			hc.Init = &init
+			hc.CpusetCpus = s.Cpuset
+			hc.Memory = s.Memory
+			hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 20000, Hard: 20000}}
+		}),
+	)
+	if err != nil {
+		if ctr != nil {
+			ctr.Terminate(context.WithoutCancel(ctx))
+		}
+		return nil, fmt.Errorf("start %s (%s): %w", s.Name, s.Image, err)
+	}
+	c := &Container{Name: s.Name, ID: ctr.GetContainerID(), tc: ctr, cli: r.cli}
+	ins, err := r.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+	if err == nil {
+		if ep, ok := ins.Container.NetworkSettings.Networks[s.Network.Name]; ok && ep.IPAddress.IsValid() {
+			c.IP = ep.IPAddress.String()
+		}
+	}
+	if c.IP == "" {
+		c.Terminate(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("start %s: no address on network %s (%v)", s.Name, s.Network.Name, err)
+	}
+	return c, nil
+}
+
+// Addr is host:port of the container on the run's network.
+func (c *Container) Addr(port int) string {
+	return net.JoinHostPort(c.IP, fmt.Sprint(port))
+}
+
+// Terminate stops (SIGTERM, then SIGKILL after 5 s) and removes the container.
+func (c *Container) Terminate(ctx context.Context) error {
+	d := 5 * time.Second
+	if err := c.tc.Terminate(ctx, testcontainers.StopTimeout(d)); err != nil {
+		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Stop sends SIGTERM and waits up to timeout; it returns how long the stop
+// took and the exit code.
+func (c *Container) Stop(ctx context.Context, timeout time.Duration) (time.Duration, int, error) {
+	start := time.Now()
+	if err := c.tc.Stop(ctx, &timeout); err != nil {
+		return 0, 0, fmt.Errorf("stop %s: %w", c.Name, err)
+	}
+	took := time.Since(start)
+	st, err := c.State(ctx)
+	if err != nil {
+		return took, 0, err
+	}
+	return took, st.ExitCode, nil
+}
+
+// State is the container's state as Docker inspects it.
+func (c *Container) State(ctx context.Context) (*container.State, error) {
+	ins, err := c.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", c.Name, err)
+	}
+	return ins.Container.State, nil
+}
+
+// Logs returns the container's output so far (stdout and stderr together).
+func (c *Container) Logs(ctx context.Context) (string, error) {
+	rc, err := c.tc.Logs(ctx)
+	if err != nil {
+		return "", fmt.Errorf("logs of %s: %w", c.Name, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	return string(b), err
+}
+
+// ImageExists reports whether ref is in the engine's image store.
+func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
+	_, err := r.cli.ImageInspect(ctx, ref)
+	if err == nil {
+		return true, nil
+	}
+	if strings.Contains(strings.ToLower(err.Error()), "no such image") {
+		return false, nil
+	}
+	return false, fmt.Errorf("inspect image %s: %w", ref, err)
+}
+
+// Clean removes every container and network labelled as the lab's, of any
+// run, and returns how many of each it removed.
+func (r *Runtime) Clean(ctx context.Context) (containers, networks int, err error) {
+	f := client.Filters{}.Add("label", LabelManaged+"=true")
+	cs, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return 0, 0, fmt.Errorf("list containers: %w", err)
+	}
+	var errs []error
+	for _, c := range cs.Items {
+		if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, err))
+			continue
+		}
+		containers++
+	}
+	ns, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return containers, 0, fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range ns.Items {
+		if _, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			continue
+		}
+		networks++
+	}
+	return containers, networks, errors.Join(errs...)
+}
+
+// Leftovers counts the lab's containers and networks of run runID ("" for
+// any run) that still exist.
+func (r *Runtime) Leftovers(ctx context.Context, runID string) (containers, networks int, err error) {
+	f := client.Filters{}.Add("label", LabelManaged+"=true")
+	if runID != "" {
+		f = f.Add("label", LabelRun+"="+runID)
+	}
+	cs, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return 0, 0, err
+	}
+	ns, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return 0, 0, err
+	}
+	return len(cs.Items), len(ns.Items), nil
+}
+
+// WaitProtocol waits until addr answers one line: "ready\n" must come back
+// as an echo or, in fetch mode, as any answer line. It is the readiness
+// probe: an open port alone does not mean a server that speaks.
+func WaitProtocol(ctx context.Context, addr string) error {
+	var last error
+	for {
+		last = probe(ctx, addr)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s never answered a line: %w", addr, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func probe(ctx context.Context, addr string) error {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Write([]byte("ready\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "echo: ") && !strings.HasPrefix(line, "error: upstream") {
+		return fmt.Errorf("answered %q", line)
+	}
+	return nil
+}
