@@ -1,0 +1,118 @@
+package lab
+
+import "time"
+
+// Loop names how a step makes load.
+type Loop string
+
+const (
+	// Closed: Connections connections each keep Depth lines in flight and
+	// send the next line when an answer arrives. Throughput is what the
+	// server allows; latency is per round trip.
+	Closed Loop = "closed"
+	// Open: lines are sent at a constant Rate across Connections whatever
+	// the answers do; latency counts from each line's intended send time,
+	// which corrects for coordinated omission (wrk2).
+	Open Loop = "open"
+	// Churn: Connections workers each connect, send one line, read the
+	// answer and close, again and again. Throughput is connections per second.
+	Churn Loop = "churn"
+	// Idle: open Connections connections (each proves itself with one line),
+	// hold them idle while memory and threads are sampled, then send one more
+	// line on each over the step's duration.
+	Idle Loop = "idle"
+)
+
+// Profile names a scenario length.
+type Profile string
+
+const (
+	Quick    Profile = "quick"    // for CI: the whole lab in minutes
+	Standard Profile = "standard" // the default of `make lab`
+)
+
+// Scenario is one file of scenarios/.
+type Scenario struct {
+	Name        string                  `yaml:"name" json:"name"`
+	Description string                  `yaml:"description" json:"description"`
+	Mode        string                  `yaml:"mode" json:"mode"` // echo or fetch
+	Upstream    *UpstreamSettings       `yaml:"upstream,omitempty" json:"upstream,omitempty"`
+	Profiles    map[Profile]ProfileSpec `yaml:"profiles" json:"profiles"`
+	// LatencyBound is the p99 an open-loop rate must stay under to count
+	// as sustained; the highest such rate is the implementation's knee.
+	LatencyBound Duration `yaml:"latency_bound,omitempty" json:"latency_bound,omitempty"`
+	Steps        []Step   `yaml:"steps" json:"steps"`
+	File         string   `yaml:"-" json:"file"`
+}
+
+// ProfileSpec is how long a scenario's steps run in one profile.
+type ProfileSpec struct {
+	Duration Duration `yaml:"duration" json:"duration"` // measured time of each step
+	Warmup   Duration `yaml:"warmup" json:"warmup"`     // load before measuring, not counted
+	Trials   int      `yaml:"trials" json:"trials"`     // repetitions, interleaved across implementations
+}
+
+// Step is one measured load shape.
+type Step struct {
+	Name        string `yaml:"name" json:"name"`
+	Loop        Loop   `yaml:"loop" json:"loop"`
+	Connections int    `yaml:"connections" json:"connections"`
+	Depth       int    `yaml:"depth,omitempty" json:"depth,omitempty"` // closed: lines in flight per connection
+	Rate        int    `yaml:"rate,omitempty" json:"rate,omitempty"`   // open: lines per second in all
+	Payload     string `yaml:"payload,omitempty" json:"payload,omitempty"`
+	// Quick replaces some values in the quick profile (c10k opens fewer
+	// connections in CI, say).
+	Quick    *StepOverride     `yaml:"quick,omitempty" json:"quick,omitempty"`
+	Upstream *UpstreamSettings `yaml:"upstream,omitempty" json:"upstream,omitempty"`
+}
+
+// StepOverride holds the values a profile may change.
+type StepOverride struct {
+	Connections int `yaml:"connections,omitempty" json:"connections,omitempty"`
+	Rate        int `yaml:"rate,omitempty" json:"rate,omitempty"`
+}
+
+// For returns the step as it runs in profile p.
+func (s Step) For(p Profile) Step {
+	if p == Quick && s.Quick != nil {
+		if s.Quick.Connections > 0 {
+			s.Connections = s.Quick.Connections
+		}
+		if s.Quick.Rate > 0 {
+			s.Rate = s.Quick.Rate
+		}
+	}
+	s.Quick = nil
+	return s
+}
+
+// UpstreamSettings is how the upstream translator behaves during a scenario
+// or step (fetch mode).
+type UpstreamSettings struct {
+	Latency     Duration `yaml:"latency" json:"latency"`
+	Jitter      Duration `yaml:"jitter" json:"jitter"`
+	ErrorRate   float64  `yaml:"error_rate" json:"error_rate"`
+	SlowRate    float64  `yaml:"slow_rate" json:"slow_rate"`
+	SlowLatency Duration `yaml:"slow_latency" json:"slow_latency"`
+}
+
+// Duration is a time.Duration written as "50ms" in YAML and JSON.
+type Duration time.Duration
+
+// D is the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes the Go form, "1.5s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads the Go form.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,337 @@
+// Package scenario loads and validates the scenario files of scenarios/.
+// It is the only YAML importer. Every error names the file and line, as
+// `scenarios/x.yaml:12: rate must be > 0`, and an unknown key is an error.
+//
+// The schema is lab.Scenario; scenarios/README.md documents it.
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/linelab/linelab/lab"
+)
+
+// MaxConnections keeps a step within the open-file limit of 20,000 per
+// process: the driver holds one descriptor per connection.
+const MaxConnections = 15000
+
+// DefaultPayload is sent when a step names none; it holds dictionary words,
+// so fetch mode really translates.
+const DefaultPayload = "hello my friend, where is the treasure"
+
+// Error is one problem at a line of a file.
+type Error struct {
+	File string
+	Line int // 0 when the whole file is at fault
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// LoadDir loads every *.yaml file of dir, sorted by name.
+func LoadDir(dir string) ([]lab.Scenario, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no scenario files (*.yaml)", dir)
+	}
+	sort.Strings(files)
+	var out []lab.Scenario
+	var errs []error
+	for _, f := range files {
+		s, err := LoadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, errors.Join(errs...)
+}
+
+// LoadFile loads one scenario file.
+func LoadFile(path string) (lab.Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return lab.Scenario{}, err
+	}
+	return Parse(path, data)
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// Parse decodes and validates one scenario; file names it in errors.
+func Parse(file string, data []byte) (lab.Scenario, error) {
+	var s lab.Scenario
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return s, yamlError(file, err)
+	}
+	if len(root.Content) == 0 {
+		return s, &Error{File: file, Msg: "empty file"}
+	}
+	// Durations first: a bad one fails the decoder below without a line.
+	if errs := checkDurations(file, &root); len(errs) > 0 {
+		return s, errors.Join(errs...)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return s, yamlError(file, err)
+	}
+	s.File = file
+	v := &validator{file: file}
+	v.scenario(&s, root.Content[0])
+	return s, errors.Join(v.errs...)
+}
+
+// yamlError turns yaml.v3's "line N: msg" into file:N: msg.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var errs []error
+		for _, m := range te.Errors {
+			errs = append(errs, lineError(file, m))
+		}
+		return errors.Join(errs...)
+	}
+	return lineError(file, strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+func lineError(file, msg string) error {
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: n, Msg: strings.ReplaceAll(m[2], "lab.", "")}
+	}
+	return &Error{File: file, Msg: msg}
+}
+
+var durationKeys = map[string]bool{
+	"duration": true, "warmup": true, "latency_bound": true,
+	"latency": true, "jitter": true, "slow_latency": true,
+}
+
+func checkDurations(file string, n *yaml.Node) []error {
+	var errs []error
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if durationKeys[k.Value] && v.Kind == yaml.ScalarNode {
+				if _, err := time.ParseDuration(v.Value); err != nil {
+					errs = append(errs, &Error{File: file, Line: v.Line, Msg: fmt.Sprintf("%s %q: want a duration such as 500ms or 2s", k.Value, v.Value)})
+				}
+			}
+		}
+	}
+	for _, c := range n.Content {
+		errs = append(errs, checkDurations(file, c)...)
+	}
+	return errs
+}
+
+type validator struct {
+	file string
+	errs []error
+}
+
+func (v *validator) add(line int, format string, args ...any) {
+	v.errs = append(v.errs, &Error{File: v.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// at returns the line of key in mapping m, or of m itself.
+func at(m *yaml.Node, key string) int {
+	if m == nil {
+		return 0
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return m.Line
+}
+
+func child(m *yaml.Node, key string) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
+	base := strings.TrimSuffix(filepath.Base(v.file), filepath.Ext(v.file))
+	switch {
+	case s.Name == "":
+		v.add(n.Line, "name is missing")
+	case s.Name != base:
+		v.add(at(n, "name"), "name %q differs from the file name %q", s.Name, base)
+	}
+	if s.Mode != "echo" && s.Mode != "fetch" {
+		v.add(at(n, "mode"), "mode %q: want echo or fetch", s.Mode)
+	}
+	if s.Upstream != nil {
+		if s.Mode != "fetch" {
+			v.add(at(n, "upstream"), "upstream is set but mode is %s; it applies to fetch mode only", s.Mode)
+		}
+		v.upstream(*s.Upstream, child(n, "upstream"))
+	}
+	profiles := child(n, "profiles")
+	for _, p := range []lab.Profile{lab.Quick, lab.Standard} {
+		spec, ok := s.Profiles[p]
+		if !ok {
+			v.add(at(n, "profiles"), "profile %s is missing", p)
+			continue
+		}
+		pn := child(profiles, string(p))
+		if spec.Duration <= 0 {
+			v.add(at(pn, "duration"), "%s: duration must be > 0", p)
+		}
+		if spec.Warmup < 0 {
+			v.add(at(pn, "warmup"), "%s: warmup must not be negative", p)
+		}
+		if spec.Trials < 3 {
+			v.add(at(pn, "trials"), "%s: trials must be at least 3, for a median with an interval", p)
+		}
+	}
+	for p := range s.Profiles {
+		if p != lab.Quick && p != lab.Standard {
+			v.add(at(profiles, string(p)), "unknown profile %q: want quick or standard", p)
+		}
+	}
+	steps := child(n, "steps")
+	if len(s.Steps) == 0 {
+		v.add(at(n, "steps"), "steps: at least one step is needed")
+	}
+	seen := map[string]bool{}
+	hasOpen := false
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		var sn *yaml.Node
+		if steps != nil && i < len(steps.Content) {
+			sn = steps.Content[i]
+		}
+		if st.Name == "" {
+			v.add(sn.Line, "step %d: name is missing", i+1)
+		} else if seen[st.Name] {
+			v.add(at(sn, "name"), "step name %q is used twice", st.Name)
+		}
+		seen[st.Name] = true
+		v.step(s, st, sn)
+		hasOpen = hasOpen || st.Loop == lab.Open
+	}
+	if hasOpen && s.LatencyBound <= 0 {
+		v.add(at(n, "latency_bound"), "latency_bound must be > 0 when a step has an open loop (it defines the knee)")
+	}
+}
+
+func (v *validator) step(s *lab.Scenario, st *lab.Step, n *yaml.Node) {
+	if st.Payload == "" {
+		st.Payload = DefaultPayload
+	}
+	if strings.ContainsAny(st.Payload, "\r\n") {
+		v.add(at(n, "payload"), "payload must not hold CR or LF")
+	}
+	switch st.Loop {
+	case lab.Closed, lab.Open, lab.Churn, lab.Idle:
+	default:
+		v.add(at(n, "loop"), "loop %q: want closed, open, churn or idle", st.Loop)
+	}
+	conns := []struct {
+		n    int
+		line int
+	}{{st.Connections, at(n, "connections")}}
+	if st.Quick != nil {
+		conns = append(conns, struct {
+			n    int
+			line int
+		}{st.Quick.Connections, at(child(n, "quick"), "connections")})
+	}
+	for i, c := range conns {
+		if i > 0 && c.n == 0 {
+			continue // not overridden
+		}
+		if c.n <= 0 {
+			v.add(c.line, "connections must be > 0")
+		} else if c.n > MaxConnections {
+			v.add(c.line, "connections %d is over %d, which the open-file limit of 20,000 allows", c.n, MaxConnections)
+		}
+	}
+	switch st.Loop {
+	case lab.Closed:
+		if st.Depth == 0 {
+			st.Depth = 1
+		}
+		if st.Depth < 0 {
+			v.add(at(n, "depth"), "depth must be > 0")
+		}
+		if st.Rate != 0 {
+			v.add(at(n, "rate"), "rate applies to open loops only; a closed loop sends when answers come")
+		}
+	case lab.Open:
+		if st.Rate <= 0 {
+			v.add(at(n, "rate"), "rate must be > 0")
+		}
+		if st.Quick != nil && st.Quick.Rate < 0 {
+			v.add(at(child(n, "quick"), "rate"), "rate must be > 0")
+		}
+		if st.Depth != 0 {
+			v.add(at(n, "depth"), "depth applies to closed loops only")
+		}
+	default:
+		if st.Depth != 0 || st.Rate != 0 {
+			v.add(n.Line, "depth and rate do not apply to a %s loop", st.Loop)
+		}
+	}
+	if st.Upstream != nil {
+		if s.Mode != "fetch" {
+			v.add(at(n, "upstream"), "upstream is set but mode is %s; it applies to fetch mode only", s.Mode)
+		}
+		v.upstream(*st.Upstream, child(n, "upstream"))
+	}
+}
+
+func (v *validator) upstream(u lab.UpstreamSettings, n *yaml.Node) {
+	for _, d := range []struct {
+		key string
+		val lab.Duration
+	}{{"latency", u.Latency}, {"jitter", u.Jitter}, {"slow_latency", u.SlowLatency}} {
+		if d.val < 0 {
+			v.add(at(n, d.key), "%s must not be negative", d.key)
+		}
+	}
+	for _, r := range []struct {
+		key string
+		val float64
+	}{{"error_rate", u.ErrorRate}, {"slow_rate", u.SlowRate}} {
+		if r.val < 0 || r.val > 1 {
+			v.add(at(n, r.key), "%s %v: want 0 to 1", r.key, r.val)
+		}
+	}
+	if u.Jitter > u.Latency {
+		v.add(at(n, "jitter"), "jitter %v is over latency %v; delays would be cut at zero", u.Jitter, u.Latency)
+	}
+}

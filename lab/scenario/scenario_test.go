@@ -1,0 +1,106 @@
+package scenario
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/linelab/linelab/lab"
+)
+
+func TestLoadRealScenarios(t *testing.T) {
+	t.Parallel()
+	ss, err := LoadDir(filepath.Join("..", "..", "scenarios"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"c10k-idle", "churn", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fetch-slow-upstream", "fetch-sweep"}
+	var got []string
+	for _, s := range ss {
+		got = append(got, s.Name)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("scenarios = %v, want %v", got, want)
+	}
+}
+
+const good = `name: x
+mode: echo
+profiles:
+  quick: {duration: 1s, warmup: 0s, trials: 3}
+  standard: {duration: 2s, warmup: 1s, trials: 3}
+steps:
+  - {name: a, loop: closed, connections: 2}
+`
+
+func TestParseDefaults(t *testing.T) {
+	t.Parallel()
+	s, err := Parse("scenarios/x.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.Steps[0]
+	if st.Depth != 1 || st.Payload != DefaultPayload || s.Profiles[lab.Standard].Duration.D().Seconds() != 2 {
+		t.Fatalf("defaults not applied: %+v", st)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", strings.Replace(good, "mode: echo", "mode: echo\ncolour: red", 1),
+			"scenarios/x.yaml:3: field colour not found in type Scenario"},
+		{"unknown step key", strings.Replace(good, "connections: 2}", "connections: 2, speed: 3}", 1),
+			"scenarios/x.yaml:7: field speed not found in type Step"},
+		{"bad mode", strings.Replace(good, "mode: echo", "mode: shout", 1),
+			`scenarios/x.yaml:2: mode "shout": want echo or fetch`},
+		{"name differs", strings.Replace(good, "name: x", "name: y", 1),
+			`scenarios/x.yaml:1: name "y" differs from the file name "x"`},
+		{"bad duration", strings.Replace(good, "duration: 1s", "duration: soon", 1),
+			`scenarios/x.yaml:4: duration "soon": want a duration such as 500ms or 2s`},
+		{"zero duration", strings.Replace(good, "duration: 1s", "duration: 0s", 1),
+			"scenarios/x.yaml:4: quick: duration must be > 0"},
+		{"two trials", strings.Replace(good, "warmup: 1s, trials: 3", "warmup: 1s, trials: 2", 1),
+			"scenarios/x.yaml:5: standard: trials must be at least 3, for a median with an interval"},
+		{"missing profile", strings.Replace(good, "  standard: {duration: 2s, warmup: 1s, trials: 3}\n", "", 1),
+			"scenarios/x.yaml:3: profile standard is missing"},
+		{"open without rate", strings.Replace(good, "loop: closed, connections: 2}", "loop: open, connections: 2}", 1) + "latency_bound: 5ms\n",
+			"scenarios/x.yaml:7: rate must be > 0"},
+		{"negative rate", strings.Replace(good, "loop: closed, connections: 2}", "loop: open, connections: 2, rate: -5}", 1) + "latency_bound: 5ms\n",
+			"scenarios/x.yaml:7: rate must be > 0"},
+		{"open without bound", strings.Replace(good, "loop: closed, connections: 2}", "loop: open, connections: 2, rate: 100}", 1),
+			"scenarios/x.yaml:1: latency_bound must be > 0 when a step has an open loop (it defines the knee)"},
+		{"rate on closed", strings.Replace(good, "connections: 2}", "connections: 2, rate: 9}", 1),
+			"scenarios/x.yaml:7: rate applies to open loops only; a closed loop sends when answers come"},
+		{"too many connections", strings.Replace(good, "connections: 2}", "connections: 30000}", 1),
+			"scenarios/x.yaml:7: connections 30000 is over 15000, which the open-file limit of 20,000 allows"},
+		{"zero connections", strings.Replace(good, "connections: 2}", "connections: 0}", 1),
+			"scenarios/x.yaml:7: connections must be > 0"},
+		{"bad loop", strings.Replace(good, "loop: closed", "loop: round", 1),
+			`scenarios/x.yaml:7: loop "round": want closed, open, churn or idle`},
+		{"duplicate step", good + "  - {name: a, loop: churn, connections: 1}\n",
+			`scenarios/x.yaml:8: step name "a" is used twice`},
+		{"upstream in echo", good + "upstream: {latency: 5ms}\n",
+			"scenarios/x.yaml:8: upstream is set but mode is echo; it applies to fetch mode only"},
+		{"bad error rate", strings.Replace(good, "mode: echo", "mode: fetch\nupstream: {error_rate: 2}", 1),
+			"scenarios/x.yaml:3: error_rate 2: want 0 to 1"},
+		{"payload with LF", strings.Replace(good, "connections: 2}", "connections: 2, payload: \"a\\nb\"}", 1),
+			"scenarios/x.yaml:7: payload must not hold CR or LF"},
+		{"not yaml", "name: [x\n", "scenarios/x.yaml:1: did not find expected ',' or ']'"},
+		{"empty", "", "scenarios/x.yaml: empty file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("scenarios/x.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("no error; want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error:\n  %v\nwant it to hold:\n  %s", err, tt.want)
+			}
+		})
+	}
+}
