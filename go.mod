@@ -3,6 +3,7 @@ module github.com/linelab/linelab
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/moby/moby/api v1.56.1
 	github.com/moby/moby/client v0.6.2

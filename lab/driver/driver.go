@@ -1,0 +1,278 @@
+// Package driver makes a step's load on one server and checks every answer.
+//
+// What it believes: a load generator must not be the thing measured. It
+// keeps per-line work small (expected answers are precomputed, histograms
+// are recorded in batches), measures its own CPU time so a step can be
+// flagged driver-bound, and records open-loop latency from each line's
+// intended send time, so a server that stalls is charged for the lines that
+// queued behind the stall (coordinated omission, after wrk2). Every loop is
+// bounded by the step's time and ends by itself.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/linelab/linelab/lab"
+)
+
+// Class names a kind of failed line or connection.
+type Class string
+
+const (
+	ErrConnect   Class = "connect"    // could not connect
+	ErrReset     Class = "reset"      // the server reset the connection
+	ErrClosed    Class = "closed"     // the server closed the connection early
+	ErrTimeout   Class = "timeout"    // no answer in time
+	ErrWrong     Class = "wrong"      // an answer with the wrong bytes
+	ErrOrder     Class = "order"      // the answer of another request of the connection
+	ErrErrorLine Class = "error-line" // an "error: …" answer
+)
+
+// Classes lists every class, in report order.
+var Classes = []Class{ErrConnect, ErrReset, ErrClosed, ErrTimeout, ErrWrong, ErrOrder, ErrErrorLine}
+
+// Config is one run of one step.
+type Config struct {
+	Addr     string
+	Step     lab.Step // as it runs in the profile
+	Warmup   time.Duration
+	Duration time.Duration
+	// Answer gives the exact answer line the server owes for a payload.
+	Answer func(payload []byte) []byte
+	// Hold, for idle steps, is called while every connection is open and
+	// idle, before the trickle (the caller samples memory then).
+	Hold func()
+}
+
+// Result is what one run of a step measured, over its measured window only.
+type Result struct {
+	Lines       int64                    // correct answers (connections, for churn)
+	Elapsed     time.Duration            // the measured window
+	Errors      map[Class]int64          // failures by class
+	Latency     *hdrhistogram.Histogram  // µs; open loop: from the intended send time
+	Uncorrected *hdrhistogram.Histogram  // µs; open loop only: from the actual send time
+	Connected   int                      // idle: connections that proved themselves
+	DriverCPU   time.Duration            // this process's CPU time in the window
+	Offered     float64                  // open loop: lines per second asked for
+	FirstError  string                   // the first failure seen, for the report
+}
+
+// Throughput is correct answers per second of the measured window.
+func (r *Result) Throughput() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Lines) / r.Elapsed.Seconds()
+}
+
+// Latency histograms hold microseconds from 1 µs to 100 s at 3 figures.
+const (
+	histMin = 1
+	histMax = 100_000_000
+	histSig = 3
+)
+
+// NewHistogram returns an empty latency histogram of the driver's geometry.
+func NewHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histSig) }
+
+// Run makes the step's load and returns what it measured. An error means
+// the step could not run at all (a bad step); a server that fails shows up
+// in Result.Errors.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Answer == nil {
+		return nil, errors.New("driver: Config.Answer is nil")
+	}
+	st := cfg.Step
+	if st.Connections <= 0 {
+		return nil, fmt.Errorf("driver: step %s: connections must be > 0", st.Name)
+	}
+	r := newRun(ctx, cfg)
+	defer r.cancel()
+	switch st.Loop {
+	case lab.Closed:
+		r.closed()
+	case lab.Open:
+		if st.Rate <= 0 {
+			return nil, fmt.Errorf("driver: step %s: rate must be > 0", st.Name)
+		}
+		r.open()
+	case lab.Churn:
+		r.churn()
+	case lab.Idle:
+		r.idle()
+	default:
+		return nil, fmt.Errorf("driver: step %s: unknown loop %q", st.Name, st.Loop)
+	}
+	return r.result(), nil
+}
+
+// run is the shared state of one step's load.
+type run struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	cfg    Config
+	lines  *lines
+
+	start, measureFrom, end time.Time
+
+	ok       atomic.Int64
+	errs     [7]atomic.Int64
+	firstErr atomic.Pointer[string]
+	hist     *recorder
+	uncorr   *recorder
+	cpu0     time.Duration
+	cpu1     time.Duration
+	conns    atomic.Int64
+}
+
+func newRun(ctx context.Context, cfg Config) *run {
+	r := &run{cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Answer), hist: newRecorder(), uncorr: newRecorder()}
+	r.start = time.Now()
+	r.measureFrom = r.start.Add(cfg.Warmup)
+	r.end = r.measureFrom.Add(cfg.Duration)
+	// Past the end, nothing waits longer than a grace period for an answer.
+	r.ctx, r.cancel = context.WithDeadline(ctx, r.end.Add(grace(cfg)))
+	return r
+}
+
+func grace(cfg Config) time.Duration {
+	g := 5 * time.Second
+	if cfg.Step.Loop == lab.Idle {
+		g = 30 * time.Second // ramping up 10,000 connections takes a while
+	}
+	return g
+}
+
+// measuring reports whether t falls in the measured window; the CPU
+// snapshot is taken by whoever first sees the window open or close.
+func (r *run) measuring(t time.Time) bool { return !t.Before(r.measureFrom) && t.Before(r.end) }
+
+func (r *run) fail(c Class, err error) {
+	for i, k := range Classes {
+		if k == c {
+			r.errs[i].Add(1)
+		}
+	}
+	if r.firstErr.Load() == nil {
+		msg := string(c)
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		r.firstErr.CompareAndSwap(nil, &msg)
+	}
+}
+
+// classify maps a connection error to its class.
+func classify(err error) Class {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return ErrReset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return ErrClosed
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return ErrTimeout
+	}
+	return ErrReset
+}
+
+func (r *run) result() *Result {
+	res := &Result{
+		Lines: r.ok.Load(), Errors: map[Class]int64{},
+		Latency: r.hist.merged(), Connected: int(r.conns.Load()),
+	}
+	res.Elapsed = r.cfg.Duration
+	if r.cfg.Step.Loop == lab.Open {
+		res.Uncorrected = r.uncorr.merged()
+		res.Offered = float64(r.cfg.Step.Rate)
+	}
+	for i, c := range Classes {
+		if n := r.errs[i].Load(); n > 0 {
+			res.Errors[c] = n
+		}
+	}
+	if p := r.firstErr.Load(); p != nil {
+		res.FirstError = *p
+	}
+	if r.cpu1 > r.cpu0 {
+		res.DriverCPU = r.cpu1 - r.cpu0
+	}
+	return res
+}
+
+// window sleeps until the measured window opens, snapshots CPU time, sleeps
+// until it closes, and snapshots again. Load goroutines run meanwhile.
+func (r *run) window() {
+	sleepUntil(r.ctx, r.measureFrom)
+	r.cpu0 = processCPU()
+	sleepUntil(r.ctx, r.end)
+	r.cpu1 = processCPU()
+}
+
+func sleepUntil(ctx context.Context, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-ctx.Done():
+	}
+}
+
+// processCPU is this process's user plus system time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (r *run) dial() (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	c, err := d.DialContext(r.ctx, "tcp", r.cfg.Addr)
+	if err != nil {
+		r.fail(ErrConnect, err)
+		return nil, err
+	}
+	// Closing the connection is how a blocked read learns the run is over.
+	stop := context.AfterFunc(r.ctx, func() { c.Close() })
+	return &stoppable{Conn: c, stop: stop}, nil
+}
+
+type stoppable struct {
+	net.Conn
+	stop func() bool
+}
+
+func (s *stoppable) Close() error {
+	s.stop()
+	return s.Conn.Close()
+}
+
+// parallel runs f(i) for i < n on n goroutines and waits.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
