@@ -1,0 +1,307 @@
+package results
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/linelab/linelab/lab"
+)
+
+// Files of a run folder.
+const (
+	RunFile     = "run.json"
+	TrialsFile  = "trials.jsonl"
+	ResultsFile = "results.json"
+)
+
+// Writer streams a run to its folder.
+type Writer struct {
+	dir string
+	mu  sync.Mutex
+	run File
+	f   *os.File
+}
+
+// Create makes dir and writes run.json from meta (no steps yet).
+func Create(dir string, meta File) (*Writer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	meta.Schema = Schema
+	w := &Writer{dir: dir, run: meta}
+	if err := writeJSON(filepath.Join(dir, RunFile), meta); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, TrialsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	w.f = f
+	return w, nil
+}
+
+// Dir is the run folder.
+func (w *Writer) Dir() string { return w.dir }
+
+// Update changes the run's metadata (conformance, calibration, failures)
+// and rewrites run.json.
+func (w *Writer) Update(f func(*File)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f(&w.run)
+	return writeJSON(filepath.Join(w.dir, RunFile), w.run)
+}
+
+// Add appends one trial to trials.jsonl at once.
+func (w *Writer) Add(t Trial) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err = w.f.Write(append(b, '\n'))
+	return err
+}
+
+// Close closes trials.jsonl and writes results.json from what is on disk.
+func (w *Writer) Close() (*File, error) {
+	w.mu.Lock()
+	err := w.f.Close()
+	w.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return Rebuild(w.dir)
+}
+
+// Rebuild reads run.json and trials.jsonl of dir, summarises, and writes
+// results.json.
+func Rebuild(dir string) (*File, error) {
+	var f File
+	if err := readJSON(filepath.Join(dir, RunFile), &f); err != nil {
+		return nil, err
+	}
+	tf, err := os.Open(filepath.Join(dir, TrialsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer tf.Close()
+	var trials []Trial
+	sc := bufio.NewScanner(tf)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		var t Trial
+		if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
+			// A run killed mid-write leaves a torn last line; say so, keep the rest.
+			f.Warnings = append(f.Warnings, fmt.Sprintf("%s:%d: unreadable trial dropped: %v", TrialsFile, n, err))
+			continue
+		}
+		trials = append(trials, t)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", TrialsFile, err)
+	}
+	Summarize(&f, trials)
+	if err := writeJSON(filepath.Join(dir, ResultsFile), f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// Load reads results.json of dir.
+func Load(dir string) (*File, error) {
+	var f File
+	if err := readJSON(filepath.Join(dir, ResultsFile), &f); err != nil {
+		return nil, err
+	}
+	if f.Schema != Schema {
+		return nil, fmt.Errorf("%s: schema %q, this lab reads %q", filepath.Join(dir, ResultsFile), f.Schema, Schema)
+	}
+	return &f, nil
+}
+
+// Summarize groups trials into steps, in scenario and step order, and
+// computes summaries and knees.
+func Summarize(f *File, trials []Trial) {
+	f.Steps = nil
+	f.Knees = nil
+	type key struct{ impl, scenario, step string }
+	groups := map[key][]Trial{}
+	for _, t := range trials {
+		k := key{t.Impl, t.Scenario, t.Step}
+		groups[k] = append(groups[k], t)
+	}
+	for _, sc := range f.Scenarios {
+		for _, impl := range f.Implementations {
+			for _, st := range sc.Steps {
+				ts := groups[key{impl.Name, sc.Name, st.Name}]
+				if len(ts) == 0 {
+					continue
+				}
+				sort.Slice(ts, func(i, j int) bool { return ts[i].Trial < ts[j].Trial })
+				def := st.For(f.Profile)
+				s := Step{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Def: def, Trials: ts}
+				s.Summary = summarize(sc, def, ts, f.Profile)
+				f.Steps = append(f.Steps, s)
+			}
+			if sc.LatencyBound > 0 {
+				if k, ok := knee(f.Steps, impl.Name, sc); ok {
+					f.Knees = append(f.Knees, k)
+				}
+			}
+		}
+	}
+}
+
+func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile) Summary {
+	pick := func(f func(Trial) float64) Stat {
+		var v []float64
+		for _, t := range ts {
+			v = append(v, f(t))
+		}
+		return NewStat(v)
+	}
+	s := Summary{
+		Throughput:  pick(func(t Trial) float64 { return t.Throughput }),
+		P50:         pick(func(t Trial) float64 { return float64(t.Latency.P50) }),
+		P99:         pick(func(t Trial) float64 { return float64(t.Latency.P99) }),
+		LinesPerCPU: pick(func(t Trial) float64 { return t.LinesPerCPUSecond }),
+		ServerCores: pick(func(t Trial) float64 { return t.ServerCores }),
+		Memory:      pick(func(t Trial) float64 { return float64(t.MemWorkingSetMax) }),
+		Threads:     pick(func(t Trial) float64 { return float64(t.ThreadsMax) }),
+	}
+	if def.Loop == lab.Idle {
+		s.MemPerConn = pick(func(t Trial) float64 { return t.MemPerConnection })
+	}
+	bound := 0
+	for _, t := range ts {
+		for _, n := range t.Errors {
+			s.Errors += n
+		}
+		if t.DriverBound {
+			bound++
+		}
+	}
+	s.DriverBound = bound > 0
+	if bound > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("driver-bound in %d of %d trials: the load generator, not the server, may be the limit", bound, len(ts)))
+	}
+	if s.Errors > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%d failed lines or connections over %d trials", s.Errors, len(ts)))
+	}
+	if need := sc.Profiles[p].Trials; len(ts) < need {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("only %d of %d trials ran", len(ts), need))
+	}
+	if s.Throughput.Center > 0 && (s.Throughput.Hi-s.Throughput.Lo)/s.Throughput.Center > 0.2 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("noisy: trials spread %.0f%% around the median", 100*(s.Throughput.Hi-s.Throughput.Lo)/s.Throughput.Center))
+	}
+	if sc.Mode == "fetch" && def.Loop == lab.Closed {
+		up := sc.Upstream
+		if def.Upstream != nil {
+			up = def.Upstream
+		}
+		if up != nil && up.Latency > 0 && up.SlowRate == 0 {
+			s.Ideal = float64(def.Connections*max(def.Depth, 1)) / up.Latency.D().Seconds()
+		}
+	}
+	return s
+}
+
+// knee finds the highest rate of an open-loop scenario whose median p99 is
+// within the bound, with no errors and at least 95% of the offered rate
+// answered.
+func knee(steps []Step, impl string, sc lab.Scenario) (Knee, bool) {
+	k := Knee{Impl: impl, Scenario: sc.Name, BoundUS: sc.LatencyBound.D().Microseconds()}
+	found := false
+	for _, s := range steps {
+		if s.Impl != impl || s.Scenario != sc.Name || s.Def.Loop != lab.Open {
+			continue
+		}
+		found = true
+		rate := float64(s.Def.Rate)
+		if s.Summary.P99.Center <= float64(k.BoundUS) && s.Summary.Errors == 0 && s.Summary.Throughput.Center >= 0.95*rate && rate > k.Rate {
+			k.Rate, k.Step = rate, s.Step
+		}
+	}
+	return k, found
+}
+
+// NewStat is the median of v with its range.
+func NewStat(v []float64) Stat {
+	if len(v) == 0 {
+		return Stat{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Stat{Center: med, Lo: s[0], Hi: s[len(s)-1], N: len(s)}
+}
+
+// PercentilesOf reads the usual percentiles off h.
+func PercentilesOf(h *hdrhistogram.Histogram) Percentiles {
+	if h == nil || h.TotalCount() == 0 {
+		return Percentiles{}
+	}
+	return Percentiles{
+		P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90), P99: h.ValueAtQuantile(99),
+		P999: h.ValueAtQuantile(99.9), P9999: h.ValueAtQuantile(99.99), Max: h.Max(),
+		Mean: math.Round(h.Mean()*10) / 10, Count: h.TotalCount(),
+	}
+}
+
+// EncodeHistogram is h in HdrHistogram's V2 compressed form.
+func EncodeHistogram(h *hdrhistogram.Histogram) []byte {
+	if h == nil {
+		return nil
+	}
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// DecodeHistogram reverses EncodeHistogram.
+func DecodeHistogram(b []byte) (*hdrhistogram.Histogram, error) {
+	if len(b) == 0 {
+		return nil, errors.New("no histogram")
+	}
+	return hdrhistogram.Decode(b)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

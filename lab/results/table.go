@@ -1,0 +1,114 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable writes the terminal summary: per scenario, a row per
+// implementation and step with medians, intervals and flags.
+func WriteTable(w io.Writer, f *File) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, sc := range f.Scenarios {
+		var rows []Step
+		for _, s := range f.Steps {
+			if s.Scenario == sc.Name {
+				rows = append(rows, s)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "\n%s (%s)\n", sc.Name, sc.Mode)
+		fmt.Fprintln(tw, "impl\tstep\tthroughput/s [range]\tp50\tp99\tlines/CPU-s\tserver cores\tmemory\tthreads\tflags")
+		for _, s := range rows {
+			m := s.Summary
+			mem := Bytes(m.Memory.Center)
+			if m.MemPerConn.N > 0 {
+				mem += " (" + Bytes(m.MemPerConn.Center) + "/conn)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s [%s–%s]\t%s\t%s\t%s\t%.2f\t%s\t%.0f\t%s\n",
+				s.Impl, s.Step, Count(m.Throughput.Center), Count(m.Throughput.Lo), Count(m.Throughput.Hi),
+				Micros(m.P50.Center), Micros(m.P99.Center), Count(m.LinesPerCPU.Center), m.ServerCores.Center,
+				mem, m.Threads.Center, flags(s))
+		}
+		for _, k := range f.Knees {
+			if k.Scenario == sc.Name {
+				rate := "none"
+				if k.Rate > 0 {
+					rate = Count(k.Rate) + "/s"
+				}
+				fmt.Fprintf(tw, "knee\t%s\t%s with p99 ≤ %s\t\t\t\t\t\t\t\n", k.Impl, rate, Micros(float64(k.BoundUS)))
+			}
+		}
+	}
+	if len(f.Failures) > 0 {
+		fmt.Fprintln(tw, "\nfailures")
+		for _, x := range f.Failures {
+			fmt.Fprintf(tw, "%s\t%s/%s\t%s\n", x.Impl, x.Scenario, x.Step, x.Message)
+		}
+	}
+	for _, c := range f.Conformance {
+		if !c.Passed {
+			var failed []string
+			for _, r := range c.Results {
+				if !r.Passed {
+					failed = append(failed, r.Case)
+				}
+			}
+			fmt.Fprintf(tw, "conformance failed\t%s (%s)\t%s\n", c.Impl, c.Target, strings.Join(failed, ", "))
+		}
+	}
+	return tw.Flush()
+}
+
+func flags(s Step) string {
+	var f []string
+	if s.Summary.DriverBound {
+		f = append(f, "driver-bound")
+	}
+	if s.Summary.Errors > 0 {
+		f = append(f, fmt.Sprintf("%d errors", s.Summary.Errors))
+	}
+	if s.Summary.Ideal > 0 {
+		f = append(f, fmt.Sprintf("%.0f%% of ideal", 100*s.Summary.Throughput.Center/s.Summary.Ideal))
+	}
+	return strings.Join(f, ", ")
+}
+
+// Count prints 12345 as 12.3k.
+func Count(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// Micros prints a latency in µs with a fitting unit.
+func Micros(us float64) string {
+	switch {
+	case us >= 1e6:
+		return fmt.Sprintf("%.2fs", us/1e6)
+	case us >= 1e3:
+		return fmt.Sprintf("%.2fms", us/1e3)
+	}
+	return fmt.Sprintf("%.0fµs", us)
+}
+
+// Bytes prints a size in KiB or MiB.
+func Bytes(b float64) string {
+	switch {
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", b/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", b)
+}
