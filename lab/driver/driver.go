@@ -57,15 +57,16 @@ type Config struct {
 
 // Result is what one run of a step measured, over its measured window only.
 type Result struct {
-	Lines       int64                    // correct answers (connections, for churn)
-	Elapsed     time.Duration            // the measured window
-	Errors      map[Class]int64          // failures by class
-	Latency     *hdrhistogram.Histogram  // µs; open loop: from the intended send time
-	Uncorrected *hdrhistogram.Histogram  // µs; open loop only: from the actual send time
-	Connected   int                      // idle: connections that proved themselves
-	DriverCPU   time.Duration            // this process's CPU time in the window
-	Offered     float64                  // open loop: lines per second asked for
-	FirstError  string                   // the first failure seen, for the report
+	Lines       int64                   // correct answers (connections, for churn)
+	Elapsed     time.Duration           // the measured window
+	Errors      map[Class]int64         // failures by class
+	Latency     *hdrhistogram.Histogram // µs; open loop: from the intended send time
+	Uncorrected *hdrhistogram.Histogram // µs; open loop only: from the actual send time
+	Connected   int                     // idle: connections that proved themselves
+	DriverCPU   time.Duration           // this process's CPU time in the window
+	Offered     float64                 // open loop: lines per second asked for
+	From, To    time.Time               // the measured window, for the metrics sampler
+	FirstError  string                  // the first failure seen, for the report
 }
 
 // Throughput is correct answers per second of the measured window.
@@ -193,6 +194,7 @@ func (r *run) result() *Result {
 		Latency: r.hist.merged(), Connected: int(r.conns.Load()),
 	}
 	res.Elapsed = r.cfg.Duration
+	res.From, res.To = r.measureFrom, r.measureFrom.Add(r.cfg.Duration)
 	if r.cfg.Step.Loop == lab.Open {
 		res.Uncorrected = r.uncorr.merged()
 		res.Offered = float64(r.cfg.Step.Rate)

@@ -26,6 +26,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 )
 
@@ -43,6 +44,9 @@ func setup() {
 	setupOnce.Do(func() {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true") // exactly "true"; "1" leaves Ryuk on
 		os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+		// One line per container start and stop would bury the lab's own
+		// progress; errors still come back as errors.
+		tclog.SetDefault(tclog.NewNoopLogger())
 	})
 }
 
@@ -320,4 +324,37 @@ func probe(ctx context.Context, addr string) error {
 		return fmt.Errorf("answered %q", line)
 	}
 	return nil
+}
+
+// ImageInfo is what the results record of an image.
+type ImageInfo struct {
+	ID     string
+	Size   int64
+	Labels map[string]string
+}
+
+// Image inspects ref.
+func (r *Runtime) Image(ctx context.Context, ref string) (ImageInfo, error) {
+	ins, err := r.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return ImageInfo{}, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	info := ImageInfo{ID: ins.ID, Size: ins.Size}
+	if ins.Config != nil {
+		info.Labels = ins.Config.Labels
+	}
+	return info, nil
+}
+
+// Engine is the Docker engine's version and cgroup version.
+func (r *Runtime) Engine(ctx context.Context) (version, cgroup string, err error) {
+	v, err := r.cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "", "", fmt.Errorf("docker version: %w", err)
+	}
+	info, err := r.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return v.Version, "", fmt.Errorf("docker info: %w", err)
+	}
+	return v.Version, info.Info.CgroupVersion, nil
 }

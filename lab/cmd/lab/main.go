@@ -1,0 +1,222 @@
+// Command lab runs linelab: every server of compose.yaml through every
+// scenario, and reports on the results.
+//
+//	lab run [--profile quick|standard] [--impl a,b] [--scenario x,y]
+//	lab list
+//	lab clean
+//	lab report <run folder>
+//	lab compare <run A> <run B>
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/report"
+	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/runner"
+	"github.com/linelab/linelab/lab/runtime"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+		if hint := hintFor(err); hint != "" {
+			fmt.Fprintf(os.Stderr, "try: %s\n", hint)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a command line that cannot be run.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func hintFor(err error) string {
+	var ue usageError
+	switch {
+	case errors.Is(err, runtime.ErrNoEngine):
+		return "start the Docker engine (systemctl start docker, or dockerd &) and check `docker info`"
+	case errors.Is(err, runner.ErrMissingImages):
+		return "make images"
+	case errors.As(err, &ue):
+		return "lab help"
+	}
+	return ""
+}
+
+const usage = `usage:
+  lab run [--profile quick|standard] [--impl a,b] [--scenario x,y] [--out runs]
+  lab list                 implementations and scenarios
+  lab clean                remove containers and networks a run left behind
+  lab report <run>         rebuild results.json, report.html and the table of a run folder
+  lab compare <runA> <runB> [--out file.html]
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command\n" + usage}
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "list":
+		return cmdList(ctx, args[1:], stdout)
+	case "clean":
+		return cmdClean(ctx, stdout)
+	case "report":
+		return cmdReport(args[1:], stdout)
+	case "compare":
+		return cmdCompare(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q\n%s", args[0], usage)}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts := runner.DefaultOptions()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profile := fs.String("profile", string(opts.Profile), "quick (CI, minutes) or standard")
+	impls := fs.String("impl", "", "comma-separated implementations (default: all)")
+	scens := fs.String("scenario", "", "comma-separated scenarios (default: all)")
+	fs.StringVar(&opts.OutDir, "out", opts.OutDir, "folder of run folders")
+	fs.StringVar(&opts.ComposeFile, "compose", opts.ComposeFile, "the catalogue of implementations")
+	fs.StringVar(&opts.ScenarioDir, "scenarios", opts.ScenarioDir, "folder of scenario files")
+	mem := fs.Int("memory-mib", int(opts.MemoryLimit>>20), "memory limit of each server container, MiB")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("run: unexpected argument %q", fs.Arg(0))}
+	}
+	opts.Profile = lab.Profile(*profile)
+	opts.Impls, opts.Scenarios = splitList(*impls), splitList(*scens)
+	opts.MemoryLimit = int64(*mem) << 20
+	opts.Progress = stderr
+	opts.Command = "go run ./lab/cmd/lab run " + strings.Join(args, " ")
+	if err := opts.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	start := time.Now()
+	file, dir, err := runner.Run(ctx, opts)
+	if file != nil {
+		results.WriteTable(stdout, file)
+		if rerr := writeReport(dir, file); rerr != nil {
+			fmt.Fprintf(stderr, "lab: report: %v\n", rerr)
+		}
+		fmt.Fprintf(stdout, "\nrun folder: %s (%s)\n", dir, time.Since(start).Round(time.Second))
+	}
+	return err
+}
+
+func writeReport(dir string, f *results.File) error {
+	return report.WriteFiles(dir, f, ".")
+}
+
+func cmdList(ctx context.Context, args []string, stdout io.Writer) error {
+	plan, err := runner.Resolve(ctx, runner.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "implementations (compose.yaml):")
+	for _, i := range plan.Impls {
+		fmt.Fprintf(stdout, "  %-16s %-12s %-14s %s\n", i.Name, i.Language, i.Runtime, i.Model)
+	}
+	fmt.Fprintln(stdout, "scenarios (scenarios/):")
+	for _, s := range plan.Scenarios {
+		var steps []string
+		for _, st := range s.Steps {
+			steps = append(steps, st.Name)
+		}
+		fmt.Fprintf(stdout, "  %-20s %-5s %s\n", s.Name, s.Mode, strings.Join(steps, " "))
+	}
+	return nil
+}
+
+func cmdClean(ctx context.Context, stdout io.Writer) error {
+	rt, err := runtime.New(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	c, n, err := rt.Clean(ctx)
+	fmt.Fprintf(stdout, "removed %d containers and %d networks\n", c, n)
+	return err
+}
+
+func cmdReport(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usageError{"report: want one run folder, e.g. runs/20261126-171500"}
+	}
+	dir := args[0]
+	f, err := results.Load(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		// An interrupted run may have no results.json yet: rebuild it.
+		f, err = results.Rebuild(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if err := results.WriteTable(stdout, f); err != nil {
+		return err
+	}
+	if err := writeReport(dir, f); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", filepath.Join(dir, report.File))
+	return nil
+}
+
+func cmdCompare(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	out := fs.String("out", "", "output file (default: compare-<A>-<B>.html in the current folder)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() != 2 {
+		return usageError{"compare: want two run folders"}
+	}
+	a, err := results.Load(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	b, err := results.Load(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	path := *out
+	if path == "" {
+		path = fmt.Sprintf("compare-%s-%s.html", a.RunID, b.RunID)
+	}
+	if err := report.WriteCompare(path, a, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", path)
+	return nil
+}

@@ -1,0 +1,65 @@
+// Package runner is the lab's pipeline: it reads the catalogue and the
+// scenarios, starts every implementation in a container, judges it with the
+// conformance suite, drives the scenarios' steps against it in interleaved
+// trials while sampling its cgroup, and streams every trial to the run
+// folder. It owns the order of things; every concern it uses lives in its own
+// package.
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/linelab/linelab/lab"
+)
+
+// Options configure a run. Flags fill them; Validate checks them.
+type Options struct {
+	Profile     lab.Profile
+	Impls       []string // empty: every server of the catalogue
+	Scenarios   []string // empty: every scenario
+	ComposeFile string
+	ScenarioDir string
+	OutDir      string // runs/
+	RepoDir     string // where source files named in compose.yaml live
+	Command     string // the command line, recorded to rerun the run
+	Progress    io.Writer
+	ServerCPU   string // cpuset of the servers
+	DriverCPU   int    // the core of the lab process, the upstream's too
+	MemoryLimit int64  // of each server container, bytes
+}
+
+// DefaultOptions are the options of `lab run` with no flags.
+func DefaultOptions() Options {
+	return Options{
+		Profile:     lab.Standard,
+		ComposeFile: "compose.yaml",
+		ScenarioDir: "scenarios",
+		OutDir:      "runs",
+		RepoDir:     ".",
+		Progress:    io.Discard,
+		ServerCPU:   "1",
+		DriverCPU:   0,
+		MemoryLimit: 1 << 30,
+	}
+}
+
+// Validate reports the first option that cannot work.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Profile != lab.Quick && o.Profile != lab.Standard {
+		errs = append(errs, fmt.Errorf("profile %q: want quick or standard", o.Profile))
+	}
+	if o.ComposeFile == "" || o.ScenarioDir == "" || o.OutDir == "" {
+		errs = append(errs, errors.New("compose file, scenario folder and output folder must be set"))
+	}
+	if o.MemoryLimit < 64<<20 {
+		errs = append(errs, fmt.Errorf("memory limit %d bytes: want at least 64 MiB", o.MemoryLimit))
+	}
+	if strings.TrimSpace(o.ServerCPU) == "" {
+		errs = append(errs, errors.New("server cpuset is empty"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,487 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/linelab/linelab/internal/conformance"
+	"github.com/linelab/linelab/internal/lineproto"
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/catalog"
+	"github.com/linelab/linelab/lab/metrics"
+	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/runtime"
+	"github.com/linelab/linelab/lab/scenario"
+	"github.com/linelab/linelab/lab/upstream"
+)
+
+// ServerPort is the port every server listens on inside its container.
+const ServerPort = 7000
+
+// ErrMissingImages means images must be built first.
+var ErrMissingImages = errors.New("images are missing")
+
+// Plan is what a run will do, once options are resolved.
+type Plan struct {
+	Catalog   *catalog.Catalog
+	Impls     []lab.Implementation
+	Scenarios []lab.Scenario
+}
+
+// Resolve loads the catalogue and scenarios and selects what opts name.
+func Resolve(ctx context.Context, opts Options) (*Plan, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	cat, err := catalog.Load(ctx, opts.ComposeFile)
+	if err != nil {
+		return nil, err
+	}
+	scens, err := scenario.LoadDir(opts.ScenarioDir)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Catalog: cat}
+	if p.Impls, err = pick(cat.Servers, opts.Impls, func(i lab.Implementation) string { return i.Name }, "implementation"); err != nil {
+		return nil, err
+	}
+	if p.Scenarios, err = pick(scens, opts.Scenarios, func(s lab.Scenario) string { return s.Name }, "scenario"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func pick[T any](all []T, names []string, name func(T) string, what string) ([]T, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []T
+	var known []string
+	for _, x := range all {
+		known = append(known, name(x))
+	}
+	for _, n := range names {
+		i := slices.Index(known, n)
+		if i < 0 {
+			return nil, fmt.Errorf("unknown %s %q; known: %s", what, n, strings.Join(known, ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// Run carries out a run and returns its results and folder. Whatever
+// happens after the folder exists, the trials gathered so far are kept and
+// results.json is written; the containers are removed.
+func Run(ctx context.Context, opts Options) (*results.File, string, error) {
+	plan, err := Resolve(ctx, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	rt, err := runtime.New(ctx, "")
+	if err != nil {
+		return nil, "", err
+	}
+	defer rt.Close()
+	if n, m, err := rt.Clean(ctx); err != nil {
+		return nil, "", fmt.Errorf("sweep leftovers of earlier runs: %w", err)
+	} else if n+m > 0 {
+		fmt.Fprintf(opts.Progress, "lab: removed %d containers and %d networks left by an earlier run\n", n, m)
+	}
+	if err := checkImages(ctx, rt, plan); err != nil {
+		return nil, "", err
+	}
+	runID := time.Now().UTC().Format("20060102-150405")
+	rt, err = runtime.New(ctx, runID) // labels everything with this run's id
+	if err != nil {
+		return nil, "", err
+	}
+	defer rt.Close()
+
+	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}}
+	r.pinned = pinSelf(opts.DriverCPU)
+	meta, err := r.meta(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	dir := opts.OutDir + "/" + runID
+	r.w, err = results.Create(dir, meta)
+	if err != nil {
+		return nil, "", err
+	}
+	runErr := r.run(ctx)
+	r.cleanup()
+	if ctx.Err() != nil {
+		r.w.Update(func(f *results.File) { f.Interrupted = "interrupted: " + context.Cause(ctx).Error() })
+	} else if runErr != nil {
+		r.w.Update(func(f *results.File) { f.Interrupted = runErr.Error() })
+	}
+	r.w.Update(func(f *results.File) { f.Finished = time.Now().UTC() })
+	file, err := r.w.Close()
+	if err != nil {
+		return nil, dir, fmt.Errorf("write results: %w", err)
+	}
+	return file, dir, runErr
+}
+
+func checkImages(ctx context.Context, rt *runtime.Runtime, p *Plan) error {
+	var missing []string
+	for _, impl := range append([]lab.Implementation{p.Catalog.Upstream}, p.Impls...) {
+		ok, err := rt.ImageExists(ctx, impl.Image)
+		if err != nil {
+			return err
+		}
+		if !ok && !slices.Contains(missing, impl.Image) {
+			missing = append(missing, impl.Image)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrMissingImages, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// pinSelf moves every thread of this process onto one core, so the driver
+// and the servers do not share one; new threads inherit it.
+func pinSelf(cpu int) string {
+	if goruntime.NumCPU() < 2 {
+		return "unpinned (one core)"
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return "unpinned (" + err.Error() + ")"
+	}
+	for _, t := range tasks {
+		tid, _ := strconv.Atoi(t.Name())
+		if err := unix.SchedSetaffinity(tid, &set); err != nil {
+			return "unpinned (" + err.Error() + ")"
+		}
+	}
+	goruntime.GOMAXPROCS(1)
+	return strconv.Itoa(cpu)
+}
+
+type runner struct {
+	opts   Options
+	plan   *Plan
+	rt     *runtime.Runtime
+	runID  string
+	pinned string
+	w      *results.Writer
+
+	nw    *runtime.Network
+	up    *runtime.Container
+	upc   *upstreamClient
+	calib *results.Calibration
+	live  []*runtime.Container // to remove at the end
+	dead  map[string]string    // implementation → why it is out
+
+	done, total time.Duration // for the progress line
+	count, all  int
+}
+
+func (r *runner) serverCPU() string {
+	if goruntime.NumCPU() < 2 {
+		return "0"
+	}
+	return r.opts.ServerCPU
+}
+
+func (r *runner) meta(ctx context.Context) (results.File, error) {
+	f := results.File{
+		RunID: r.runID, Profile: r.opts.Profile, Command: r.opts.Command, Started: time.Now().UTC(),
+		Scenarios: r.plan.Scenarios, Implementations: r.plan.Impls,
+	}
+	env := &f.Environment
+	env.CPUModel = cpuModel()
+	env.Cores = goruntime.NumCPU()
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		env.Kernel = strings.TrimSpace(string(b))
+	}
+	env.GoVersion = goruntime.Version()
+	var err error
+	if env.DockerVersion, env.CgroupVersion, err = r.rt.Engine(ctx); err != nil {
+		return f, err
+	}
+	env.Pinning = results.Pinning{Server: r.serverCPU(), Driver: r.pinned, Upstream: strconv.Itoa(r.opts.DriverCPU)}
+	env.MemoryLimit = r.opts.MemoryLimit
+	env.Images = map[string]results.Image{}
+	for _, impl := range append([]lab.Implementation{r.plan.Catalog.Upstream}, r.plan.Impls...) {
+		info, err := r.rt.Image(ctx, impl.Image)
+		if err != nil {
+			return f, err
+		}
+		img := results.Image{Ref: impl.Image, ID: info.ID, Size: info.Size, Runtimes: map[string]string{}}
+		for k, v := range info.Labels {
+			if name, ok := strings.CutPrefix(k, "runtime."); ok {
+				img.Runtimes[name] = v
+			}
+		}
+		env.Images[impl.Name] = img
+	}
+	return f, nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func (r *runner) say(format string, args ...any) {
+	fmt.Fprintf(r.opts.Progress, format+"\n", args...)
+}
+
+func (r *runner) fail(impl, scen, step, msg string) {
+	r.say("lab: %s: %s", impl, msg)
+	r.w.Update(func(f *results.File) {
+		f.Failures = append(f.Failures, results.Failure{Impl: impl, Scenario: scen, Step: step, Message: msg, At: time.Now().UTC()})
+	})
+}
+
+func (r *runner) run(ctx context.Context) error {
+	var err error
+	if r.nw, err = r.rt.NewNetwork(ctx); err != nil {
+		return err
+	}
+	if err := r.startUpstream(ctx); err != nil {
+		return err
+	}
+	r.plan.estimate(r)
+	if err := r.calibrate(ctx); err != nil {
+		r.say("lab: calibration failed: %v", err)
+		r.w.Update(func(f *results.File) { f.Warnings = append(f.Warnings, "calibration failed: "+err.Error()+"; no step can be flagged driver-bound by rate") })
+	}
+	for _, mode := range []string{"echo", "fetch"} {
+		var scens []lab.Scenario
+		for _, s := range r.plan.Scenarios {
+			if s.Mode == mode {
+				scens = append(scens, s)
+			}
+		}
+		if len(scens) == 0 || ctx.Err() != nil {
+			continue
+		}
+		if err := r.phase(ctx, mode, scens); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func (r *runner) startUpstream(ctx context.Context) error {
+	up := r.plan.Catalog.Upstream
+	c, err := r.rt.Start(ctx, runtime.Spec{
+		Image: up.Image, Name: up.Name, Network: r.nw, Aliases: []string{"upstream"},
+		Cpuset: strconv.Itoa(r.opts.DriverCPU), Env: map[string]string{"PORT": "8080"},
+	})
+	if err != nil {
+		return err
+	}
+	r.up = c
+	r.live = append(r.live, c)
+	r.upc = newUpstreamClient(c.Addr(8080))
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return r.upc.waitHealthy(wctx)
+}
+
+// server is one implementation's container in one phase.
+type server struct {
+	impl    lab.Implementation
+	c       *runtime.Container
+	sampler *metrics.Sampler
+}
+
+func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) error {
+	r.say("lab: %s phase: starting %d servers on core %s", mode, len(r.plan.Impls), r.serverCPU())
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			if s.sampler != nil {
+				s.sampler.Stop()
+			}
+			r.remove(s.c)
+		}
+	}()
+	for _, impl := range r.plan.Impls {
+		if _, out := r.dead[impl.Name]; out {
+			continue
+		}
+		s, err := r.startServer(ctx, impl, mode)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.markDead(impl.Name, "", "", fmt.Sprintf("did not start in %s mode: %v", mode, err))
+			continue
+		}
+		servers = append(servers, s)
+		if !r.conform(ctx, s, mode) {
+			continue
+		}
+	}
+	for _, sc := range scens {
+		spec := sc.Profiles[r.opts.Profile]
+		for trial := 1; trial <= spec.Trials; trial++ {
+			for _, s := range servers {
+				if _, out := r.dead[s.impl.Name]; out {
+					continue
+				}
+				for _, st := range sc.Steps {
+					if ctx.Err() != nil {
+						return nil
+					}
+					if _, out := r.dead[s.impl.Name]; out {
+						break
+					}
+					r.step(ctx, s, sc, st, trial)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode string) (*server, error) {
+	env := map[string]string{}
+	for k, v := range impl.Env {
+		env[k] = v
+	}
+	env["MODE"] = mode
+	env["PORT"] = strconv.Itoa(ServerPort)
+	env["UPSTREAM_URL"] = "http://upstream:8080"
+	c, err := r.rt.Start(ctx, runtime.Spec{
+		Image: impl.Image, Name: impl.Name, Env: env, Network: r.nw,
+		Cpuset: r.serverCPU(), Memory: r.opts.MemoryLimit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.live = append(r.live, c)
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := runtime.WaitProtocol(wctx, c.Addr(ServerPort)); err != nil {
+		logs, _ := c.Logs(context.WithoutCancel(ctx))
+		r.remove(c)
+		return nil, fmt.Errorf("%w; its output: %s", err, tail(logs, 400))
+	}
+	s := &server{impl: impl, c: c}
+	if s.sampler, err = metrics.Start(c.ID); err != nil {
+		r.remove(c)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (r *runner) remove(c *runtime.Container) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Terminate(ctx); err != nil {
+		r.say("lab: %v", err)
+	}
+	r.live = slices.DeleteFunc(r.live, func(x *runtime.Container) bool { return x == c })
+}
+
+func (r *runner) cleanup() {
+	for _, c := range slices.Clone(r.live) {
+		r.remove(c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if r.nw != nil {
+		if err := r.nw.Remove(ctx); err != nil {
+			r.say("lab: %v", err)
+		}
+	}
+	if n, m, err := r.rt.Leftovers(ctx, r.runID); err != nil || n+m > 0 {
+		msg := fmt.Sprintf("left behind %d containers and %d networks (%v); `lab clean` removes them", n, m, err)
+		r.say("lab: %s", msg)
+		r.w.Update(func(f *results.File) { f.Warnings = append(f.Warnings, msg) })
+	}
+}
+
+func (r *runner) markDead(impl, scen, step, why string) {
+	r.dead[impl] = why
+	r.fail(impl, scen, step, why+"; skipped for the rest of the run")
+}
+
+// conform runs the conformance step; a server that fails is out.
+func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
+	targets := []conformance.Target{{Addr: s.c.Addr(ServerPort), Mode: mode, Upstream: conformance.NotFetch}}
+	if mode == "fetch" {
+		targets = []conformance.Target{
+			{Addr: s.c.Addr(ServerPort), Mode: mode, Upstream: conformance.Healthy},
+			{Addr: s.c.Addr(ServerPort), Mode: mode, Upstream: conformance.Failing},
+		}
+	}
+	ok := true
+	for _, t := range targets {
+		b := upstream.Behaviour{Latency: time.Millisecond, Jitter: time.Millisecond}
+		if t.Upstream == conformance.Failing {
+			b = upstream.Behaviour{ErrorRate: 1}
+		}
+		if err := r.upc.set(ctx, b); err != nil {
+			r.markDead(s.impl.Name, "", "", "could not set the upstream for conformance: "+err.Error())
+			return false
+		}
+		res := conformance.Check(ctx, t)
+		failed := conformance.FailedCases(res)
+		r.w.Update(func(f *results.File) {
+			f.Conformance = append(f.Conformance, results.Conformance{Impl: s.impl.Name, Target: t.Name(), Passed: len(failed) == 0, Results: res})
+		})
+		if len(failed) > 0 && ctx.Err() == nil {
+			r.markDead(s.impl.Name, "", "", fmt.Sprintf("failed conformance (%s): %s", t.Name(), strings.Join(failed, ", ")))
+			ok = false
+			break
+		}
+		r.say("lab: %s passes conformance (%s, %d cases)", s.impl.Name, t.Name(), len(res)-skipped(res))
+	}
+	return ok
+}
+
+func skipped(rs []conformance.Result) int {
+	n := 0
+	for _, r := range rs {
+		if r.Skipped {
+			n++
+		}
+	}
+	return n
+}
+
+func answerFunc(mode string) func([]byte) []byte {
+	if mode == "fetch" {
+		return func(p []byte) []byte { return lineproto.AppendEcho(nil, []byte(upstream.Translate(string(p)))) }
+	}
+	return func(p []byte) []byte { return lineproto.AppendEcho(nil, p) }
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	if s == "" {
+		return "(nothing)"
+	}
+	return s
+}

@@ -1,0 +1,77 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/linelab/linelab/lab/upstream"
+)
+
+// upstreamClient drives the translator's control and stats endpoints.
+type upstreamClient struct {
+	base string
+	hc   *http.Client
+}
+
+func newUpstreamClient(addr string) *upstreamClient {
+	return &upstreamClient{base: "http://" + addr, hc: &http.Client{Timeout: 5 * time.Second}}
+}
+
+func (u *upstreamClient) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u.base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := u.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+func (u *upstreamClient) set(ctx context.Context, b upstream.Behaviour) error {
+	q := url.Values{}
+	q.Set("latency", b.Latency.String())
+	q.Set("jitter", b.Jitter.String())
+	q.Set("error_rate", fmt.Sprint(b.ErrorRate))
+	q.Set("slow_rate", fmt.Sprint(b.SlowRate))
+	q.Set("slow_latency", b.SlowLatency.String())
+	return u.do(ctx, http.MethodPost, "/control?"+q.Encode(), nil)
+}
+
+func (u *upstreamClient) reset(ctx context.Context) error {
+	return u.do(ctx, http.MethodPost, "/stats/reset", nil)
+}
+
+func (u *upstreamClient) stats(ctx context.Context) (upstream.Stats, error) {
+	var s upstream.Stats
+	err := u.do(ctx, http.MethodGet, "/stats", &s)
+	return s, err
+}
+
+func (u *upstreamClient) waitHealthy(ctx context.Context) error {
+	for {
+		err := u.do(ctx, http.MethodGet, "/healthz", nil)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("upstream never became healthy: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
