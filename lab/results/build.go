@@ -305,3 +305,25 @@ func readJSON(path string, v any) error {
 	}
 	return nil
 }
+
+// DecodeAll merges the latency histograms of trials (corrected or, for an
+// open loop, uncorrected); nil when none decodes.
+func DecodeAll(ts []Trial, corrected bool) *hdrhistogram.Histogram {
+	var out *hdrhistogram.Histogram
+	for _, t := range ts {
+		b := t.Histogram
+		if !corrected && t.UncorrectedHistogram != nil {
+			b = t.UncorrectedHistogram
+		}
+		h, err := DecodeHistogram(b)
+		if err != nil {
+			continue
+		}
+		if out == nil {
+			out = h
+		} else {
+			out.Merge(h)
+		}
+	}
+	return out
+}

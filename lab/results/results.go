@@ -35,11 +35,19 @@ type File struct {
 	Calibration     *Calibration         `json:"calibration,omitempty"`
 	Scenarios       []lab.Scenario       `json:"scenarios"`
 	Implementations []lab.Implementation `json:"implementations"`
+	Sources         []Source             `json:"sources"` // the handler files, so a report needs no checkout
 	Conformance     []Conformance        `json:"conformance"`
 	Steps           []Step               `json:"steps"`
 	Knees           []Knee               `json:"knees,omitempty"`
 	Failures        []Failure            `json:"failures,omitempty"`
 	Warnings        []string             `json:"warnings,omitempty"`
+}
+
+// Source is one handler file named in compose.yaml, as it was at run time.
+type Source struct {
+	Impl string `json:"impl"`
+	Path string `json:"path"`
+	Text string `json:"text"`
 }
 
 // Environment fingerprints the machine and what ran on it.
@@ -120,8 +128,8 @@ type Trial struct {
 	MemWorkingSetMax  int64   `json:"mem_working_set_bytes"` // during the step
 	MemPeak           int64   `json:"mem_peak_bytes"`        // cgroup high-water mark
 	ThreadsMax        int     `json:"threads"`
-	Connected         int     `json:"connected,omitempty"`           // idle: connections held
-	MemPerConnection  float64 `json:"mem_per_connection,omitempty"`  // idle: bytes
+	Connected         int     `json:"connected,omitempty"`          // idle: connections held
+	MemPerConnection  float64 `json:"mem_per_connection,omitempty"` // idle: bytes
 	ThreadsPerConn    float64 `json:"threads_per_connection,omitempty"`
 	UpstreamServed    int64   `json:"upstream_served,omitempty"` // fetch: translations the upstream gave
 

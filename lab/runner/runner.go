@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -203,6 +204,15 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 		RunID: r.runID, Profile: r.opts.Profile, Command: r.opts.Command, Started: time.Now().UTC(),
 		Scenarios: r.plan.Scenarios, Implementations: r.plan.Impls,
 	}
+	for _, impl := range r.plan.Impls {
+		for _, path := range impl.Source {
+			b, err := os.ReadFile(filepath.Join(r.opts.RepoDir, path))
+			if err != nil {
+				return f, fmt.Errorf("source of %s: %w", impl.Name, err)
+			}
+			f.Sources = append(f.Sources, results.Source{Impl: impl.Name, Path: path, Text: string(b)})
+		}
+	}
 	env := &f.Environment
 	env.CPUModel = cpuModel()
 	env.Cores = goruntime.NumCPU()
@@ -268,7 +278,9 @@ func (r *runner) run(ctx context.Context) error {
 	r.plan.estimate(r)
 	if err := r.calibrate(ctx); err != nil {
 		r.say("lab: calibration failed: %v", err)
-		r.w.Update(func(f *results.File) { f.Warnings = append(f.Warnings, "calibration failed: "+err.Error()+"; no step can be flagged driver-bound by rate") })
+		r.w.Update(func(f *results.File) {
+			f.Warnings = append(f.Warnings, "calibration failed: "+err.Error()+"; no step can be flagged driver-bound by rate")
+		})
 	}
 	for _, mode := range []string{"echo", "fetch"} {
 		var scens []lab.Scenario

@@ -1,0 +1,174 @@
+//go:build browser
+
+package report
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/linelab/linelab/lab/results"
+)
+
+// TestBrowserReport opens a report from disk in headless Chromium with the
+// network off, and checks that no console error and no network request
+// happens, and that every chart draws every implementation it names. It
+// judges the report of LINELAB_RUN (a run folder, as `make test` passes
+// after its quick run) or, without it, the fixture's. The screenshot is saved
+// beside the report and its path logged.
+func TestBrowserReport(t *testing.T) {
+	dir := os.Getenv("LINELAB_RUN")
+	if dir == "" {
+		// Kept after the test, so the screenshot can be looked at.
+		dir = filepath.Join(os.TempDir(), "linelab-report-fixture")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteFiles(dir, fixture(), "."); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		f, err := results.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteFiles(dir, f, "."); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path, err := filepath.Abs(filepath.Join(dir, File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chrome := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chrome = p
+			break
+		}
+	}
+	if chrome == "" {
+		t.Fatal("no chromium on PATH: install it (apt-get install chromium); .ci/run does")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.Flag("disable-gpu", true),
+		// Belt and braces: a request that still got past the offline
+		// emulation would meet a proxy on loopback that is not there.
+		chromedp.Flag("proxy-server", "http://127.0.0.1:9"),
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+		chromedp.WindowSize(1280, 900),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	defer cancelTab()
+
+	var mu sync.Mutex
+	var problems, requests []string
+	err = chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
+				problems = append(problems, fmt.Sprintf("console.%s", e.Type))
+			}
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError {
+				problems = append(problems, "log: "+e.Entry.Text)
+			}
+		case *network.EventRequestWillBeSent:
+			if u := e.Request.URL; !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") {
+				requests = append(requests, u)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{Offline: true, DownloadThroughput: -1, UploadThroughput: -1}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+path)); err != nil {
+		t.Fatal(err)
+	}
+	// Every figure names its series; each must be drawn: a group with at
+	// least one mark (point, bar or line) for every implementation.
+	check := `(() => {
+	  const out = {charts: 0, bad: []};
+	  document.querySelectorAll("figure.chart-figure").forEach((fig, i) => {
+	    out.charts++;
+	    const svg = fig.querySelector("svg");
+	    const title = fig.querySelector("figcaption").textContent;
+	    if (!svg || svg.getBoundingClientRect().width < 100) { out.bad.push(title + ": no visible SVG"); return; }
+	    for (const name of fig.dataset.series.split(",").filter(Boolean)) {
+	      const g = Array.from(svg.querySelectorAll("g.series")).find(g => g.getAttribute("data-impl") === name);
+	      if (!g || g.querySelectorAll("circle, rect.bar, polyline").length === 0) out.bad.push(title + ": nothing drawn for " + name);
+	    }
+	  });
+	  return out;
+	})()`
+	type verdict struct {
+		Charts int      `json:"charts"`
+		Bad    []string `json:"bad"`
+	}
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[verdict](check))
+	if err != nil {
+		t.Fatal(err)
+	}
+	impls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("details[id^=code-]").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shotPath := filepath.Join(dir, "report-screenshot.png")
+	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(path)
+	t.Logf("report %s (%d bytes), %d charts, %d implementations; screenshot %s", path, info.Size(), v.Charts, impls, shotPath)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if v.Charts == 0 {
+		t.Error("the page has no charts")
+	}
+	for _, b := range v.Bad {
+		t.Error(b)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	for _, r := range requests {
+		t.Errorf("network request to %s", r)
+	}
+}

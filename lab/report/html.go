@@ -1,0 +1,136 @@
+// Package report renders a run's results.json as one self-contained HTML
+// page: a verdict in plain words first, then charts drawn as inline SVG,
+// the conformance matrix, each implementation's code, and the environment.
+// Everything the page needs is inside it (CSS and a little script are
+// embedded with go:embed); it loads nothing, so it opens from disk offline.
+// Every text that came from a server or a file goes through html/template
+// or html.EscapeString.
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+
+	"github.com/linelab/linelab/lab/results"
+)
+
+// File is the report's name inside a run folder.
+const File = "report.html"
+
+//go:embed assets/report.css
+var css string
+
+//go:embed assets/report.js
+var js string
+
+var funcs = template.FuncMap{
+	"highlight": highlight,
+	"css":       func() template.CSS { return template.CSS(css) },
+	"js":        func() template.JS { return template.JS(js) },
+}
+
+var page = template.Must(template.New("page").Funcs(funcs).Parse(pageHTML))
+
+// Render writes the report page of f.
+func Render(f *results.File) ([]byte, error) {
+	var b bytes.Buffer
+	if err := page.Execute(&b, Build(f)); err != nil {
+		return nil, fmt.Errorf("render report: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// WriteFiles writes report.html and summary.txt into dir, from f alone.
+func WriteFiles(dir string, f *results.File, _ string) error {
+	b, err := Render(f)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, File), b, 0o644); err != nil {
+		return err
+	}
+	var t bytes.Buffer
+	if err := results.WriteTable(&t, f); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "summary.txt"), t.Bytes(), 0o644)
+}
+
+const pageHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>{{css}}</style>
+</head>
+<body>
+<main>
+<h1>linelab: the "Why gevent" servers, measured</h1>
+<p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Every number is the median of the trials, with their range; ratios compare with the demo's threaded server ({{.Baseline}}), oriented so that above 1 is better.</p>
+<nav><a href="#verdict">Verdict</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
+
+<h2 id="verdict">Verdict</h2>
+{{if .Warnings}}<div class="warnings"><strong>Read these first:</strong><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
+{{range .Verdicts}}
+<div class="verdict">
+<p><strong>{{.Scenario}}.</strong> {{.Text}}</p>
+{{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against threads</th><th></th></tr>
+{{range .Ratios}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td class="num">{{.Value}}</td><td class="num{{if .Better}} better{{end}}">{{.Ratio}}</td><td>{{if .DriverBound}}<span class="flag">driver-bound</span>{{end}}{{if .Errors}}<span class="flag err">{{.Errors}} errors</span>{{end}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Warnings}}<ul class="muted">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
+</div>
+{{end}}
+
+<h2 id="scenarios">Scenarios</h2>
+{{range .Scenarios}}
+<section id="s-{{.Name}}">
+<h3>{{.Name}} <span class="muted">({{.Mode}} mode)</span></h3>
+<p>{{.Description}}</p>
+{{range .Charts}}<figure class="chart-figure" data-series="{{range $i, $s := .Series}}{{if $i}},{{end}}{{$s}}{{end}}">
+<figcaption>{{.Title}}</figcaption><p class="hint">{{.Hint}}</p>
+{{.SVG}}
+</figure>{{end}}
+<table>
+<tr><th>implementation</th><th>step</th><th>throughput</th><th>range</th><th>p50</th><th>p99</th><th>p99.9</th><th>lines/CPU-s</th><th>server cores</th><th>memory</th><th>threads</th><th></th></tr>
+{{range .Rows}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Throughput}}</td><td class="num">{{.Range}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.LinesPerCPU}}</td><td class="num">{{.Cores}}</td><td class="num">{{.Memory}}</td><td class="num">{{.Threads}}</td><td>{{range .Flags}}<span class="flag">{{.}}</span>{{end}}</td></tr>
+{{end}}</table>
+</section>
+{{end}}
+
+<h2 id="conformance">Conformance</h2>
+<p class="hint">Each implementation against the protocol's cases before any load: ✓ passed, ✗ failed (open it for the details), · does not apply to the modes that ran. An implementation that fails is left out of the load.</p>
+<table class="matrix">
+<tr><th>implementation</th>{{range .Conformance.Cases}}<th class="case">{{.}}</th>{{end}}</tr>
+{{range .Conformance.Rows}}<tr data-impl="{{.Impl}}"><th>{{.Impl}}</th>{{range .Cells}}<td class="{{.State}}">{{if eq .State "pass"}}✓{{else if eq .State "fail"}}<details><summary>✗</summary><pre>{{.Detail}}</pre></details>{{else}}·{{end}}</td>{{end}}</tr>
+{{end}}</table>
+
+<h2 id="code">Code beside the numbers</h2>
+<p class="hint">The handler of each implementation, as it was when the run started, with its lines of code (not blank, not only a comment). The talk argued from code like this; the numbers above are what it costs.</p>
+{{range .Impls}}
+<details id="code-{{.Name}}" data-impl="{{.Name}}">
+<summary><span class="impl-dot" style="background: {{.Color}}"></span><strong>{{.Name}}</strong>: {{.Model}} · {{.Runtime}}{{range .Sources}} · {{.Path}} ({{.Lines}} lines of code){{end}}{{if .Failed}} · <span class="flag err">left the run</span>{{end}}</summary>
+<p>{{.Description}}</p>
+{{if .Failed}}<p class="flag err">{{.Failed}}</p>{{end}}
+{{range .Sources}}<h4>{{.Path}}</h4><pre class="code lang-{{.Lang}}">{{highlight .Lang .Text}}</pre>{{end}}
+</details>
+{{end}}
+
+<h2 id="environment">Environment and reproducibility</h2>
+<table>{{range .Env}}<tr><th>{{.Key}}</th><td>{{.Value}}</td></tr>{{end}}
+<tr><th>driver ceiling</th><td>{{.Calibration}}</td></tr>
+<tr><th>rerun with</th><td><code>{{.Command}}</code></td></tr></table>
+<h3>Images</h3>
+<table><tr><th>implementation</th><th>image</th><th>id</th><th>size</th><th>runtimes</th></tr>
+{{range .Images}}<tr><td>{{.Impl}}</td><td>{{.Ref}}</td><td><code>{{.ID}}</code></td><td class="num">{{.Size}}</td><td>{{.Runtimes}}</td></tr>{{end}}</table>
+<h3>Scenario definitions</h3>
+{{range .Definitions}}<details><summary>{{.Name}}</summary><pre>{{.Text}}</pre></details>{{end}}
+</main>
+<script>{{js}}</script>
+</body>
+</html>
+`

@@ -1,0 +1,532 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/results"
+)
+
+// Baseline is the implementation every ratio compares with: the demo's
+// threaded server, the style the talk argued against.
+const Baseline = "threads"
+
+// Model is everything the page shows, computed from results.json alone. It
+// holds no timestamps of its own, so golden tests can pin it.
+type Model struct {
+	Title       string
+	RunID       string
+	Profile     string
+	Started     string
+	Command     string
+	Interrupted string
+	Baseline    string
+	Impls       []ImplInfo
+	Verdicts    []Verdict
+	Warnings    []string // run-wide
+	Scenarios   []ScenarioView
+	Conformance ConformanceMatrix
+	Env         []KV
+	Images      []ImageRow
+	Calibration string
+	Definitions []Definition
+}
+
+// ImplInfo is one implementation with its colour and code.
+type ImplInfo struct {
+	Name, Language, Runtime, Model, Description string
+	Color                                       string
+	Sources                                     []SourceView
+	Failed                                      string // why it left the run, if it did
+}
+
+// SourceView is a handler file with its lines of code.
+type SourceView struct {
+	Path  string
+	Lang  string
+	Lines int // lines of code: not blank, not only a comment
+	Text  string
+}
+
+// Verdict is one scenario's outcome in plain words.
+type Verdict struct {
+	Scenario string
+	Text     string   // who leads, by how much
+	Ratios   []Ratio  // every implementation against the baseline
+	Warnings []string // next to the numbers they touch
+}
+
+// Ratio is one implementation's headline figure against the baseline's.
+type Ratio struct {
+	Impl        string
+	Value       string // the figure, with unit
+	Ratio       string // "2.4× (2.1–2.8)" or "—"
+	Better      bool   // ahead of the baseline
+	DriverBound bool
+	Errors      int64
+}
+
+// ScenarioView is a scenario's section: description, charts, table.
+type ScenarioView struct {
+	Name, Mode, Description string
+	Charts                  []Chart
+	Rows                    []Row
+}
+
+// Row is one implementation × step of a scenario's table.
+type Row struct {
+	Impl, Step                        string
+	Throughput, Range, P50, P99, P999 string
+	LinesPerCPU, Cores, Memory        string
+	Threads                           string
+	Flags                             []string
+}
+
+// ConformanceMatrix is implementations × cases.
+type ConformanceMatrix struct {
+	Cases []string
+	Rows  []ConformanceRow
+}
+
+// ConformanceRow is one implementation's cases.
+type ConformanceRow struct {
+	Impl  string
+	Cells []Cell
+}
+
+// Cell is one case's verdict over the targets it ran against.
+type Cell struct {
+	State  string // pass, fail, skip, none
+	Detail string // failure details, target by target
+}
+
+// KV is a labelled value.
+type KV struct{ Key, Value string }
+
+// ImageRow describes one image.
+type ImageRow struct{ Impl, Ref, ID, Size, Runtimes string }
+
+// Definition is a scenario file as the run used it.
+type Definition struct{ Name, Text string }
+
+var palette = []string{"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"}
+
+// Build makes the page's model from a run's results.
+func Build(f *results.File) *Model {
+	m := &Model{
+		Title: "linelab report " + f.RunID, RunID: f.RunID, Profile: string(f.Profile),
+		Started: f.Started.UTC().Format("2006-01-02 15:04 UTC"), Command: f.Command,
+		Interrupted: f.Interrupted, Baseline: Baseline,
+	}
+	failed := map[string]string{}
+	for _, x := range f.Failures {
+		if strings.Contains(x.Message, "skipped for the rest of the run") {
+			failed[x.Impl] = x.Message
+		}
+	}
+	for i, impl := range f.Implementations {
+		info := ImplInfo{Name: impl.Name, Language: impl.Language, Runtime: impl.Runtime, Model: impl.Model,
+			Description: impl.Description, Color: palette[i%len(palette)], Failed: failed[impl.Name]}
+		for _, s := range f.Sources {
+			if s.Impl == impl.Name {
+				info.Sources = append(info.Sources, SourceView{Path: s.Path, Lang: langOf(s.Path), Lines: linesOfCode(s.Path, s.Text), Text: s.Text})
+			}
+		}
+		m.Impls = append(m.Impls, info)
+	}
+	m.Warnings = append(m.Warnings, f.Warnings...)
+	if f.Interrupted != "" {
+		m.Warnings = append(m.Warnings, "the run stopped early ("+f.Interrupted+"); what it gathered is shown")
+	}
+	for _, x := range f.Failures {
+		where := x.Impl
+		if x.Scenario != "" {
+			where += " in " + x.Scenario + "/" + x.Step
+		}
+		m.Warnings = append(m.Warnings, where+": "+x.Message)
+	}
+	if f.Calibration != nil {
+		m.Calibration = fmt.Sprintf("%s lines/s closed loop, %s lines/s pipelined, against %s",
+			results.Count(f.Calibration.Closed), results.Count(f.Calibration.Pipelined), f.Calibration.Against)
+	} else {
+		m.Calibration = "not measured: no step could be flagged driver-bound by rate"
+	}
+	for _, sc := range f.Scenarios {
+		m.Verdicts = append(m.Verdicts, verdict(f, sc, m))
+		m.Scenarios = append(m.Scenarios, scenarioView(f, sc, m))
+		m.Definitions = append(m.Definitions, Definition{Name: sc.File, Text: definition(sc)})
+	}
+	m.Conformance = conformanceMatrix(f)
+	m.Env = environment(f)
+	for _, impl := range f.Implementations {
+		img, ok := f.Environment.Images[impl.Name]
+		if !ok {
+			continue
+		}
+		var rts []string
+		for k, v := range img.Runtimes {
+			rts = append(rts, k+" "+v)
+		}
+		sort.Strings(rts)
+		m.Images = append(m.Images, ImageRow{Impl: impl.Name, Ref: img.Ref, ID: shortID(img.ID), Size: results.Bytes(float64(img.Size)), Runtimes: strings.Join(rts, ", ")})
+	}
+	return m
+}
+
+func (m *Model) color(impl string) string {
+	for _, i := range m.Impls {
+		if i.Name == impl {
+			return i.Color
+		}
+	}
+	return "#888"
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id
+}
+
+// headline picks the step a scenario's verdict speaks of, and whether more
+// of the figure is better.
+type headline struct {
+	step        string
+	figure      string // throughput, p50, memory, knee, slowdown
+	higherWins  bool
+	description string
+}
+
+func pickHeadline(f *results.File, sc lab.Scenario) headline {
+	var last string
+	for _, st := range sc.Steps {
+		last = st.Name
+	}
+	loop := lab.Closed
+	if len(sc.Steps) > 0 {
+		loop = sc.Steps[0].Loop
+	}
+	switch {
+	case sc.LatencyBound > 0:
+		return headline{figure: "knee", higherWins: true, description: fmt.Sprintf("the highest rate with p99 under %s", sc.LatencyBound)}
+	case loop == lab.Idle:
+		return headline{step: last, figure: "memory", description: "memory per idle connection"}
+	case len(sc.Steps) == 1 && sc.Steps[0].Connections == 1:
+		return headline{step: last, figure: "p50", description: "median round trip on one connection"}
+	case sc.Mode == "fetch" && len(sc.Steps) == 2 && sc.Steps[1].Upstream != nil:
+		return headline{step: sc.Steps[1].Name, figure: "slowdown", description: "how much p90 grows when 5% of fetches are slow"}
+	case loop == lab.Churn:
+		return headline{step: last, figure: "throughput", higherWins: true, description: "connections per second"}
+	}
+	return headline{step: last, figure: "throughput", higherWins: true, description: "lines per second at " + last}
+}
+
+func find(f *results.File, impl, scen, step string) *results.Step {
+	for i := range f.Steps {
+		s := &f.Steps[i]
+		if s.Impl == impl && s.Scenario == scen && s.Step == step {
+			return s
+		}
+	}
+	return nil
+}
+
+// figure returns an implementation's headline figure as a stat, and the
+// warnings that touch it.
+func figure(f *results.File, sc lab.Scenario, h headline, impl string) (results.Stat, *results.Step, bool) {
+	switch h.figure {
+	case "knee":
+		for _, k := range f.Knees {
+			if k.Impl == impl && k.Scenario == sc.Name {
+				var st *results.Step
+				if k.Step != "" {
+					st = find(f, impl, sc.Name, k.Step)
+				}
+				return results.Stat{Center: k.Rate, Lo: k.Rate, Hi: k.Rate, N: 1}, st, true
+			}
+		}
+		return results.Stat{}, nil, false
+	case "slowdown":
+		base, slow := find(f, impl, sc.Name, sc.Steps[0].Name), find(f, impl, sc.Name, h.step)
+		if base == nil || slow == nil || base.Summary.P50.Center == 0 {
+			return results.Stat{}, nil, false
+		}
+		p90 := func(s *results.Step) []float64 {
+			var v []float64
+			for _, t := range s.Trials {
+				v = append(v, float64(t.Latency.P90))
+			}
+			return v
+		}
+		b, s := results.NewStat(p90(base)), results.NewStat(p90(slow))
+		if b.Center == 0 || b.Lo == 0 {
+			return results.Stat{}, nil, false
+		}
+		return results.Stat{Center: s.Center / b.Center, Lo: s.Lo / b.Hi, Hi: s.Hi / b.Lo, N: s.N}, slow, true
+	}
+	st := find(f, impl, sc.Name, h.step)
+	if st == nil {
+		return results.Stat{}, nil, false
+	}
+	switch h.figure {
+	case "memory":
+		return st.Summary.MemPerConn, st, true
+	case "p50":
+		return st.Summary.P50, st, true
+	}
+	return st.Summary.Throughput, st, true
+}
+
+func format(h headline, v float64) string {
+	switch h.figure {
+	case "knee":
+		if v == 0 {
+			return "below the lowest rate"
+		}
+		return results.Count(v) + " lines/s"
+	case "memory":
+		return results.Bytes(v) + "/connection"
+	case "p50":
+		return results.Micros(v)
+	case "slowdown":
+		return fmt.Sprintf("p90 ×%.1f", v)
+	}
+	return results.Count(v) + "/s"
+}
+
+func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
+	h := pickHeadline(f, sc)
+	v := Verdict{Scenario: sc.Name}
+	base, _, hasBase := figure(f, sc, h, Baseline)
+	type entry struct {
+		impl string
+		s    results.Stat
+		st   *results.Step
+	}
+	var es []entry
+	for _, impl := range f.Implementations {
+		s, st, ok := figure(f, sc, h, impl.Name)
+		if !ok {
+			continue
+		}
+		es = append(es, entry{impl.Name, s, st})
+	}
+	if len(es) == 0 {
+		v.Text = "No implementation finished this scenario."
+		return v
+	}
+	better := func(a, b float64) bool {
+		if h.higherWins {
+			return a > b
+		}
+		return a < b
+	}
+	sort.SliceStable(es, func(i, j int) bool { return better(es[i].s.Center, es[j].s.Center) })
+	for _, e := range es {
+		r := Ratio{Impl: e.impl, Value: format(h, e.s.Center), Ratio: "—"}
+		if hasBase && base.Center > 0 && e.s.Center > 0 {
+			// The ratio is oriented so that > 1 always means "better than
+			// the baseline"; its interval combines both ranges.
+			c, lo, hi := e.s.Center/base.Center, e.s.Lo/base.Hi, e.s.Hi/base.Lo
+			if !h.higherWins {
+				c, lo, hi = base.Center/e.s.Center, base.Lo/e.s.Hi, base.Hi/e.s.Lo
+			}
+			r.Ratio = fmt.Sprintf("%.2f× (%.2f–%.2f)", c, lo, hi)
+			r.Better = lo > 1
+		}
+		if e.st != nil {
+			r.DriverBound = e.st.Summary.DriverBound
+			r.Errors = e.st.Summary.Errors
+			for _, w := range e.st.Summary.Warnings {
+				v.Warnings = append(v.Warnings, e.impl+": "+w)
+			}
+		}
+		v.Ratios = append(v.Ratios, r)
+	}
+	lead := es[0]
+	text := fmt.Sprintf("%s leads on %s with %s", lead.impl, h.description, format(h, lead.s.Center))
+	if len(es) > 1 {
+		second := es[1]
+		if second.s.Center > 0 && lead.s.Center > 0 {
+			gap := lead.s.Center / second.s.Center
+			if !h.higherWins {
+				gap = second.s.Center / lead.s.Center
+			}
+			overlap := lead.s.Lo <= second.s.Hi && second.s.Lo <= lead.s.Hi
+			text += fmt.Sprintf(", %.2f× the next, %s", gap, second.impl)
+			if overlap {
+				text += " (their trials overlap: no clear winner)"
+			}
+		}
+	}
+	if hasBase && lead.impl != Baseline {
+		text += fmt.Sprintf("; the demo's threaded server: %s", format(h, base.Center))
+	}
+	if !hasBase {
+		text += "; the threaded baseline did not run, so there are no ratios"
+	}
+	v.Text = text + "."
+	for _, i := range m.Impls {
+		present := slices.ContainsFunc(es, func(e entry) bool { return e.impl == i.Name })
+		if i.Failed != "" && !present {
+			v.Warnings = append(v.Warnings, i.Name+" is missing: "+i.Failed)
+		}
+	}
+	return v
+}
+
+func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
+	v := ScenarioView{Name: sc.Name, Mode: sc.Mode, Description: strings.TrimSpace(sc.Description)}
+	for _, s := range f.Steps {
+		if s.Scenario != sc.Name {
+			continue
+		}
+		sm := s.Summary
+		row := Row{
+			Impl: s.Impl, Step: s.Step,
+			Throughput: results.Count(sm.Throughput.Center) + "/s",
+			Range:      results.Count(sm.Throughput.Lo) + "–" + results.Count(sm.Throughput.Hi),
+			P50:        results.Micros(sm.P50.Center), P99: results.Micros(sm.P99.Center),
+			P999:        results.Micros(median(s.Trials, func(t results.Trial) float64 { return float64(t.Latency.P999) })),
+			LinesPerCPU: results.Count(sm.LinesPerCPU.Center), Cores: fmt.Sprintf("%.2f", sm.ServerCores.Center),
+			Memory: results.Bytes(sm.Memory.Center), Threads: fmt.Sprintf("%.0f", sm.Threads.Center),
+		}
+		if sm.MemPerConn.N > 0 {
+			row.Memory += " (" + results.Bytes(sm.MemPerConn.Center) + "/conn)"
+		}
+		if sm.DriverBound {
+			row.Flags = append(row.Flags, "driver-bound")
+		}
+		if sm.Errors > 0 {
+			row.Flags = append(row.Flags, fmt.Sprintf("%d errors", sm.Errors))
+		}
+		if sm.Ideal > 0 {
+			row.Flags = append(row.Flags, fmt.Sprintf("%.0f%% of ideal %s/s", 100*sm.Throughput.Center/sm.Ideal, results.Count(sm.Ideal)))
+		}
+		for _, w := range sm.Warnings {
+			if strings.HasPrefix(w, "noisy") {
+				row.Flags = append(row.Flags, w)
+			}
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	v.Charts = charts(f, sc, m)
+	return v
+}
+
+func median(ts []results.Trial, f func(results.Trial) float64) float64 {
+	var v []float64
+	for _, t := range ts {
+		v = append(v, f(t))
+	}
+	return results.NewStat(v).Center
+}
+
+func conformanceMatrix(f *results.File) ConformanceMatrix {
+	var cm ConformanceMatrix
+	for _, c := range f.Conformance {
+		for _, r := range c.Results {
+			if !slices.Contains(cm.Cases, r.Case) {
+				cm.Cases = append(cm.Cases, r.Case)
+			}
+		}
+	}
+	for _, impl := range f.Implementations {
+		row := ConformanceRow{Impl: impl.Name}
+		for _, name := range cm.Cases {
+			cell := Cell{State: "none"}
+			var details []string
+			for _, c := range f.Conformance {
+				if c.Impl != impl.Name {
+					continue
+				}
+				for _, r := range c.Results {
+					if r.Case != name {
+						continue
+					}
+					switch {
+					case r.Skipped:
+						if cell.State == "none" {
+							cell.State = "skip"
+						}
+					case r.Passed:
+						if cell.State != "fail" {
+							cell.State = "pass"
+						}
+					default:
+						cell.State = "fail"
+						details = append(details, c.Target+": "+r.Detail)
+					}
+				}
+			}
+			cell.Detail = strings.Join(details, "\n")
+			row.Cells = append(row.Cells, cell)
+		}
+		cm.Rows = append(cm.Rows, row)
+	}
+	return cm
+}
+
+func environment(f *results.File) []KV {
+	e := f.Environment
+	return []KV{
+		{"CPU", fmt.Sprintf("%s, %d cores", e.CPUModel, e.Cores)},
+		{"kernel", e.Kernel},
+		{"Docker", e.DockerVersion + ", cgroup v" + e.CgroupVersion},
+		{"lab built with", e.GoVersion},
+		{"pinning", fmt.Sprintf("servers on core %s; driver on core %s; upstream on core %s", e.Pinning.Server, e.Pinning.Driver, e.Pinning.Upstream)},
+		{"server memory limit", results.Bytes(float64(e.MemoryLimit))},
+		{"profile", string(f.Profile)},
+		{"started", f.Started.UTC().Format("2006-01-02 15:04:05 UTC")},
+		{"finished", f.Finished.UTC().Format("2006-01-02 15:04:05 UTC")},
+	}
+}
+
+func definition(sc lab.Scenario) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\nmode: %s\n", sc.Name, sc.Mode)
+	if sc.LatencyBound > 0 {
+		fmt.Fprintf(&b, "latency_bound: %s\n", sc.LatencyBound)
+	}
+	if u := sc.Upstream; u != nil {
+		fmt.Fprintf(&b, "upstream: {latency: %s, jitter: %s, error_rate: %g, slow_rate: %g, slow_latency: %s}\n", u.Latency, u.Jitter, u.ErrorRate, u.SlowRate, u.SlowLatency)
+	}
+	b.WriteString("profiles:\n")
+	for _, p := range []lab.Profile{lab.Quick, lab.Standard} {
+		s := sc.Profiles[p]
+		fmt.Fprintf(&b, "  %s: {duration: %s, warmup: %s, trials: %d}\n", p, s.Duration, s.Warmup, s.Trials)
+	}
+	b.WriteString("steps:\n")
+	for _, st := range sc.Steps {
+		fmt.Fprintf(&b, "  - {name: %s, loop: %s, connections: %d", st.Name, st.Loop, st.Connections)
+		if st.Depth > 1 {
+			fmt.Fprintf(&b, ", depth: %d", st.Depth)
+		}
+		if st.Rate > 0 {
+			fmt.Fprintf(&b, ", rate: %d", st.Rate)
+		}
+		if st.Quick != nil && st.Quick.Connections > 0 {
+			fmt.Fprintf(&b, ", quick: {connections: %d}", st.Quick.Connections)
+		}
+		if u := st.Upstream; u != nil {
+			fmt.Fprintf(&b, ", upstream: {latency: %s, slow_rate: %g, slow_latency: %s}", u.Latency, u.SlowRate, u.SlowLatency)
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
+
+// roundSig keeps n significant figures, for axis ticks.
+func roundSig(v float64, n int) float64 {
+	if v == 0 {
+		return 0
+	}
+	p := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(v))))
+	return math.Round(v*p) / p
+}
