@@ -33,7 +33,8 @@ func TestComposeFileMatchesTheTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range models {
-		if e.IsDir() && e.Name() != "cmd" && e.Name() != "server" {
+		// A model is a package with a Serve function (STYLE.md, point 4).
+		if e.IsDir() && declaresServe(t, filepath.Join(root, "go-server", e.Name())) {
 			want = append(want, "go-"+e.Name())
 		}
 	}
@@ -91,4 +92,21 @@ func TestLoadRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+func declaresServe(t *testing.T, dir string) bool {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(f, "_test.go") && strings.Contains(string(b), "\nfunc Serve(") {
+			return true
+		}
+	}
+	return false
 }

@@ -65,6 +65,7 @@ type Result struct {
 	Connected   int                     // idle: connections that proved themselves
 	DriverCPU   time.Duration           // this process's CPU time in the window
 	Offered     float64                 // open loop: lines per second asked for
+	SendLag     *hdrhistogram.Histogram // open loop: µs each line left after its intended time
 	From, To    time.Time               // the measured window, for the metrics sampler
 	FirstError  string                  // the first failure seen, for the report
 }
@@ -132,13 +133,14 @@ type run struct {
 	firstErr atomic.Pointer[string]
 	hist     *recorder
 	uncorr   *recorder
+	lag      *hdrhistogram.Histogram // written by the open loop's pacer only
 	cpu0     time.Duration
 	cpu1     time.Duration
 	conns    atomic.Int64
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
-	r := &run{cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Answer), hist: newRecorder(), uncorr: newRecorder()}
+	r := &run{cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Answer), hist: newRecorder(), uncorr: newRecorder(), lag: NewHistogram()}
 	r.start = time.Now()
 	r.measureFrom = r.start.Add(cfg.Warmup)
 	r.end = r.measureFrom.Add(cfg.Duration)
@@ -198,6 +200,7 @@ func (r *run) result() *Result {
 	if r.cfg.Step.Loop == lab.Open {
 		res.Uncorrected = r.uncorr.merged()
 		res.Offered = float64(r.cfg.Step.Rate)
+		res.SendLag = r.lag
 	}
 	for i, c := range Classes {
 		if n := r.errs[i].Load(); n > 0 {

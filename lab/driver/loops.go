@@ -3,8 +3,11 @@ package driver
 import (
 	"bufio"
 	"net"
+	goruntime "runtime"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/linelab/linelab/internal/lineproto"
 )
@@ -74,7 +77,10 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 		f := ring[head]
 		head, n = (head+1)%depth, n-1
 		cls, ok := r.lines.check(f.seq, p)
-		if r.measuring(f.sent) && now.Before(r.end) {
+		// An answer counts when it arrives in the window, whenever its line
+		// was sent: counting by send time would drop a slow server's
+		// answers to lines sent in the warm-up.
+		if r.measuring(now) {
 			if ok {
 				r.ok.Add(1)
 				b.add(now.Sub(f.sent).Microseconds())
@@ -102,59 +108,99 @@ type scheduled struct {
 	intended, sent time.Time
 }
 
-// open sends at a constant rate whatever the answers do: each connection
-// carries Rate/Connections lines per second on a fixed schedule.
+// open sends at a constant rate whatever the answers do. One pacer keeps
+// the schedule for every connection: line k is due at start + k/Rate on
+// connection k mod Connections. Go's timers wake up to a millisecond late
+// when the process is idle (the network poller waits in whole
+// milliseconds), which would be charged to the server as latency; so the
+// pacer sleeps in nanosleep(2), which wakes within microseconds. How late
+// each line still left is recorded as the send lag, which tells whether the
+// driver kept its schedule.
 func (r *run) open() {
 	done := make(chan struct{})
 	go func() { r.window(); close(done) }()
-	conns := r.cfg.Step.Connections
-	interval := time.Duration(float64(time.Second) * float64(conns) / float64(r.cfg.Step.Rate))
-	parallel(conns, func(id int) {
-		c, err := r.dial()
-		if err != nil {
-			return
+	n := r.cfg.Step.Connections
+	conns := make([]net.Conn, n)
+	parallel(n, func(i int) {
+		if c, err := r.dial(); err == nil {
+			c.SetReadDeadline(r.readDeadline())
+			c.SetWriteDeadline(r.readDeadline())
+			conns[i] = c
 		}
-		defer c.Close()
-		c.SetReadDeadline(r.readDeadline())
-		// Lines in flight, oldest first; bounded so that a stalled server
-		// stalls the sender too instead of growing memory without end.
-		fifo := make(chan scheduled, 1<<14)
-		var wg sync.WaitGroup
+	})
+	fifos := make([]chan scheduled, n)
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		// Lines in flight, oldest first; bounded, so a server that stops
+		// answering stalls the pacer (and shows as lag) instead of growing
+		// memory without end.
+		fifos[i] = make(chan scheduled, 1<<14)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.openReader(c, id, fifo)
+			defer c.Close()
+			r.openReader(c, i, fifos[i])
 		}()
-		next := r.start.Add(interval * time.Duration(id) / time.Duration(conns))
-		seq := id
-		var out []byte
-		for next.Before(r.end) && r.ctx.Err() == nil {
-			sleepUntil(r.ctx, next)
-			now := time.Now()
-			out = out[:0]
-			var batch []scheduled
-			// Send every line that is due, late ones included: the schedule
-			// never waits for the server.
-			for !next.After(now) && next.Before(r.end) {
-				out = append(out, r.lines.req[seq%variants]...)
-				batch = append(batch, scheduled{seq, next, now})
-				seq++
-				next = next.Add(interval)
-			}
-			for _, s := range batch {
-				fifo <- s
-			}
-			if _, err := c.Write(out); err != nil {
-				if r.ctx.Err() == nil {
-					r.fail(classify(err), err)
-				}
-				break
+	}
+	r.pace(conns, fifos)
+	for _, f := range fifos {
+		if f != nil {
+			close(f)
+		}
+	}
+	wg.Wait()
+	<-done
+}
+
+func (r *run) pace(conns []net.Conn, fifos []chan scheduled) {
+	// The pacer keeps one thread, whose timer slack (50 µs by default) it
+	// lowers to 1 ns, so nanosleep wakes it on time.
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	interval := time.Duration(float64(time.Second) / float64(r.cfg.Step.Rate))
+	bufs := make([][]byte, len(conns))
+	var dirty []int
+	next, k := r.start, 0
+	for next.Before(r.end) && r.ctx.Err() == nil {
+		if d := time.Until(next); d > 0 {
+			// A blocking nanosleep holds this thread, not the scheduler:
+			// readers go on running on the other P meanwhile.
+			ts := unix.NsecToTimespec(int64(min(d, 50*time.Millisecond)))
+			unix.Nanosleep(&ts, nil)
+			if time.Now().Before(next) {
+				continue // woken early (or the wait was capped): check the context, sleep again
 			}
 		}
-		close(fifo)
-		wg.Wait()
-	})
-	<-done
+		now := time.Now()
+		for !next.After(now) && next.Before(r.end) {
+			i := k % len(conns)
+			if conns[i] != nil {
+				if len(bufs[i]) == 0 {
+					dirty = append(dirty, i)
+				}
+				bufs[i] = append(bufs[i], r.lines.req[k%variants]...)
+				fifos[i] <- scheduled{k, next, now}
+				if r.measuring(next) {
+					r.lag.RecordValue(max(now.Sub(next).Microseconds(), histMin))
+				}
+			}
+			k++
+			next = r.start.Add(time.Duration(k) * interval)
+		}
+		for _, i := range dirty {
+			if _, err := conns[i].Write(bufs[i]); err != nil && r.ctx.Err() == nil {
+				r.fail(classify(err), err)
+				conns[i].Close()
+				conns[i] = nil
+			}
+			bufs[i] = bufs[i][:0]
+		}
+		dirty = dirty[:0]
+	}
 }
 
 func (r *run) openReader(c net.Conn, id int, fifo <-chan scheduled) {

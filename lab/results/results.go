@@ -118,6 +118,7 @@ type Trial struct {
 	Offered     float64          `json:"offered,omitempty"` // open loop
 	Latency     Percentiles      `json:"latency_us"`
 	Uncorrected *Percentiles     `json:"uncorrected_latency_us,omitempty"`
+	SendLag     *Percentiles     `json:"send_lag_us,omitempty"` // open loop: how late the driver sent each line
 	Errors      map[string]int64 `json:"errors,omitempty"`
 	FirstError  string           `json:"first_error,omitempty"`
 

@@ -20,6 +20,7 @@ const (
 	driverBoundShare = 0.8
 	driverBoundCores = 0.9
 	stepOverhead     = 400 * time.Millisecond // set-up between steps, for the estimate
+	maxSendLag       = time.Millisecond       // open loop: p99 of lines sent later than this
 )
 
 func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, st lab.Step, trial int) {
@@ -96,7 +97,15 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, st lab.St
 			t.ThreadsPerConn = float64(held.ThreadsMax-base.Threads) / float64(res.Connected)
 		}
 	}
-	t.DriverBound = t.DriverCores >= driverBoundCores || r.nearCeiling(def, t.Throughput)
+	if res.SendLag != nil {
+		// An open loop's pacer spins, so its CPU says nothing; what says
+		// the driver kept up is whether lines left on time.
+		p := results.PercentilesOf(res.SendLag)
+		t.SendLag = &p
+		t.DriverBound = p.P99 > maxSendLag.Microseconds() || r.nearCeiling(def, t.Throughput)
+	} else {
+		t.DriverBound = t.DriverCores >= driverBoundCores || r.nearCeiling(def, t.Throughput)
+	}
 	if sc.Mode == "fetch" {
 		if st, err := r.upc.stats(ctx); err == nil {
 			t.UpstreamServed = st.Translated
@@ -119,7 +128,7 @@ func (r *runner) nearCeiling(def lab.Step, tput float64) bool {
 	}
 	ceiling := r.calib.Closed
 	switch {
-	case def.Loop == lab.Closed && def.Depth > 1:
+	case def.Loop == lab.Closed && def.Depth > 1, def.Loop == lab.Open:
 		ceiling = r.calib.Pipelined
 	case def.Loop == lab.Churn || def.Loop == lab.Idle:
 		return false // connections, not lines: the calibration does not apply

@@ -1,0 +1,120 @@
+package results
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/linelab/linelab/lab"
+)
+
+func meta() File {
+	d := lab.Duration(time.Second)
+	return File{
+		RunID: "r1", Profile: lab.Quick, Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Implementations: []lab.Implementation{{Name: "a"}, {Name: "b"}},
+		Scenarios: []lab.Scenario{{Name: "s", Mode: "echo", LatencyBound: lab.Duration(time.Millisecond),
+			Profiles: map[lab.Profile]lab.ProfileSpec{lab.Quick: {Duration: d, Trials: 3}},
+			Steps:    []lab.Step{{Name: "r1k", Loop: lab.Open, Connections: 1, Rate: 1000}, {Name: "r2k", Loop: lab.Open, Connections: 1, Rate: 2000}}}},
+	}
+}
+
+func trial(impl, step string, n int, tput float64, p99 int64) Trial {
+	h := hdrhistogram.New(1, 100_000_000, 3)
+	h.RecordValue(p99)
+	return Trial{Impl: impl, Scenario: "s", Step: step, Trial: n, Throughput: tput, Lines: int64(tput),
+		Latency: Percentiles{P99: p99, P50: p99}, Histogram: EncodeHistogram(h), Errors: map[string]int64{}}
+}
+
+// TestStreamAndRebuild writes a run as the runner does, with a torn last
+// line as a killed run leaves, and rebuilds results.json from disk.
+func TestStreamAndRebuild(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 3; n++ {
+		for _, tr := range []Trial{trial("a", "r1k", n, 1000, 500), trial("a", "r2k", n, 1990, 900), trial("b", "r1k", n, 1000, 800), trial("b", "r2k", n, 1500, 5000)} {
+			if err := w.Add(tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Steps) != 4 || f.Steps[0].Summary.Throughput.N != 3 {
+		t.Fatalf("steps %d", len(f.Steps))
+	}
+	knees := map[string]float64{}
+	for _, k := range f.Knees {
+		knees[k.Impl] = k.Rate
+	}
+	if knees["a"] != 2000 || knees["b"] != 1000 {
+		t.Errorf("knees %v; want a at 2000 (p99 within 1 ms), b at 1000", knees)
+	}
+	// Round trip: results.json loads back to the same thing.
+	back, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(f)
+	b, _ := json.Marshal(back)
+	if string(a) != string(b) {
+		t.Error("results.json does not round-trip")
+	}
+	h, err := DecodeHistogram(back.Steps[0].Trials[0].Histogram)
+	if err != nil || h.ValueAtQuantile(99) < 499 || h.ValueAtQuantile(99) > 501 {
+		t.Errorf("histogram round trip: %v", err)
+	}
+	// A torn line at the end is dropped with a warning, the rest kept.
+	tf, _ := os.OpenFile(filepath.Join(dir, TrialsFile), os.O_APPEND|os.O_WRONLY, 0)
+	tf.WriteString(`{"impl":"a","scen`)
+	tf.Close()
+	again, err := Rebuild(dir)
+	if err != nil || len(again.Steps) != 4 || len(again.Warnings) != 1 {
+		t.Fatalf("rebuild after a torn line: %v, %d steps, warnings %v", err, len(again.Steps), again.Warnings)
+	}
+}
+
+func TestNewStat(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   []float64
+		want Stat
+	}{
+		{[]float64{3, 1, 2}, Stat{Center: 2, Lo: 1, Hi: 3, N: 3}},
+		{[]float64{4, 1, 3, 2}, Stat{Center: 2.5, Lo: 1, Hi: 4, N: 4}},
+		{nil, Stat{}},
+	} {
+		if got := NewStat(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("NewStat(%v) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzHistogramRoundTrip(f *testing.F) {
+	f.Add(int64(1), int64(1000), uint8(10))
+	f.Fuzz(func(t *testing.T, a, b int64, n uint8) {
+		h := hdrhistogram.New(1, 100_000_000, 3)
+		for _, v := range []int64{a, b} {
+			if v >= 1 && v <= 100_000_000 {
+				h.RecordValues(v, int64(n))
+			}
+		}
+		back, err := DecodeHistogram(EncodeHistogram(h))
+		if h.TotalCount() == 0 {
+			return
+		}
+		if err != nil || !back.Equals(h) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}

@@ -1,0 +1,143 @@
+//go:build docker
+
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/runtime"
+)
+
+func dockerOptions(t *testing.T, out string) Options {
+	opts := DefaultOptions()
+	opts.Profile = lab.Quick
+	opts.ComposeFile = filepath.Join("..", "..", "compose.yaml")
+	opts.ScenarioDir = filepath.Join("..", "..", "scenarios")
+	opts.RepoDir = filepath.Join("..", "..")
+	opts.OutDir = out
+	opts.Progress = testWriter{t}
+	opts.Command = "go test -tags docker ./lab/runner"
+	return opts
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// TestDockerQuickRun runs the quick profile end to end on two
+// implementations, checks results.json, and checks that nothing is left.
+// LINELAB_E2E_OUT keeps the run folder (make test passes it on to the
+// browser test); without it the folder is temporary.
+func TestDockerQuickRun(t *testing.T) {
+	out := os.Getenv("LINELAB_E2E_OUT")
+	if out == "" {
+		out = t.TempDir()
+	}
+	opts := dockerOptions(t, out)
+	opts.Impls = []string{"go-goroutine", "node"}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	_, dir, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := results.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Interrupted != "" || len(f.Failures) > 0 {
+		t.Errorf("interrupted %q, failures %+v", f.Interrupted, f.Failures)
+	}
+	if f.Calibration == nil || f.Calibration.Closed <= 0 {
+		t.Errorf("no calibration: %+v", f.Calibration)
+	}
+	plan, err := Resolve(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, sc := range plan.Scenarios {
+		want += len(sc.Steps) * len(opts.Impls)
+	}
+	if len(f.Steps) != want {
+		t.Errorf("%d steps in results.json, want %d", len(f.Steps), want)
+	}
+	for _, s := range f.Steps {
+		if len(s.Trials) != 3 {
+			t.Errorf("%s %s/%s: %d trials, want 3", s.Impl, s.Scenario, s.Step, len(s.Trials))
+		}
+		if s.Summary.Throughput.Center <= 0 || s.Summary.Errors > 0 {
+			t.Errorf("%s %s/%s: throughput %v, errors %d", s.Impl, s.Scenario, s.Step, s.Summary.Throughput.Center, s.Summary.Errors)
+		}
+		if s.Summary.ServerCores.Center <= 0 || s.Summary.Memory.Center <= 0 {
+			t.Errorf("%s %s/%s: no server metrics (cores %v, memory %v)", s.Impl, s.Scenario, s.Step, s.Summary.ServerCores.Center, s.Summary.Memory.Center)
+		}
+		for _, tr := range s.Trials {
+			if h, err := results.DecodeHistogram(tr.Histogram); err != nil || h.TotalCount() != tr.Lines {
+				t.Errorf("%s %s/%s trial %d: histogram %v", s.Impl, s.Scenario, s.Step, tr.Trial, err)
+			}
+		}
+	}
+	for _, c := range f.Conformance {
+		if !c.Passed {
+			t.Errorf("conformance of %s (%s) failed", c.Impl, c.Target)
+		}
+	}
+	// results.json rebuilds the same from the streamed trials.
+	again, err := results.Rebuild(dir)
+	if err != nil || len(again.Steps) != len(f.Steps) {
+		t.Errorf("rebuild: %v, %d steps", err, len(again.Steps))
+	}
+	assertNothingLeft(t)
+}
+
+// TestDockerInterruptedRun stops a run mid-way: the trials gathered so far
+// must be in results.json, marked interrupted, and nothing may be left.
+func TestDockerInterruptedRun(t *testing.T) {
+	opts := dockerOptions(t, t.TempDir())
+	opts.Impls = []string{"go-eventloop"}
+	opts.Scenarios = []string{"echo-sweep"}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		time.Sleep(15 * time.Second) // past start-up, conformance and calibration
+		cancel(errors.New("test interrupt"))
+	}()
+	_, dir, err := Run(ctx, opts)
+	if err == nil {
+		t.Fatal("an interrupted run returned no error")
+	}
+	f, lerr := results.Load(dir)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if !strings.Contains(f.Interrupted, "test interrupt") {
+		t.Errorf("interrupted = %q", f.Interrupted)
+	}
+	if len(f.Steps) == 0 {
+		t.Error("no trial kept from before the interrupt")
+	}
+	assertNothingLeft(t)
+}
+
+func assertNothingLeft(t *testing.T) {
+	t.Helper()
+	rt, err := runtime.New(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if c, n, err := rt.Leftovers(context.Background(), ""); err != nil || c+n > 0 {
+		t.Errorf("left behind %d containers and %d networks (%v)", c, n, err)
+	}
+}

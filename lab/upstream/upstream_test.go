@@ -1,0 +1,117 @@
+package upstream
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTranslate(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"hello my friend":            "ahoy me matey",
+		"Hello, where is the money?": "Ahoy, whar be th' doubloons?",
+		"unknown words stay":         "unknown words stay",
+		"a\rb\nc":                    "a b c",
+		"\x00\xff hello":             "\x00\xff ahoy",
+		"":                           "",
+		"hellothere":                 "hellothere",
+	} {
+		if got := Translate(in); got != want {
+			t.Errorf("Translate(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if len(pirate) < 30 {
+		t.Errorf("dictionary has %d words, want at least 30", len(pirate))
+	}
+}
+
+func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestService(t *testing.T) {
+	t.Parallel()
+	svc, err := New(Behaviour{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	defer srv.Close()
+	if code, body := get(t, srv, "/translate?text="+url.QueryEscape("hello; my friend")); code != 200 || body != "ahoy; me matey" {
+		t.Errorf("translate: %d %q", code, body)
+	}
+	if code, body := get(t, srv, "/translate?text=a;b+c"); code != 200 || body != "a;b c" {
+		t.Errorf("raw ';' and '+': %d %q", code, body)
+	}
+	if code, _ := get(t, srv, "/translate"); code != 400 {
+		t.Errorf("no text: %d", code)
+	}
+	if code, body := get(t, srv, "/healthz"); code != 200 || body != "ok" {
+		t.Errorf("healthz: %d %q", code, body)
+	}
+	// Change the behaviour while it runs: every answer fails now.
+	resp, err := http.Post(srv.URL+"/control?error_rate=1&latency=1ms", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("control: %v %v", err, resp.Status)
+	}
+	if code, _ := get(t, srv, "/translate?text=x"); code != 503 {
+		t.Errorf("after error_rate=1: %d, want 503", code)
+	}
+	resp, _ = http.Post(srv.URL+"/control?error_rate=2", "", nil)
+	if resp.StatusCode != 400 {
+		t.Errorf("error_rate=2 accepted: %s", resp.Status)
+	}
+	_, body := get(t, srv, "/stats")
+	var st Stats
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Requests != 4 || st.Translated != 2 || st.Errors != 1 || st.BadRequest != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	http.Post(srv.URL+"/stats/reset", "", nil)
+	if svc.Stats() != (Stats{}) {
+		t.Errorf("after reset: %+v", svc.Stats())
+	}
+}
+
+func TestLatencyAndJitter(t *testing.T) {
+	t.Parallel()
+	svc, _ := New(Behaviour{Latency: 20 * time.Millisecond, Jitter: 10 * time.Millisecond}, 7)
+	for range 200 {
+		d, fail, slow := svc.draw()
+		if d < 10*time.Millisecond || d > 30*time.Millisecond || fail || slow {
+			t.Fatalf("draw = %v %v %v, want 10–30 ms", d, fail, slow)
+		}
+	}
+	svc.SetBehaviour(Behaviour{SlowRate: 1, SlowLatency: time.Second})
+	if d, _, slow := svc.draw(); !slow || d != time.Second {
+		t.Fatalf("slow draw = %v %v", d, slow)
+	}
+}
+
+func TestParseBehaviour(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"LATENCY": "50ms", "JITTER": "10ms", "ERROR_RATE": "0.5"}
+	b, err := ParseBehaviour(Behaviour{}, func(k string) string { return env[k] })
+	if err != nil || b.Latency != 50*time.Millisecond || b.Jitter != 10*time.Millisecond || b.ErrorRate != 0.5 {
+		t.Fatalf("%+v %v", b, err)
+	}
+	_, err = ParseBehaviour(Behaviour{}, func(k string) string { return map[string]string{"LATENCY": "soon"}[k] })
+	if err == nil || !strings.Contains(err.Error(), `latency="soon"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
