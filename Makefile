@@ -7,24 +7,36 @@ GOFILES   := $(shell find go.mod internal go-server lab -name '*.go' -o -name go
 PROFILE   ?= standard
 LAB_ARGS  ?=
 
-.PHONY: all test test-unit lab images base up down clean bench fuzz
+.PHONY: all test test-unit lab images base up down clean bench fuzz report
 
 all: test
 
-## test: vet, unit tests, and the Docker tests (which need the images)
+## test: vet, unit tests, the Docker tests (conformance of every container,
+## the quick profile end to end on two servers) and the browser test of the
+## report that run wrote. Docker tests run one package at a time (-p 1): a
+## lab run sweeps every container the lab labelled.
+E2E_OUT := $(CURDIR)/runs/e2e
 test: images
 	$(GO) vet ./...
+	$(GO) vet -tags docker,browser ./...
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -tags docker -run Docker ./...
+	rm -rf $(E2E_OUT)
+	LINELAB_E2E_OUT=$(E2E_OUT) $(GO) test -count=1 -p 1 -timeout 40m -tags docker -run Docker ./...
+	LINELAB_RUN=$$(ls -d $(E2E_OUT)/*/ | head -n 1) $(GO) test -count=1 -tags browser -run Browser -v ./lab/report
 
 ## test-unit: the tests that need no Docker
 test-unit:
 	$(GO) vet ./...
 	$(GO) test ./...
 
-## lab: run every server through every scenario (PROFILE=quick|standard)
+## lab: run every server through every scenario (PROFILE=quick|standard);
+## the run folder gets results.json, report.html and summary.txt
 lab: images
 	$(GO) run ./lab/cmd/lab run --profile $(PROFILE) $(LAB_ARGS)
+
+## report: rebuild the report of the newest run (or RUN=runs/<id>)
+report:
+	$(GO) run ./lab/cmd/lab report $${RUN:-$$(ls -d runs/2*/ | tail -n 1)}
 
 bin/go-server: $(GOFILES)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./go-server/cmd/go-server
