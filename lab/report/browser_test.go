@@ -36,7 +36,7 @@ func TestBrowserReport(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteFiles(dir, fixture(), "."); err != nil {
+		if err := WriteFiles(dir, fixture()); err != nil {
 			t.Fatal(err)
 		}
 	} else {
@@ -44,7 +44,7 @@ func TestBrowserReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteFiles(dir, f, "."); err != nil {
+		if err := WriteFiles(dir, f); err != nil {
 			t.Fatal(err)
 		}
 	}

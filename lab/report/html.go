@@ -45,7 +45,7 @@ func Render(f *results.File) ([]byte, error) {
 }
 
 // WriteFiles writes report.html and summary.txt into dir, from f alone.
-func WriteFiles(dir string, f *results.File, _ string) error {
+func WriteFiles(dir string, f *results.File) error {
 	b, err := Render(f)
 	if err != nil {
 		return err

@@ -127,16 +127,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	file, dir, err := runner.Run(ctx, opts)
 	if file != nil {
 		results.WriteTable(stdout, file)
-		if rerr := writeReport(dir, file); rerr != nil {
+		if rerr := report.WriteFiles(dir, file); rerr != nil {
 			fmt.Fprintf(stderr, "lab: report: %v\n", rerr)
 		}
 		fmt.Fprintf(stdout, "\nrun folder: %s (%s)\n", dir, time.Since(start).Round(time.Second))
 	}
 	return err
-}
-
-func writeReport(dir string, f *results.File) error {
-	return report.WriteFiles(dir, f, ".")
 }
 
 func cmdList(ctx context.Context, args []string, stdout io.Writer) error {
@@ -186,7 +182,7 @@ func cmdReport(args []string, stdout io.Writer) error {
 	if err := results.WriteTable(stdout, f); err != nil {
 		return err
 	}
-	if err := writeReport(dir, f); err != nil {
+	if err := report.WriteFiles(dir, f); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\n", filepath.Join(dir, report.File))

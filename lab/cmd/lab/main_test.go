@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/results"
+)
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		nil, {"fly"}, {"run", "--profile", "slow"}, {"run", "extra"}, {"report"}, {"compare", "a"},
+	} {
+		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
+		var ue usageError
+		if !errors.As(err, &ue) || hintFor(err) != "lab help" {
+			t.Errorf("lab %v: err = %v, want a usage error with a hint", args, err)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	t.Chdir(filepath.Join("..", "..", ".."))
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"list"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"go-eventloop", "twisted-inline", "fetch-sweep", "c10k-idle"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("list lacks %s:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestReportRebuildsAnInterruptedRun: a folder with run.json and
+// trials.jsonl but no results.json (a killed run) gets both rebuilt.
+func TestReportRebuildsAnInterruptedRun(t *testing.T) {
+	dir := t.TempDir()
+	meta := results.File{RunID: "x", Profile: lab.Quick, Started: time.Now(),
+		Implementations: []lab.Implementation{{Name: "a"}},
+		Scenarios: []lab.Scenario{{Name: "s", Mode: "echo", Steps: []lab.Step{{Name: "c1", Loop: lab.Closed, Connections: 1}},
+			Profiles: map[lab.Profile]lab.ProfileSpec{lab.Quick: {Trials: 3}}}}}
+	w, err := results.Create(dir, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Add(results.Trial{Impl: "a", Scenario: "s", Step: "c1", Trial: 1, Throughput: 1000, Lines: 1000})
+	// No Close: the run was killed.
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"report", dir}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{results.ResultsFile, "report.html", "summary.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if !strings.Contains(out.String(), "only 1 of 3 trials") && !strings.Contains(out.String(), "1.00k") {
+		t.Errorf("table:\n%s", out.String())
+	}
+}
