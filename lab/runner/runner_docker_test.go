@@ -109,10 +109,9 @@ func TestDockerInterruptedRun(t *testing.T) {
 	opts.Impls = []string{"go-eventloop"}
 	opts.Scenarios = []string{"echo-sweep"}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	go func() {
-		time.Sleep(15 * time.Second) // past start-up, conformance and calibration
-		cancel(errors.New("test interrupt"))
-	}()
+	defer cancel(nil)
+	// Interrupt as the fourth step starts: three trials are stored by then.
+	opts.Progress = interrupter{testWriter{t}, func() { cancel(errors.New("test interrupt")) }}
 	_, dir, err := Run(ctx, opts)
 	if err == nil {
 		t.Fatal("an interrupted run returned no error")
@@ -124,10 +123,27 @@ func TestDockerInterruptedRun(t *testing.T) {
 	if !strings.Contains(f.Interrupted, "test interrupt") {
 		t.Errorf("interrupted = %q", f.Interrupted)
 	}
-	if len(f.Steps) == 0 {
-		t.Error("no trial kept from before the interrupt")
+	kept := 0
+	for _, s := range f.Steps {
+		kept += len(s.Trials)
+	}
+	if kept != 3 {
+		t.Errorf("%d trials kept; want the 3 finished before the interrupt", kept)
 	}
 	assertNothingLeft(t)
+}
+
+// interrupter cancels the run when the progress reaches step 4.
+type interrupter struct {
+	testWriter
+	cancel func()
+}
+
+func (w interrupter) Write(b []byte) (int, error) {
+	if strings.HasPrefix(string(b), "[ 4/") {
+		w.cancel()
+	}
+	return w.testWriter.Write(b)
 }
 
 func assertNothingLeft(t *testing.T) {
