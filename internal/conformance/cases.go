@@ -129,14 +129,11 @@ func exchangeNoDelay(ctx context.Context, t Target, pause time.Duration, chunks 
 // then the close. With maybeReset, a reset after the error line is accepted
 // (the server closed with our unread input, as the contract allows).
 func tooLong(ctx context.Context, t Target, want, in []byte, maybeReset bool) error {
-	c, err := t.dial(ctx)
+	c, err := t.dialUntil(ctx, "connect")
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
 	go c.Write(in) // the server may stop reading; do not wait for the write
 	// No half-close: the server must act on the length alone.
 	want = append(want, lineproto.TooLongLine...)
@@ -167,14 +164,11 @@ func resetMidLine(ctx context.Context, t Target) error {
 		return fmt.Errorf("connect A: %w", err)
 	}
 	defer a.Close()
-	b, err := t.dial(ctx)
+	b, err := t.dialUntil(ctx, "connect B")
 	if err != nil {
-		return fmt.Errorf("connect B: %w", err)
+		return err
 	}
 	defer b.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		b.SetDeadline(dl)
-	}
 	br := bufio.NewReader(b)
 	ask := func(p string) error {
 		if _, err := b.Write([]byte(p + "\n")); err != nil {
@@ -207,14 +201,11 @@ func resetMidLine(ctx context.Context, t Target) error {
 // upstreamError wants one "error: upstream…" line per request, the
 // connection kept open between them, and then the close after half-close.
 func upstreamError(ctx context.Context, t Target) error {
-	c, err := t.dial(ctx)
+	c, err := t.dialUntil(ctx, "connect")
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
 	r := bufio.NewReader(c)
 	for _, p := range []string{"hello", "still there?"} {
 		if _, err := c.Write([]byte(p + "\n")); err != nil {
@@ -237,4 +228,17 @@ func upstreamError(ctx context.Context, t Target) error {
 		return fmt.Errorf("extra bytes after the answers: %s", quote(rest))
 	}
 	return nil
+}
+
+// dialUntil connects and gives the connection the case's deadline; what
+// names the connection in the error.
+func (t Target) dialUntil(ctx context.Context, what string) (net.Conn, error) {
+	c, err := t.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	return c, nil
 }

@@ -160,14 +160,11 @@ func (t Target) answers(ps ...[]byte) []byte {
 // exchange dials, writes the chunks (pausing between them when pause > 0),
 // half-closes, and returns all the server sent until it closed.
 func exchange(ctx context.Context, t Target, pause time.Duration, chunks ...[]byte) ([]byte, error) {
-	c, err := t.dial(ctx)
+	c, err := t.dialUntil(ctx, "connect")
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
 	// Read while writing: a server may answer before the input ends, and a
 	// large input must not deadlock on full socket buffers.
 	var got bytes.Buffer

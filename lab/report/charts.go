@@ -288,21 +288,9 @@ func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	loop := sc.Steps[0].Loop
 	// Throughput against connections, for a sweep.
 	if loop == lab.Closed && len(sc.Steps) > 1 && sc.Steps[0].Connections != sc.Steps[1].Connections {
-		var ss []Series
-		var names []string
-		for _, impl := range f.Implementations {
-			s := Series{Impl: impl.Name, Color: m.color(impl.Name)}
-			for _, st := range sc.Steps {
-				if x := find(f, impl.Name, sc.Name, st.Name); x != nil {
-					t := x.Summary.Throughput
-					s.Points = append(s.Points, Pt{X: float64(x.Def.Connections), Y: t.Center, Lo: t.Lo, Hi: t.Hi})
-				}
-			}
-			if len(s.Points) > 0 {
-				ss = append(ss, s)
-				names = append(names, impl.Name)
-			}
-		}
+		ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, results.Stat) {
+			return float64(x.Def.Connections), x.Summary.Throughput
+		})
 		hint := "Median lines per second over the trials (bars: the range of the trials) at each number of connections; higher is better. The connections axis is logarithmic."
 		var extra func(px, py func(float64) float64) string
 		if sc.Mode == "fetch" && sc.Upstream != nil && sc.Upstream.Latency > 0 {
@@ -324,21 +312,9 @@ func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	}
 	// Open loop: p99 against offered rate, knees marked.
 	if loop == lab.Open {
-		var ss []Series
-		var names []string
-		for _, impl := range f.Implementations {
-			s := Series{Impl: impl.Name, Color: m.color(impl.Name)}
-			for _, st := range sc.Steps {
-				if x := find(f, impl.Name, sc.Name, st.Name); x != nil {
-					p := x.Summary.P99
-					s.Points = append(s.Points, Pt{X: float64(x.Def.Rate), Y: p.Center, Lo: p.Lo, Hi: p.Hi})
-				}
-			}
-			if len(s.Points) > 0 {
-				ss = append(ss, s)
-				names = append(names, impl.Name)
-			}
-		}
+		ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, results.Stat) {
+			return float64(x.Def.Rate), x.Summary.P99
+		})
 		bound := float64(sc.LatencyBound.D().Microseconds())
 		extra := func(px, py func(float64) float64) string {
 			var b strings.Builder
@@ -452,14 +428,32 @@ func cpuChart(f *results.File, sc lab.Scenario, m *Model) (Chart, bool) {
 	for _, st := range sc.Steps {
 		cats = append(cats, st.Name)
 	}
+	index := map[string]float64{}
+	for i, st := range sc.Steps {
+		index[st.Name] = float64(i)
+	}
+	ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, results.Stat) {
+		return index[x.Step], x.Summary.ServerCores
+	})
+	if len(ss) == 0 {
+		return Chart{}, false
+	}
+	return Chart{Title: sc.Name + ": server CPU per step", Series: names,
+		Hint: "CPU seconds the server container used per second of each step, from its cgroup (1.00 is its whole core). Read it beside throughput: the same lines for less CPU is the more efficient model.",
+		SVG:  barChart(cats, ss, axis{label: "server cores busy", fmt: fmtCores})}, true
+}
+
+// stepSeries makes a series per implementation with a point per step of
+// sc, placed by point (x and the stat drawn with its range).
+func stepSeries(f *results.File, sc lab.Scenario, m *Model, point func(*results.Step) (float64, results.Stat)) ([]Series, []string) {
 	var ss []Series
 	var names []string
 	for _, impl := range f.Implementations {
 		s := Series{Impl: impl.Name, Color: m.color(impl.Name)}
-		for i, st := range sc.Steps {
+		for _, st := range sc.Steps {
 			if x := find(f, impl.Name, sc.Name, st.Name); x != nil {
-				c := x.Summary.ServerCores
-				s.Points = append(s.Points, Pt{X: float64(i), Y: c.Center, Lo: c.Lo, Hi: c.Hi})
+				px, y := point(x)
+				s.Points = append(s.Points, Pt{X: px, Y: y.Center, Lo: y.Lo, Hi: y.Hi})
 			}
 		}
 		if len(s.Points) > 0 {
@@ -467,10 +461,5 @@ func cpuChart(f *results.File, sc lab.Scenario, m *Model) (Chart, bool) {
 			names = append(names, impl.Name)
 		}
 	}
-	if len(ss) == 0 {
-		return Chart{}, false
-	}
-	return Chart{Title: sc.Name + ": server CPU per step", Series: names,
-		Hint: "CPU seconds the server container used per second of each step, from its cgroup (1.00 is its whole core). Read it beside throughput: the same lines for less CPU is the more efficient model.",
-		SVG:  barChart(cats, ss, axis{label: "server cores busy", fmt: fmtCores})}, true
+	return ss, names
 }
