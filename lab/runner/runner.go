@@ -295,6 +295,9 @@ func (r *runner) run(ctx context.Context) error {
 		if len(scens) == 0 || ctx.Err() != nil {
 			continue
 		}
+		// Idle scenarios go last: a server keeps the memory that 10,000
+		// connections made it take, which would inflate every later step's.
+		slices.SortStableFunc(scens, func(a, b lab.Scenario) int { return cmpBool(hasIdle(a), hasIdle(b)) })
 		if err := r.phase(ctx, mode, scens); err != nil {
 			return err
 		}
@@ -499,4 +502,18 @@ func tail(s string, n int) string {
 		return "(nothing)"
 	}
 	return s
+}
+
+func hasIdle(s lab.Scenario) bool {
+	return slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Loop == lab.Idle })
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
