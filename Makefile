@@ -1,7 +1,4 @@
 # linelab. `make test` passes the tests; `make lab` runs the lab.
-# No buildx here: the classic builder, asked for by name, builds without
-# printing its deprecation notice on every image.
-export DOCKER_BUILDKIT := 0
 GO        ?= go
 COMPOSE   ?= docker-compose
 GOVERSION := $(shell $(GO) env GOVERSION)
