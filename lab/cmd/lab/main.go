@@ -132,6 +132,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprintf(stdout, "\nrun folder: %s (%s)\n", dir, time.Since(start).Round(time.Second))
 	}
+	if err != nil && ctx.Err() != nil && dir != "" {
+		return fmt.Errorf("interrupted; the trials finished so far are in %s", dir)
+	}
 	return err
 }
 
