@@ -1,42 +1,21 @@
 package conformance
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/linelab/linelab/internal/linetest"
 )
 
 // liar serves a protocol with one deliberate flaw.
 func liar(t *testing.T, answer func(line []byte) []byte) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadBytes('\n')
-					if err != nil {
-						return
-					}
-					c.Write(answer(line[:len(line)-1]))
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return linetest.Serve(t, func(c net.Conn, _ int, line []byte) bool {
+		_, err := c.Write(answer(line))
+		return err == nil
+	})
 }
 
 // TestTheSuiteCatchesLiars runs the suite against servers that break one

@@ -1,7 +1,6 @@
 package driver
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/linelab/linelab/go-server/goroutine"
 	"github.com/linelab/linelab/go-server/server"
 	"github.com/linelab/linelab/internal/lineproto"
+	"github.com/linelab/linelab/internal/linetest"
 	"github.com/linelab/linelab/lab"
 )
 
@@ -26,35 +26,6 @@ func goServer(t *testing.T) string {
 	done := make(chan struct{})
 	go func() { goroutine.Serve(ctx, ln, server.Echo, nil); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return ln.Addr().String()
-}
-
-// fakeServer serves handle on every connection, line by line.
-func fakeServer(t *testing.T, handle func(c net.Conn, n int, line []byte) bool) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for n := 0; ; n++ {
-					line, err := r.ReadBytes('\n')
-					if err != nil || !handle(c, n, line[:len(line)-1]) {
-						return
-					}
-				}
-			}()
-		}
-	}()
 	return ln.Addr().String()
 }
 
@@ -108,7 +79,7 @@ func TestLoopsAgainstTheGoServer(t *testing.T) {
 
 func TestWrongServer(t *testing.T) {
 	t.Parallel()
-	addr := fakeServer(t, func(c net.Conn, n int, line []byte) bool {
+	addr := linetest.Serve(t, func(c net.Conn, n int, line []byte) bool {
 		switch n % 3 {
 		case 0:
 			c.Write([]byte("echo: nonsense\n"))
@@ -127,7 +98,7 @@ func TestWrongServer(t *testing.T) {
 
 func TestReorderingServer(t *testing.T) {
 	t.Parallel()
-	addr := fakeServer(t, func(c net.Conn, n int, line []byte) bool {
+	addr := linetest.Serve(t, func(c net.Conn, n int, line []byte) bool {
 		// Answers the line "hello #k" as if it were "hello #k+1".
 		c.Write([]byte("echo: hello #" + string(rune('0'+(n+1)%10)) + "\n"))
 		return true
@@ -140,7 +111,7 @@ func TestReorderingServer(t *testing.T) {
 
 func TestSlowServer(t *testing.T) {
 	t.Parallel()
-	addr := fakeServer(t, func(c net.Conn, n int, line []byte) bool {
+	addr := linetest.Serve(t, func(c net.Conn, n int, line []byte) bool {
 		time.Sleep(20 * time.Millisecond)
 		c.Write(append(append([]byte("echo: "), line...), '\n'))
 		return true
@@ -163,7 +134,7 @@ func TestSlowServer(t *testing.T) {
 
 func TestServerThatClosesMidRun(t *testing.T) {
 	t.Parallel()
-	addr := fakeServer(t, func(c net.Conn, n int, line []byte) bool {
+	addr := linetest.Serve(t, func(c net.Conn, n int, line []byte) bool {
 		if n == 20 {
 			return false // close after 20 answers
 		}
