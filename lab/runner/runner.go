@@ -88,7 +88,8 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	rt, err := runtime.New(ctx, "")
+	runID := time.Now().UTC().Format("20060102-150405")
+	rt, err := runtime.New(ctx, runID) // labels everything with this run's id
 	if err != nil {
 		return nil, "", err
 	}
@@ -101,20 +102,13 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err := checkImages(ctx, rt, plan); err != nil {
 		return nil, "", err
 	}
-	runID := time.Now().UTC().Format("20060102-150405")
-	rt, err = runtime.New(ctx, runID) // labels everything with this run's id
-	if err != nil {
-		return nil, "", err
-	}
-	defer rt.Close()
-
 	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}}
 	r.pinned = pinSelf(opts.DriverCPU)
 	meta, err := r.meta(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	dir := opts.OutDir + "/" + runID
+	dir := filepath.Join(opts.OutDir, runID)
 	r.w, err = results.Create(dir, meta)
 	if err != nil {
 		return nil, "", err
