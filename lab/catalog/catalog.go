@@ -132,13 +132,3 @@ func fromService(s types.ServiceConfig) (lab.Implementation, error) {
 	}
 	return impl, nil
 }
-
-// Server returns the server named name.
-func (c *Catalog) Server(name string) (lab.Implementation, bool) {
-	for _, s := range c.Servers {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return lab.Implementation{}, false
-}

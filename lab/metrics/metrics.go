@@ -37,7 +37,6 @@ type Sampler struct {
 
 	mu      sync.Mutex
 	samples []Sample
-	err     error
 }
 
 type paths struct {
@@ -93,18 +92,12 @@ func (s *Sampler) loop() {
 	defer t.Stop()
 	for {
 		smp, err := s.read()
+		if err != nil {
+			return // the container is gone; what was sampled stays
+		}
 		s.mu.Lock()
-		if err != nil {
-			if s.err == nil {
-				s.err = err // the container is gone; keep what was sampled
-			}
-		} else {
-			s.samples = append(s.samples, smp)
-		}
+		s.samples = append(s.samples, smp)
 		s.mu.Unlock()
-		if err != nil {
-			return
-		}
 		select {
 		case <-t.C:
 		case <-s.stop:
@@ -216,13 +209,6 @@ func (s *Sampler) Window(from, to time.Time) Window {
 		w.CPUSeconds = (last.CPU - first.CPU).Seconds() / span * to.Sub(from).Seconds()
 	}
 	return w
-}
-
-// Err is why sampling stopped early, if it did.
-func (s *Sampler) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
 }
 
 func readInt(path string) (int64, error) {

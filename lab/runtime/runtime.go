@@ -79,9 +79,6 @@ func New(ctx context.Context, runID string) (*Runtime, error) {
 // Close releases the client.
 func (r *Runtime) Close() error { return r.cli.Close() }
 
-// Client is the Docker client, for the metrics sampler.
-func (r *Runtime) Client() *client.Client { return r.cli }
-
 func (r *Runtime) labels(extra map[string]string) map[string]string {
 	l := map[string]string{LabelManaged: "true", LabelRun: r.runID}
 	for k, v := range extra {
