@@ -37,10 +37,16 @@ const (
 	ErrWrong     Class = "wrong"      // an answer with the wrong bytes
 	ErrOrder     Class = "order"      // the answer of another request of the connection
 	ErrErrorLine Class = "error-line" // an "error: …" answer
+	// ErrExtra is an answer with no request in flight; the driver drops
+	// the connection, and the lines still in flight on it count here too.
+	ErrExtra Class = "extra"
+	// ErrUnanswered is a line sent in the window whose answer had not come
+	// when the grace period after the window ended: the backlog.
+	ErrUnanswered Class = "unanswered"
 )
 
 // Classes lists every class, in report order.
-var Classes = []Class{ErrConnect, ErrReset, ErrClosed, ErrTimeout, ErrWrong, ErrOrder, ErrErrorLine}
+var Classes = [...]Class{ErrConnect, ErrReset, ErrClosed, ErrTimeout, ErrWrong, ErrOrder, ErrErrorLine, ErrExtra, ErrUnanswered}
 
 // Config is one run of one step.
 type Config struct {
@@ -53,11 +59,16 @@ type Config struct {
 	// Hold, for idle steps, is called while every connection is open and
 	// idle, before the trickle (the caller samples memory then).
 	Hold func()
+	// Grace is how long after the window the driver still waits for the
+	// answers it is owed; 0 means 5 s (30 s for idle steps).
+	Grace time.Duration
 }
 
 // Result is what one run of a step measured, over its measured window only.
 type Result struct {
-	Lines       int64                   // correct answers (connections, for churn)
+	Lines       int64                   // correct answers that arrived in the window (connections, for churn)
+	Late        int64                   // correct answers to lines of the window that arrived after it, in the grace period
+	InFlight    int64                   // lines (connections, for churn) still unanswered when the window closed
 	Elapsed     time.Duration           // the measured window
 	Errors      map[Class]int64         // failures by class
 	Latency     *hdrhistogram.Histogram // µs; open loop: from the intended send time
@@ -100,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("driver: step %s: connections must be > 0", st.Name)
 	}
 	r := newRun(ctx, cfg)
-	defer r.cancel()
+	defer func() { r.cancel() }() // the open loop renews it
 	switch st.Loop {
 	case lab.Closed:
 		r.closed()
@@ -121,6 +132,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // run is the shared state of one step's load.
 type run struct {
+	parent context.Context
 	ctx    context.Context
 	cancel context.CancelFunc
 	cfg    Config
@@ -128,8 +140,10 @@ type run struct {
 
 	start, measureFrom, end time.Time
 
-	ok       atomic.Int64
-	errs     [7]atomic.Int64
+	ok          atomic.Int64
+	late        atomic.Int64
+	inflightEnd atomic.Int64
+	errs        [len(Classes)]atomic.Int64
 	firstErr atomic.Pointer[string]
 	hist     *recorder
 	uncorr   *recorder
@@ -140,7 +154,7 @@ type run struct {
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
-	r := &run{cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Answer), hist: newRecorder(), uncorr: newRecorder(), lag: NewHistogram()}
+	r := &run{parent: ctx, cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Answer), hist: newRecorder(), uncorr: newRecorder(), lag: NewHistogram()}
 	r.start = time.Now()
 	r.measureFrom = r.start.Add(cfg.Warmup)
 	r.end = r.measureFrom.Add(cfg.Duration)
@@ -150,6 +164,9 @@ func newRun(ctx context.Context, cfg Config) *run {
 }
 
 func grace(cfg Config) time.Duration {
+	if cfg.Grace > 0 {
+		return cfg.Grace
+	}
 	g := 5 * time.Second
 	if cfg.Step.Loop == lab.Idle {
 		g = 30 * time.Second // ramping up 10,000 connections takes a while
@@ -167,6 +184,11 @@ func (r *run) fail(c Class, err error) {
 			r.errs[i].Add(1)
 		}
 	}
+	r.note(c, err)
+}
+
+// note keeps the first failure's words for the report, counting nothing.
+func (r *run) note(c Class, err error) {
 	if r.firstErr.Load() == nil {
 		msg := string(c)
 		if err != nil {
@@ -192,7 +214,7 @@ func classify(err error) Class {
 
 func (r *run) result() *Result {
 	res := &Result{
-		Lines: r.ok.Load(), Errors: map[Class]int64{},
+		Lines: r.ok.Load(), Late: r.late.Load(), InFlight: r.inflightEnd.Load(), Errors: map[Class]int64{},
 		Latency: r.hist.merged(), Connected: int(r.conns.Load()),
 	}
 	res.Elapsed = r.cfg.Duration

@@ -2,12 +2,9 @@ package driver
 
 import (
 	"bufio"
+	"errors"
 	"net"
-	goruntime "runtime"
-	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/linelab/linelab/internal/lineproto"
 )
@@ -16,7 +13,9 @@ import (
 // limited by the protocol, but ours are echoes of short payloads.
 const maxAnswer = 1 << 20
 
-func (r *run) readDeadline() time.Time { return r.end.Add(grace(r.cfg) - time.Second) }
+// readDeadline is when a read gives up: just before the run's context
+// ends, so a blocked read fails as a timeout rather than a closed socket.
+func (r *run) readDeadline() time.Time { return r.end.Add(grace(r.cfg) * 9 / 10) }
 
 // closed keeps Depth lines in flight on every connection until the end.
 func (r *run) closed() {
@@ -43,6 +42,10 @@ type inflight struct {
 	sent time.Time
 }
 
+// closedOn keeps the depth filled on one connection until the window
+// closes, then stops sending and waits, at most until the grace period
+// ends, for the answers still owed: a line sent in the window is timed
+// until its answer comes, and one that never comes is unanswered.
 func (r *run) closedOn(c net.Conn, id int, b *batch) {
 	c.SetReadDeadline(r.readDeadline())
 	rd := lineproto.NewReader(c, maxAnswer)
@@ -60,181 +63,78 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 		}
 		return w.Flush()
 	}
+	// owed ends the connection: the lines of the window still in flight
+	// fail with cls (unanswered once the window is over).
+	owed := func(cls Class, err error) {
+		if !time.Now().Before(r.end) || r.ctx.Err() != nil {
+			cls = ErrUnanswered
+		}
+		for ; n > 0; n-- {
+			if r.measuring(ring[head].sent) {
+				r.fail(cls, err)
+			}
+			head = (head + 1) % depth
+		}
+	}
 	if err := send(depth, time.Now()); err != nil {
 		r.fail(classify(err), err)
 		return
 	}
-	due := 0
+	due, over := 0, false
 	for {
 		p, err := rd.ReadLine()
 		if err != nil {
-			if r.ctx.Err() == nil {
-				r.fail(classify(err), err)
-			}
+			owed(classify(err), err)
 			return
 		}
 		now := time.Now()
+		if n == 0 {
+			// An answer nobody asked for: the server broke "one request,
+			// one response"; the connection is dropped.
+			if r.measuring(now) {
+				r.fail(ErrExtra, errors.New("an answer with no request in flight"))
+			}
+			return
+		}
+		if !over && !now.Before(r.end) {
+			over = true
+			r.inflightEnd.Add(int64(n))
+		}
 		f := ring[head]
 		head, n = (head+1)%depth, n-1
 		cls, ok := r.lines.check(f.seq, p)
-		// An answer counts when it arrives in the window, whenever its line
-		// was sent: counting by send time would drop a slow server's
-		// answers to lines sent in the warm-up.
-		if r.measuring(now) {
-			if ok {
-				r.ok.Add(1)
-				b.add(now.Sub(f.sent).Microseconds())
-			} else {
+		// An answer counts in the throughput when it arrives in the
+		// window, whenever its line was sent; a line sent in the window is
+		// timed (or fails) whenever its answer comes.
+		if ok && r.measuring(now) {
+			r.ok.Add(1)
+		}
+		if r.measuring(f.sent) {
+			switch {
+			case !ok:
 				r.fail(cls, nil)
+			default:
+				b.add(now.Sub(f.sent).Microseconds())
+				if over {
+					r.late.Add(1)
+				}
 			}
 		}
-		if !now.Before(r.end) {
-			return
+		if over {
+			if n == 0 {
+				return
+			}
+			continue
 		}
 		due++
 		// Refill once per batch of answers already read.
 		if rd.Buffered() == 0 {
 			if err := send(due, now); err != nil {
-				r.fail(classify(err), err)
+				owed(classify(err), err)
 				return
 			}
 			due = 0
 		}
-	}
-}
-
-type scheduled struct {
-	seq            int
-	intended, sent time.Time
-}
-
-// open sends at a constant rate whatever the answers do. One pacer keeps
-// the schedule for every connection: line k is due at start + k/Rate on
-// connection k mod Connections. Go's timers wake up to a millisecond late
-// when the process is idle (the network poller waits in whole
-// milliseconds), which would be charged to the server as latency; so the
-// pacer sleeps in nanosleep(2), which wakes within microseconds. How late
-// each line still left is recorded as the send lag, which tells whether the
-// driver kept its schedule.
-func (r *run) open() {
-	done := make(chan struct{})
-	go func() { r.window(); close(done) }()
-	n := r.cfg.Step.Connections
-	conns := make([]net.Conn, n)
-	parallel(n, func(i int) {
-		if c, err := r.dial(); err == nil {
-			c.SetReadDeadline(r.readDeadline())
-			c.SetWriteDeadline(r.readDeadline())
-			conns[i] = c
-		}
-	})
-	fifos := make([]chan scheduled, n)
-	var wg sync.WaitGroup
-	for i, c := range conns {
-		if c == nil {
-			continue
-		}
-		// Lines in flight, oldest first; bounded, so a server that stops
-		// answering stalls the pacer (and shows as lag) instead of growing
-		// memory without end.
-		fifos[i] = make(chan scheduled, 1<<14)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			r.openReader(c, i, fifos[i])
-		}()
-	}
-	r.pace(conns, fifos)
-	for _, f := range fifos {
-		if f != nil {
-			close(f)
-		}
-	}
-	wg.Wait()
-	<-done
-}
-
-func (r *run) pace(conns []net.Conn, fifos []chan scheduled) {
-	// The pacer keeps one thread, whose timer slack (50 µs by default) it
-	// lowers to 1 ns, so nanosleep wakes it on time.
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
-	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	interval := time.Duration(float64(time.Second) / float64(r.cfg.Step.Rate))
-	bufs := make([][]byte, len(conns))
-	var dirty []int
-	next, k := r.start, 0
-	for next.Before(r.end) && r.ctx.Err() == nil {
-		if d := time.Until(next); d > 0 {
-			// A blocking nanosleep holds this thread, not the scheduler:
-			// readers go on running on the other P meanwhile.
-			ts := unix.NsecToTimespec(int64(min(d, 50*time.Millisecond)))
-			unix.Nanosleep(&ts, nil)
-			if time.Now().Before(next) {
-				continue // woken early (or the wait was capped): check the context, sleep again
-			}
-		}
-		now := time.Now()
-		for !next.After(now) && next.Before(r.end) {
-			i := k % len(conns)
-			if conns[i] != nil {
-				if len(bufs[i]) == 0 {
-					dirty = append(dirty, i)
-				}
-				bufs[i] = append(bufs[i], r.lines.req[k%variants]...)
-				fifos[i] <- scheduled{k, next, now}
-				if r.measuring(next) {
-					r.lag.RecordValue(max(now.Sub(next).Microseconds(), histMin))
-				}
-			}
-			k++
-			next = r.start.Add(time.Duration(k) * interval)
-		}
-		for _, i := range dirty {
-			if _, err := conns[i].Write(bufs[i]); err != nil && r.ctx.Err() == nil {
-				r.fail(classify(err), err)
-				conns[i].Close()
-				conns[i] = nil
-			}
-			bufs[i] = bufs[i][:0]
-		}
-		dirty = dirty[:0]
-	}
-}
-
-func (r *run) openReader(c net.Conn, id int, fifo <-chan scheduled) {
-	b, u := r.hist.batch(id), r.uncorr.batch(id)
-	defer b.flush()
-	defer u.flush()
-	rd := lineproto.NewReader(c, maxAnswer)
-	for s := range fifo {
-		p, err := rd.ReadLine()
-		if err != nil {
-			// This line and every one still queued go unanswered.
-			n := 1 + len(fifo)
-			if r.measuring(s.intended) {
-				cls := classify(err)
-				for range n {
-					r.fail(cls, err)
-				}
-			}
-			for range fifo {
-			}
-			return
-		}
-		now := time.Now()
-		cls, ok := r.lines.check(s.seq, p)
-		if !r.measuring(s.intended) {
-			continue
-		}
-		if !ok {
-			r.fail(cls, nil)
-			continue
-		}
-		r.ok.Add(1)
-		b.add(now.Sub(s.intended).Microseconds())
-		u.add(now.Sub(s.sent).Microseconds())
 	}
 }
 
@@ -261,15 +161,24 @@ func (r *run) churn() {
 			}
 			c.Close()
 			now := time.Now()
-			if !r.measuring(t0) || !now.Before(r.end) {
+			// A connection started in the window is timed to its end, even
+			// past the window; it counts in the throughput if it ended in it.
+			if !r.measuring(t0) {
 				continue
+			}
+			if !now.Before(r.end) {
+				r.inflightEnd.Add(1)
 			}
 			if !ok {
 				r.fail(cls, err)
 				continue
 			}
-			r.ok.Add(1)
 			b.add(now.Sub(t0).Microseconds())
+			if now.Before(r.end) {
+				r.ok.Add(1)
+			} else {
+				r.late.Add(1)
+			}
 		}
 	})
 	<-done

@@ -1,0 +1,110 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linelab/linelab/lab"
+)
+
+// BenchmarkDriver measures what one line costs the driver, beside what it
+// costs the server, for each loop: the go-server event loop runs as its own
+// process (GOMAXPROCS=1, on core 1 when taskset exists), and each operation
+// is one 1-second step. Run the benchmark itself on the other core:
+//
+//	taskset -c 0 go test -run '^$' -bench Driver ./lab/driver
+//
+// driver-µs/line is this process's CPU (user + system) per answered line;
+// server-µs/line is the server's, from /proc at 10 ms ticks. Their ratio is
+// the driver's headroom. Figures are for notes, never asserted.
+func BenchmarkDriver(b *testing.B) {
+	addr, pid := benchServer(b)
+	for _, st := range []lab.Step{
+		{Name: "closed-c100", Loop: lab.Closed, Connections: 100, Depth: 1},
+		{Name: "pipelined-c50x16", Loop: lab.Closed, Connections: 50, Depth: 16},
+		{Name: "open-c50-r20k", Loop: lab.Open, Connections: 50, Rate: 20000},
+		{Name: "open-c50-r40k", Loop: lab.Open, Connections: 50, Rate: 40000},
+	} {
+		b.Run(st.Name, func(b *testing.B) {
+			st.Payload = "hello my friend"
+			var lines int64
+			var driverCPU, serverCPU time.Duration
+			for range b.N {
+				s0 := procCPU(b, pid)
+				res, err := Run(context.Background(), Config{
+					Addr: addr, Step: st, Warmup: 300 * time.Millisecond, Duration: time.Second, Answer: echoAnswer,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Errors) > 0 {
+					b.Fatalf("errors %v: %s", res.Errors, res.FirstError)
+				}
+				// The server's CPU is read over the whole step, warm-up
+				// included, so it is set against every line it answered.
+				serverCPU += procCPU(b, pid) - s0
+				lines += res.Lines
+				driverCPU += res.DriverCPU
+				b.ReportMetric(res.Throughput(), "lines/s")
+			}
+			perLine := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
+			b.ReportMetric(perLine(driverCPU, lines), "driver-µs/line")
+			b.ReportMetric(perLine(serverCPU, lines*13/10), "server-µs/line") // 1.3 s of lines for 1.3 s of CPU
+		})
+	}
+}
+
+// benchServer builds and starts go-server's event loop as a process.
+func benchServer(b *testing.B) (addr string, pid int) {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "go-server")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../go-server/cmd/go-server").CombinedOutput(); err != nil {
+		b.Fatalf("build go-server: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	args := []string{bin}
+	if p, err := exec.LookPath("taskset"); err == nil {
+		args = append([]string{p, "-c", "1"}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "MODEL=eventloop", "MODE=echo", "PORT="+strconv.Itoa(port))
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, cmd.Process.Pid
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("go-server did not start")
+		}
+	}
+}
+
+// procCPU is a process's user + system time from /proc (10 ms ticks).
+func procCPU(b *testing.B, pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100
+}
