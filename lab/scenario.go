@@ -27,9 +27,23 @@ const (
 type Profile string
 
 const (
-	Quick    Profile = "quick"    // for CI: the whole lab in minutes
+	Quick    Profile = "quick"    // for CI: a smoke test of the whole lab in minutes
 	Standard Profile = "standard" // the default of `make lab`
+	Thorough Profile = "thorough" // figures to publish: 10 s windows, 5 trials
 )
+
+// Profiles lists every profile, shortest first.
+var Profiles = []Profile{Quick, Standard, Thorough}
+
+// ThoroughDefault is the thorough profile of a scenario file that names
+// none: at least 10 s windows after 2 s of warm-up, five trials.
+func ThoroughDefault(standard ProfileSpec) ProfileSpec {
+	return ProfileSpec{
+		Duration: max(standard.Duration, Duration(10*time.Second)),
+		Warmup:   max(standard.Warmup, Duration(2*time.Second)),
+		Trials:   max(standard.Trials, 5),
+	}
+}
 
 // Scenario is one file of scenarios/.
 type Scenario struct {
@@ -41,9 +55,40 @@ type Scenario struct {
 	// LatencyBound is the p99 an open-loop rate must stay under to count
 	// as sustained; the highest such rate is the implementation's knee.
 	LatencyBound Duration `yaml:"latency_bound,omitempty" json:"latency_bound,omitempty"`
-	Steps        []Step   `yaml:"steps" json:"steps"`
-	File         string   `yaml:"-" json:"file"`
+	// Headline says which figure the scenario is for, so no code guesses
+	// it from the scenario's shape.
+	Headline *Headline `yaml:"headline,omitempty" json:"headline,omitempty"`
+	Steps    []Step    `yaml:"steps" json:"steps"`
+	File     string    `yaml:"-" json:"file"`
 }
+
+// Figure names a headline figure.
+type Figure string
+
+const (
+	FigThroughput  Figure = "throughput"           // answers (connections, for churn) per second
+	FigLinesPerCPU Figure = "lines_per_cpu_second" // answers per second of the server's CPU
+	FigP50         Figure = "p50"                  // median latency
+	FigMemPerConn  Figure = "mem_per_connection"   // idle: working set per connection
+	FigKnee        Figure = "knee"                 // open loops: highest rate with p99 under the bound
+	FigSlowdown    Figure = "slowdown"             // p90 of the step over p90 of the first step
+)
+
+// Figures lists the headline figures with whether more is better.
+var Figures = map[Figure]bool{
+	FigThroughput: true, FigLinesPerCPU: true, FigP50: false, FigMemPerConn: false, FigKnee: true, FigSlowdown: false,
+}
+
+// Headline is the figure a scenario's verdict ranks by.
+type Headline struct {
+	Step   string `yaml:"step,omitempty" json:"step,omitempty"` // empty for knee
+	Figure Figure `yaml:"figure" json:"figure"`
+	// Why says, in a sentence for the report, why this figure decides.
+	Why string `yaml:"why" json:"why"`
+}
+
+// HigherIsBetter reports the figure's direction.
+func (h Headline) HigherIsBetter() bool { return Figures[h.Figure] }
 
 // ProfileSpec is how long a scenario's steps run in one profile.
 type ProfileSpec struct {

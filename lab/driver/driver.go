@@ -144,13 +144,13 @@ type run struct {
 	late        atomic.Int64
 	inflightEnd atomic.Int64
 	errs        [len(Classes)]atomic.Int64
-	firstErr atomic.Pointer[string]
-	hist     *recorder
-	uncorr   *recorder
-	lag      *hdrhistogram.Histogram // written by the open loop's pacer only
-	cpu0     time.Duration
-	cpu1     time.Duration
-	conns    atomic.Int64
+	firstErr    atomic.Pointer[string]
+	hist        *recorder
+	uncorr      *recorder
+	lag         *hdrhistogram.Histogram // written by the open loop's pacer only
+	cpu0        time.Duration
+	cpu1        time.Duration
+	conns       atomic.Int64
 }
 
 func newRun(ctx context.Context, cfg Config) *run {

@@ -3,30 +3,42 @@ package driver
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	goruntime "runtime"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // The open loop runs on one event loop of its own, not on a goroutine per
-// connection: on this kind of machine the kernel's TCP work is most of a
-// line's cost on both sides, so the driver can only stay cheaper than the
-// servers it measures if it adds almost nothing to two system calls per
-// line. One OS thread owns every connection of the step through epoll(7);
-// a periodic timerfd(2) paces it (epoll_wait's own timeout is in whole
-// milliseconds); each wake-up sends every line that has come due, one
-// write per connection, and reads every answer that has arrived. No
-// library fits: gnet's client and Go's netpoller both hand each read to a
-// goroutine, which is the per-line hand-off this loop exists to avoid.
+// connection. On this kind of machine the kernel's TCP work is most of a
+// line's cost on both sides, so the driver stays cheaper than the servers
+// it measures only if it adds almost nothing to two system calls per line,
+// and if it wakes up far less often than once per line. So one OS thread
+// owns every connection of the step and wakes only on the ticks of a
+// periodic timerfd(2). On each tick it collects every answer that has
+// arrived (epoll(7) polled without waiting), then sends every line that has
+// come due, one write per connection.
+//
+// Waking per tick instead of per answer must not blur latency: each read
+// asks the kernel for the time the data arrived (SO_TIMESTAMPNS), so an
+// answer is timed from its arrival, not from when the loop got to it.
+// Answers that arrive within one tick and come back in one read share the
+// first one's stamp, which under-states the later ones by less than a
+// tick.
+//
+// No library fits: gnet's client and Go's netpoller hand each read to a
+// goroutine and wake per answer, which is the per-line cost this loop
+// exists to avoid.
 
-// minTick bounds how often the pacer wakes: lines due within one tick of
-// each other leave in one write. Their latency still counts from each
-// line's own intended time.
-const minTick = 100 * time.Microsecond
+// tickMin is the shortest pacing tick: lines due within one tick leave
+// together, at most this late (the send lag records it). Latency still
+// counts from each line's own intended time.
+const tickMin = 100 * time.Microsecond
 
 // openConn is one connection of the open loop.
 type openConn struct {
@@ -63,6 +75,21 @@ func (c *openConn) pop() (pending, bool) {
 	return p, true
 }
 
+// openLoop is the state of one open-loop step.
+type openLoop struct {
+	r        *run
+	conns    []*openConn
+	ep, tfd  int
+	from     time.Duration // the window, since r.start
+	end      time.Duration
+	wall     time.Time // r.start on the wall clock, for kernel timestamps
+	events   []unix.EpollEvent
+	oob      []byte
+	hist     *batch
+	uncorr   *batch
+	inWindow func(time.Duration) bool
+}
+
 // open sends at a constant rate whatever the answers do. Line k is due at
 // start + k/Rate on connection k mod Connections. Every line the schedule
 // puts in the measured window ends in exactly one place: a correct answer
@@ -74,202 +101,108 @@ func (c *openConn) pop() (pending, bool) {
 func (r *run) open() {
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
-	// epoll_wait and the timer wake this thread within microseconds only
-	// with the default 50 µs timer slack lowered.
+	// The timer wakes this thread within microseconds only with the
+	// default 50 µs timer slack lowered.
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 
 	n := r.cfg.Step.Connections
-	conns := make([]*openConn, n)
-	parallel(min(n, 64), func(w int) {
-		for i := w; i < n; i += min(n, 64) {
+	o := &openLoop{r: r, conns: make([]*openConn, n), ep: -1, tfd: -1,
+		events: make([]unix.EpollEvent, 256), oob: make([]byte, 64),
+		hist: r.hist.batch(0), uncorr: r.uncorr.batch(0)}
+	defer o.close()
+	defer o.hist.flush()
+	defer o.uncorr.flush()
+	dialers := min(n, 64)
+	parallel(dialers, func(w int) {
+		for i := w; i < n; i += dialers {
 			if fd, err := r.dialFD(); err == nil {
-				conns[i] = &openConn{id: int32(i), fd: fd, rbuf: make([]byte, 0, 16<<10)}
+				o.conns[i] = &openConn{id: int32(i), fd: fd, rbuf: make([]byte, 0, 16<<10)}
 			} else {
-				conns[i] = &openConn{id: int32(i), fd: -1, dead: true, cause: ErrConnect}
+				o.conns[i] = &openConn{id: int32(i), fd: -1, dead: true, cause: ErrConnect}
 			}
 		}
 	})
-	defer func() {
-		for _, c := range conns {
-			if c.fd >= 0 {
-				unix.Close(c.fd)
-			}
-		}
-	}()
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
+	if err := o.setup(); err != nil {
 		r.fail(ErrConnect, err)
 		return
 	}
-	defer unix.Close(ep)
-	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
-	if err != nil {
-		r.fail(ErrConnect, err)
-		return
-	}
-	defer unix.Close(tfd)
-	unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, tfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1})
-	for i, c := range conns {
-		if !c.dead {
-			unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)})
-		}
-	}
-
-	interval := time.Duration(float64(time.Second) / float64(r.cfg.Step.Rate))
-	tick := max(interval, minTick)
-	ts := unix.NsecToTimespec(int64(tick))
-	unix.TimerfdSettime(tfd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil)
 
 	// The schedule starts once every connection is up; the run's context
 	// is renewed to match, so the grace period is whole.
 	r.start = time.Now()
+	o.wall = r.start.Round(0)
 	r.measureFrom = r.start.Add(r.cfg.Warmup)
 	r.end = r.measureFrom.Add(r.cfg.Duration)
 	r.cancel()
 	r.ctx, r.cancel = context.WithDeadline(r.parent, r.end.Add(grace(r.cfg)))
-	from, end := r.cfg.Warmup, r.cfg.Warmup+r.cfg.Duration
-	deadline := end + grace(r.cfg)
-	inWindow := func(t time.Duration) bool { return t >= from && t < end }
+	o.from, o.end = r.cfg.Warmup, r.cfg.Warmup+r.cfg.Duration
+	o.inWindow = func(t time.Duration) bool { return t >= o.from && t < o.end }
+	deadline := o.end + grace(r.cfg)
 
+	interval := time.Duration(float64(time.Second) / float64(r.cfg.Step.Rate))
+	o.arm(max(interval, tickMin))
 	var (
-		events  = make([]unix.EpollEvent, 256)
 		dirty   []int
 		k       int
 		cpuOpen bool
-		b       = r.hist.batch(0)
-		u       = r.uncorr.batch(0)
-		tbuf    [8]byte
 	)
-	defer b.flush()
-	defer u.flush()
-
-	// kill ends a connection: every line still in flight on it fails
-	// with its class if it was due in the window.
-	kill := func(c *openConn, cls Class, err error) {
-		if c.dead {
-			return
-		}
-		c.dead, c.cause = true, cls
-		for {
-			p, ok := c.pop()
-			if !ok {
-				break
-			}
-			if inWindow(p.intended) {
-				r.fail(cls, err)
-			}
-		}
-		unix.EpollCtl(ep, unix.EPOLL_CTL_DEL, c.fd, nil)
-	}
-	flush := func(c *openConn) {
-		for len(c.wbuf) > 0 && !c.dead {
-			m, err := unix.Write(c.fd, c.wbuf)
-			if err == unix.EAGAIN {
-				// The server does not read: keep the bytes and wait for
-				// room (the lines' lag and latency show the stall).
-				unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP, Fd: c.id})
-				return
-			}
-			if err != nil {
-				kill(c, classify(err), err)
-				return
-			}
-			c.wbuf = c.wbuf[m:]
-		}
-		if cap(c.wbuf) > 0 && len(c.wbuf) == 0 {
-			c.wbuf = c.wbuf[:0:cap(c.wbuf)]
-		}
-	}
-
 	for {
 		now := time.Since(r.start)
-		if !cpuOpen && now >= from {
+		if !cpuOpen && now >= o.from {
 			r.cpu0, cpuOpen = processCPU(), true
 		}
-		if r.cpu1 == 0 && now >= end {
+		o.harvest(now)
+		if r.cpu1 == 0 && now >= o.end {
 			r.cpu1 = processCPU()
 			var inflight int64
-			for _, c := range conns {
+			for _, c := range o.conns {
 				if !c.dead {
 					inflight += int64(c.inflight())
 				}
 			}
 			r.inflightEnd.Store(inflight)
-			// Nothing more is sent: wake only to notice the grace run out.
-			slow := unix.NsecToTimespec(int64(10 * time.Millisecond))
-			unix.TimerfdSettime(tfd, 0, &unix.ItimerSpec{Interval: slow, Value: slow}, nil)
+			o.arm(10 * time.Millisecond) // nothing more to send: tick only to collect answers
 		}
 		// Send every line that has come due.
 		for {
 			due := time.Duration(k) * interval
-			if due > now || due >= end {
+			if due > now || due >= o.end {
 				break
 			}
-			i := k % n
-			c := conns[i]
-			if c.dead {
-				if inWindow(due) {
+			c := o.conns[k%n]
+			switch {
+			case c.dead:
+				if o.inWindow(due) {
 					r.fail(c.cause, nil)
 				}
-			} else {
+			default:
 				if len(c.wbuf) == 0 {
-					dirty = append(dirty, i)
+					dirty = append(dirty, int(c.id))
 				}
 				c.wbuf = append(c.wbuf, r.lines.req[k%variants]...)
 				c.push(pending{seq: k, intended: due, sent: now})
-				if inWindow(due) {
+				if o.inWindow(due) {
 					r.lag.RecordValue(max((now - due).Microseconds(), histMin))
 				}
 			}
 			k++
 		}
 		for _, i := range dirty {
-			flush(conns[i])
+			o.flush(o.conns[i])
 		}
 		dirty = dirty[:0]
 
-		if now >= end {
-			if now >= deadline || r.ctx.Err() != nil || allAnswered(conns) {
-				break
-			}
-		} else if r.ctx.Err() != nil {
+		if now >= o.end && (now >= deadline || o.allAnswered()) || r.ctx.Err() != nil {
 			break
 		}
-
-		m, err := unix.EpollWait(ep, events, 100)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			r.fail(ErrReset, err)
-			break
-		}
-		var arrived time.Duration
-		for _, ev := range events[:max(m, 0)] {
-			if ev.Fd < 0 {
-				unix.Read(tfd, tbuf[:])
-				continue
-			}
-			c := conns[ev.Fd]
-			if c.dead {
-				continue
-			}
-			if ev.Events&unix.EPOLLOUT != 0 {
-				unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: ev.Fd})
-				flush(c)
-			}
-			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
-				continue
-			}
-			if arrived == 0 {
-				arrived = time.Since(r.start)
-			}
-			r.readAnswers(c, arrived, inWindow, b, u, kill)
-		}
+		o.wait()
 	}
 	if r.cpu1 == 0 {
 		r.cpu1 = processCPU()
 	}
 	// What the grace period did not bring is unanswered: the backlog of a
 	// server that fell behind, or of one that stopped answering.
-	for _, c := range conns {
+	for _, c := range o.conns {
 		if c.dead {
 			continue
 		}
@@ -278,35 +211,164 @@ func (r *run) open() {
 			if !ok {
 				break
 			}
-			if inWindow(p.intended) {
+			if o.inWindow(p.intended) {
 				r.fail(ErrUnanswered, nil)
 			}
 		}
 	}
 }
 
-// readAnswers reads what c has and matches every complete answer with the
-// oldest line in flight.
-func (r *run) readAnswers(c *openConn, now time.Duration, inWindow func(time.Duration) bool, b, u *batch, kill func(*openConn, Class, error)) {
+func (o *openLoop) setup() error {
+	var err error
+	if o.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return err
+	}
+	// A blocking timerfd: reading it is how the loop sleeps to the tick.
+	if o.tfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC); err != nil {
+		return err
+	}
+	for _, c := range o.conns {
+		if c.dead {
+			continue
+		}
+		unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		if err := unix.EpollCtl(o.ep, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: c.id}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *openLoop) close() {
+	for _, c := range o.conns {
+		if c != nil && c.fd >= 0 {
+			unix.Close(c.fd)
+		}
+	}
+	for _, fd := range []int{o.ep, o.tfd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
+
+// arm makes the timer tick every d from now on.
+func (o *openLoop) arm(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	unix.TimerfdSettime(o.tfd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil)
+}
+
+// wait sleeps until the next tick. It is a raw system call: the loop's
+// thread keeps its P while it sleeps, so waking costs no hand-off back
+// from the scheduler (the wrapped call's slow path was a large part of a
+// line's cost). The lab keeps a second P for everything else, and the
+// runtime's preemption signal interrupts the read (EINTR) when it needs
+// this goroutine.
+func (o *openLoop) wait() {
+	var buf [8]byte
+	unix.RawSyscall(unix.SYS_READ, uintptr(o.tfd), uintptr(unsafe.Pointer(&buf[0])), 8)
+}
+
+// harvest reads every connection that has something to read, without
+// waiting.
+func (o *openLoop) harvest(now time.Duration) {
+	for {
+		m, err := unix.EpollWait(o.ep, o.events, 0)
+		if err != nil || m <= 0 {
+			return
+		}
+		for _, ev := range o.events[:m] {
+			c := o.conns[ev.Fd]
+			if c.dead {
+				continue
+			}
+			if ev.Events&unix.EPOLLOUT != 0 {
+				unix.EpollCtl(o.ep, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: ev.Fd})
+				o.flush(c)
+			}
+			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				o.read(c, now)
+			}
+		}
+		if m < len(o.events) {
+			return
+		}
+	}
+}
+
+// kill ends a connection: every line still in flight on it fails with its
+// class if it was due in the window.
+func (o *openLoop) kill(c *openConn, cls Class, err error) {
+	if c.dead {
+		return
+	}
+	c.dead, c.cause = true, cls
+	for {
+		p, ok := c.pop()
+		if !ok {
+			break
+		}
+		if o.inWindow(p.intended) {
+			o.r.fail(cls, err)
+		}
+	}
+	unix.EpollCtl(o.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
+}
+
+func (o *openLoop) flush(c *openConn) {
+	for len(c.wbuf) > 0 && !c.dead {
+		m, err := unix.Write(c.fd, c.wbuf)
+		if err == unix.EAGAIN {
+			// The server does not read: keep the bytes and wait for room
+			// (the lines' latency shows the stall).
+			unix.EpollCtl(o.ep, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP, Fd: c.id})
+			return
+		}
+		if err != nil {
+			o.kill(c, classify(err), err)
+			return
+		}
+		c.wbuf = c.wbuf[m:]
+	}
+	c.wbuf = c.wbuf[:0]
+}
+
+func (o *openLoop) allAnswered() bool {
+	for _, c := range o.conns {
+		if !c.dead && c.inflight() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// read takes what c has and matches every complete answer with the oldest
+// line in flight, timing it from the kernel's arrival stamp.
+func (o *openLoop) read(c *openConn, now time.Duration) {
+	r := o.r
 	for {
 		if len(c.rbuf) == cap(c.rbuf) {
 			if cap(c.rbuf) >= maxAnswer {
-				kill(c, ErrWrong, errors.New("an answer longer than 1 MiB"))
+				o.kill(c, ErrWrong, errors.New("an answer longer than 1 MiB"))
 				return
 			}
 			c.rbuf = append(c.rbuf, make([]byte, cap(c.rbuf))...)[:len(c.rbuf)]
 		}
-		m, err := unix.Read(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)])
+		m, oobn, _, _, err := unix.Recvmsg(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)], o.oob, 0)
 		if err == unix.EAGAIN {
 			return
 		}
 		if err != nil {
-			kill(c, classify(err), err)
+			o.kill(c, classify(err), err)
 			return
 		}
 		if m == 0 {
-			kill(c, ErrClosed, errors.New("the server closed the connection"))
+			o.kill(c, ErrClosed, errors.New("the server closed the connection"))
 			return
+		}
+		arrived := now
+		if t, ok := stamp(o.oob[:oobn]); ok {
+			arrived = min(t.Sub(o.wall), now)
 		}
 		c.rbuf = c.rbuf[:len(c.rbuf)+m]
 		done := 0
@@ -322,44 +384,55 @@ func (r *run) readAnswers(c *openConn, now time.Duration, inWindow func(time.Dur
 				// An answer nobody asked for: the server broke "one
 				// request, one response". The connection is dropped.
 				err := errors.New("an answer with no request in flight")
-				if now >= r.cfg.Warmup && now < r.cfg.Warmup+r.cfg.Duration {
+				if arrived >= o.from && arrived < o.end {
 					r.fail(ErrExtra, err)
 				}
-				kill(c, ErrExtra, err)
+				o.kill(c, ErrExtra, err)
 				return
 			}
 			cls, good := r.lines.check(p.seq, line)
-			if good && now >= r.cfg.Warmup && now < r.cfg.Warmup+r.cfg.Duration {
+			if good && arrived >= o.from && arrived < o.end {
 				r.ok.Add(1)
 			}
-			if !inWindow(p.intended) {
+			if !o.inWindow(p.intended) {
 				continue
 			}
 			if !good {
 				r.fail(cls, nil)
 				continue
 			}
-			if now >= r.cfg.Warmup+r.cfg.Duration {
+			if arrived >= o.end {
 				r.late.Add(1)
 			}
-			b.add((now - p.intended).Microseconds())
-			u.add((now - p.sent).Microseconds())
+			o.hist.add((arrived - p.intended).Microseconds())
+			o.uncorr.add((arrived - p.sent).Microseconds())
 		}
-		n := copy(c.rbuf, c.rbuf[done:])
-		c.rbuf = c.rbuf[:n]
-		if m < cap(c.rbuf)-n {
+		rest := copy(c.rbuf, c.rbuf[done:])
+		c.rbuf = c.rbuf[:rest]
+		if m < cap(c.rbuf)-rest {
 			return // drained: the next read would say EAGAIN
 		}
 	}
 }
 
-func allAnswered(conns []*openConn) bool {
-	for _, c := range conns {
-		if !c.dead && c.inflight() > 0 {
-			return false
+// stamp finds the SCM_TIMESTAMPNS control message of a read: the wall
+// time the kernel received the data.
+func stamp(oob []byte) (time.Time, bool) {
+	const hdr = int(unsafe.Sizeof(unix.Cmsghdr{}))
+	for len(oob) >= hdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			return time.Time{}, false
 		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= hdr+16 {
+			sec := int64(binary.NativeEndian.Uint64(oob[hdr:]))
+			nsec := int64(binary.NativeEndian.Uint64(oob[hdr+8:]))
+			return time.Unix(sec, nsec), true
+		}
+		oob = oob[(l+7)&^7:]
 	}
-	return true
+	return time.Time{}, false
 }
 
 // dialFD connects with Go's dialer (timeouts, any address family) and

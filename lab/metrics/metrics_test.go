@@ -25,3 +25,33 @@ func TestWindow(t *testing.T) {
 		t.Error("an empty sampler has samples")
 	}
 }
+
+func TestCoresBusy(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	stat := func(core1 string) []byte {
+		return []byte("cpu  1 2 3 4 5 6 7 8 0 0\ncpu0 10 0 10 80 0 0 0 0 0 0\ncpu1 " + core1 + "\nintr 1 2\n")
+	}
+	a, err := parseStat(stat("100 0 50 800 50 0 0 0 0 0"), []int{0, 1}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Core 1 then spends 60 ticks in user, 20 in softirq, 10 idle, 10 iowait:
+	// 80% busy; core 0 does not move.
+	b, err := parseStat(stat("160 0 50 810 60 0 20 0 0 0"), []int{0, 1}, t0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := busiest(a, b); got < 0.799 || got > 0.801 {
+		t.Errorf("busiest %v, want 0.8", got)
+	}
+	c := &Cores{samples: []coreSample{a, b}}
+	if got := c.Busy(t0, t0.Add(time.Second)); got < 0.799 || got > 0.801 {
+		t.Errorf("Busy %v, want 0.8", got)
+	}
+	if got := c.Busy(t0.Add(time.Hour), t0.Add(2*time.Hour)); got != -1 {
+		t.Errorf("Busy with no samples %v, want -1", got)
+	}
+	if _, err := parseStat(stat("1 2 3 4 5 6 7 8"), []int{7}, t0); err == nil {
+		t.Error("a core that is not there was found")
+	}
+}

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 )
 
 // Files of a run folder.
@@ -132,10 +134,15 @@ func Load(dir string) (*File, error) {
 }
 
 // Summarize groups trials into steps, in scenario and step order, and
-// computes summaries and knees.
+// computes summaries, knees and the canary's spread.
 func Summarize(f *File, trials []Trial) {
 	f.Steps = nil
 	f.Knees = nil
+	f.Canary = canary(f, trials)
+	var med float64
+	if f.Canary != nil {
+		med = f.Canary.Median
+	}
 	type key struct{ impl, scenario, step string }
 	groups := map[key][]Trial{}
 	for _, t := range trials {
@@ -152,11 +159,11 @@ func Summarize(f *File, trials []Trial) {
 				sort.Slice(ts, func(i, j int) bool { return ts[i].Trial < ts[j].Trial })
 				def := st.For(f.Profile)
 				s := Step{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Def: def, Trials: ts}
-				s.Summary = summarize(sc, def, ts, f.Profile)
+				s.Summary = summarize(sc, def, ts, f.Profile, med)
 				f.Steps = append(f.Steps, s)
 			}
 			if sc.LatencyBound > 0 {
-				if k, ok := knee(f.Steps, impl.Name, sc); ok {
+				if k, ok := knee(f, impl.Name, sc); ok {
 					f.Knees = append(f.Knees, k)
 				}
 			}
@@ -164,7 +171,31 @@ func Summarize(f *File, trials []Trial) {
 	}
 }
 
-func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile) Summary {
+// canary summarises the canary readings of the trials.
+func canary(f *File, ts []Trial) *Canary {
+	var v []float64
+	for _, t := range ts {
+		if t.Canary > 0 {
+			v = append(v, t.Canary)
+		}
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	st := NewStat(v)
+	c := &Canary{Step: "closed loop, 50 connections, one line in flight", Median: st.Center, Lo: st.Lo, Hi: st.Hi, N: st.N}
+	if f.Calibration != nil {
+		c.Against = f.Calibration.Against
+	}
+	for _, x := range v {
+		if analysis.Drifted(x, st.Center) {
+			c.Drifted++
+		}
+	}
+	return c
+}
+
+func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryMedian float64) Summary {
 	pick := func(f func(Trial) float64) Stat {
 		var v []float64
 		for _, t := range ts {
@@ -184,7 +215,18 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile) Summary
 	if def.Loop == lab.Idle {
 		s.MemPerConn = pick(func(t Trial) float64 { return t.MemPerConnection })
 	}
-	bound := 0
+	if def.Loop != lab.Idle {
+		var h []float64
+		for _, t := range ts {
+			if t.DriverCores > 0 && t.ServerCores > 0 {
+				h = append(h, t.ServerCores/t.DriverCores)
+			}
+		}
+		s.Headroom = NewStat(h)
+	}
+	bound, upBound, drifted := 0, 0, 0
+	var why []string
+	var canaries []float64
 	for _, t := range ts {
 		for _, n := range t.Errors {
 			s.Errors += n
@@ -192,10 +234,34 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile) Summary
 		if t.DriverBound {
 			bound++
 		}
+		if t.UpstreamBound {
+			upBound++
+		}
+		if (t.DriverBound || t.UpstreamBound) && len(t.BoundBy) > 0 && !slices.Contains(why, t.BoundBy[0]) && len(why) < 2 {
+			why = append(why, t.BoundBy[0])
+		}
+		if canaryMedian > 0 && t.Canary > 0 {
+			canaries = append(canaries, t.Canary/canaryMedian)
+			if analysis.Drifted(t.Canary, canaryMedian) {
+				drifted++
+			}
+		}
 	}
+	s.Canary = NewStat(canaries)
 	s.DriverBound = bound > 0
+	s.UpstreamBound = upBound > 0
+	detail := ""
+	if len(why) > 0 {
+		detail = " (" + strings.Join(why, "; ") + ")"
+	}
 	if bound > 0 {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("driver-bound in %d of %d trials: the load generator, not the server, may be the limit", bound, len(ts)))
+		s.Warnings = append(s.Warnings, fmt.Sprintf("driver-bound in %d of %d trials%s: the load generator, not the server, may be the limit", bound, len(ts), detail))
+	}
+	if upBound > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("upstream-bound in %d of %d trials%s: the translator, not the server, may be the limit", upBound, len(ts), detail))
+	}
+	if drifted > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("drift: in %d of %d trials the machine's canary was over %.0f%% from the run's median", drifted, len(ts), 100*analysis.CanaryTolerance))
 	}
 	if s.Errors > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%d failed lines or connections over %d trials", s.Errors, len(ts)))
@@ -218,23 +284,101 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile) Summary
 	return s
 }
 
-// knee finds the highest rate of an open-loop scenario whose median p99 is
-// within the bound, with no errors and at least 95% of the offered rate
-// answered.
-func knee(steps []Step, impl string, sc lab.Scenario) (Knee, bool) {
+// knee finds, in each trial, the last rate of an open-loop scenario's
+// ladder before the first that failed (analysis.TrialKnee), and gives the
+// median trial's knee with the range over trials.
+func knee(f *File, impl string, sc lab.Scenario) (Knee, bool) {
 	k := Knee{Impl: impl, Scenario: sc.Name, BoundUS: sc.LatencyBound.D().Microseconds()}
-	found := false
-	for _, s := range steps {
-		if s.Impl != impl || s.Scenario != sc.Name || s.Def.Loop != lab.Open {
-			continue
-		}
-		found = true
-		rate := float64(s.Def.Rate)
-		if s.Summary.P99.Center <= float64(k.BoundUS) && s.Summary.Errors == 0 && s.Summary.Throughput.Center >= 0.95*rate && rate > k.Rate {
-			k.Rate, k.Step = rate, s.Step
+	var open []lab.Step
+	for _, st := range sc.Steps {
+		if st.Loop == lab.Open {
+			open = append(open, st.For(f.Profile))
 		}
 	}
-	return k, found
+	slices.SortStableFunc(open, func(a, b lab.Step) int { return a.Rate - b.Rate })
+	trials := 0
+	for _, s := range f.Steps {
+		if s.Impl == impl && s.Scenario == sc.Name {
+			for _, t := range s.Trials {
+				trials = max(trials, t.Trial)
+			}
+		}
+	}
+	if trials == 0 {
+		return k, false
+	}
+	type result struct {
+		rate    float64
+		step    string
+		atLeast bool
+		why     string
+	}
+	var rs []result
+	for trial := 1; trial <= trials; trial++ {
+		var ladder []analysis.Rung
+		for _, st := range open {
+			r := analysis.Rung{Step: st.Name, Rate: float64(st.Rate)}
+			if t := trialOf(f, impl, sc.Name, st.Name, trial); t != nil {
+				var failed int64
+				for _, n := range t.Errors {
+					failed += n
+				}
+				r.Ran, r.P99US, r.Answers, r.Errors, r.Driver = true, float64(t.Latency.P99), t.Throughput, failed, t.DriverBound
+			}
+			ladder = append(ladder, r)
+		}
+		rate, step, atLeast, why := analysis.TrialKnee(ladder, float64(k.BoundUS))
+		rs = append(rs, result{rate, step, atLeast, why})
+		k.Trials = append(k.Trials, rate)
+	}
+	// The median trial by knee speaks for the step; ties go to the one
+	// whose climb the server ended, the more decided reading.
+	slices.SortStableFunc(rs, func(a, b result) int {
+		if a.rate != b.rate {
+			return cmpFloat(a.rate, b.rate)
+		}
+		return cmpBool(!a.atLeast, !b.atLeast)
+	})
+	m := rs[len(rs)/2]
+	st := NewStat(k.Trials)
+	k.Rate, k.Lo, k.Hi, k.N = m.rate, st.Lo, st.Hi, st.N
+	k.Step, k.AtLeast, k.Why = m.step, m.atLeast, m.why
+	return k, true
+}
+
+func trialOf(f *File, impl, scen, step string, trial int) *Trial {
+	for i := range f.Steps {
+		s := &f.Steps[i]
+		if s.Impl != impl || s.Scenario != scen || s.Step != step {
+			continue
+		}
+		for j := range s.Trials {
+			if s.Trials[j].Trial == trial {
+				return &s.Trials[j]
+			}
+		}
+	}
+	return nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
+	}
+	return 1
 }
 
 // NewStat is the median of v with its range.

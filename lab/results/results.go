@@ -20,7 +20,7 @@ import (
 )
 
 // Schema names this version of results.json.
-const Schema = "linelab.results/v1"
+const Schema = "linelab.results/v2"
 
 // File is results.json.
 type File struct {
@@ -31,14 +31,17 @@ type File struct {
 	Started         time.Time            `json:"started"`
 	Finished        time.Time            `json:"finished,omitzero"`
 	Interrupted     string               `json:"interrupted,omitempty"` // why the run stopped early
+	Seed            int64                `json:"seed"`                  // of the shuffled order of implementations
 	Environment     Environment          `json:"environment"`
 	Calibration     *Calibration         `json:"calibration,omitempty"`
+	Canary          *Canary              `json:"canary,omitempty"` // rebuilt from the trials
 	Scenarios       []lab.Scenario       `json:"scenarios"`
 	Implementations []lab.Implementation `json:"implementations"`
 	Sources         []Source             `json:"sources"` // the handler files, so a report needs no checkout
 	Conformance     []Conformance        `json:"conformance"`
 	Steps           []Step               `json:"steps"`
 	Knees           []Knee               `json:"knees,omitempty"`
+	Skipped         []Skip               `json:"skipped,omitempty"` // steps the run chose not to run, and why
 	Failures        []Failure            `json:"failures,omitempty"`
 	Warnings        []string             `json:"warnings,omitempty"`
 }
@@ -78,12 +81,42 @@ type Pinning struct {
 	Upstream string `json:"upstream"` // cpuset of the upstream container
 }
 
-// Calibration is the driver's own ceiling, measured against the fastest Go
-// server at the start of the run.
+// Calibration is the driver's own ceiling and cost, measured against the
+// fastest Go server at the start of the run.
 type Calibration struct {
 	Against   string  `json:"against"`
-	Closed    float64 `json:"closed_lines_per_s"`    // 50 connections, one line in flight
+	Closed    float64 `json:"closed_lines_per_s"`    // 100 connections, one line in flight
 	Pipelined float64 `json:"pipelined_lines_per_s"` // 50 connections, 16 in flight
+	OpenRate  float64 `json:"open_rate"`             // the open loop's offered rate, 50 connections
+	Open      float64 `json:"open_lines_per_s"`      // what it answered
+	// CPU per answered line, in µs, of the driver process and of the
+	// server, for each loop: their ratio is the driver's headroom.
+	DriverUS map[string]float64 `json:"driver_us_per_line"` // closed, pipelined, open
+	ServerUS map[string]float64 `json:"server_us_per_line"`
+	// DriverCoreBusy is the driver core's busiest share in each loop.
+	DriverCoreBusy map[string]float64 `json:"driver_core_busy"`
+}
+
+// Canary is the run's fixed reference: a short closed loop against the
+// calibration server, measured before every trial. Its spread is how much
+// the machine drifted.
+type Canary struct {
+	Against string  `json:"against"`
+	Step    string  `json:"step"`
+	Median  float64 `json:"median_lines_per_s"`
+	Lo      float64 `json:"lo"`
+	Hi      float64 `json:"hi"`
+	N       int     `json:"n"`
+	Drifted int     `json:"drifted_trials"` // trials whose canary was more than 10% from the median
+}
+
+// Skip is a step the run did not run for an implementation.
+type Skip struct {
+	Impl     string `json:"impl"`
+	Scenario string `json:"scenario"`
+	Step     string `json:"step"`
+	Trial    int    `json:"trial"`
+	Why      string `json:"why"`
 }
 
 // Conformance is one implementation's conformance step.
@@ -112,8 +145,10 @@ type Trial struct {
 	Trial    int    `json:"trial"` // 1-based
 
 	Started     time.Time        `json:"started"`
-	Seconds     float64          `json:"seconds"` // measured window
-	Lines       int64            `json:"lines"`   // correct answers (connections, for churn)
+	Seconds     float64          `json:"seconds"`                    // measured window
+	Lines       int64            `json:"lines"`                      // correct answers that arrived in the window (connections, for churn)
+	Late        int64            `json:"late,omitempty"`             // answers to lines of the window that came after it
+	InFlight    int64            `json:"in_flight_at_end,omitempty"` // lines still unanswered when the window closed
 	Throughput  float64          `json:"throughput"`
 	Offered     float64          `json:"offered,omitempty"` // open loop
 	Latency     Percentiles      `json:"latency_us"`
@@ -134,8 +169,16 @@ type Trial struct {
 	ThreadsPerConn    float64 `json:"threads_per_connection,omitempty"`
 	UpstreamServed    int64   `json:"upstream_served,omitempty"` // fetch: translations the upstream gave
 
-	DriverCores float64 `json:"driver_cores"`
-	DriverBound bool    `json:"driver_bound"`
+	DriverCores      float64  `json:"driver_cores"`             // the lab process's CPU in the window
+	DriverCoreBusy   float64  `json:"driver_core_busy"`         // the driver core's busy share (process, upstream, softirq); -1 unknown
+	ServerCoreBefore float64  `json:"server_core_busy_before"`  // the server core's busy share just before the step
+	UpstreamCores    float64  `json:"upstream_cores,omitempty"` // fetch: the upstream container's CPU in the window
+	DriverBound      bool     `json:"driver_bound"`
+	UpstreamBound    bool     `json:"upstream_bound,omitempty"`
+	BoundBy          []string `json:"bound_by,omitempty"` // what made it driver- or upstream-bound, in words
+	Canary           float64  `json:"canary"`             // lines/s of the canary just before this trial
+	Repeated         bool     `json:"repeated,omitempty"` // run again because the canary moved
+	Order            int      `json:"order"`              // position among the implementations in this step's round
 
 	Histogram            []byte `json:"histogram"` // HdrHistogram V2 compressed, base64 in JSON
 	UncorrectedHistogram []byte `json:"uncorrected_histogram,omitempty"`
@@ -163,27 +206,41 @@ type Stat struct {
 
 // Summary is a step's trials in a few opinionated numbers.
 type Summary struct {
-	Throughput  Stat     `json:"throughput"`
-	P50         Stat     `json:"p50_us"`
-	P99         Stat     `json:"p99_us"`
-	LinesPerCPU Stat     `json:"lines_per_cpu_second"`
-	ServerCores Stat     `json:"server_cores"`
-	Memory      Stat     `json:"mem_working_set_bytes"`
-	MemPerConn  Stat     `json:"mem_per_connection,omitzero"`
-	Threads     Stat     `json:"threads"`
-	Errors      int64    `json:"errors"` // over all trials
-	DriverBound bool     `json:"driver_bound"`
-	Ideal       float64  `json:"ideal,omitempty"` // fetch closed loop: connections ÷ upstream latency
-	Warnings    []string `json:"warnings,omitempty"`
+	Throughput    Stat     `json:"throughput"`
+	P50           Stat     `json:"p50_us"`
+	P99           Stat     `json:"p99_us"`
+	LinesPerCPU   Stat     `json:"lines_per_cpu_second"`
+	ServerCores   Stat     `json:"server_cores"`
+	Memory        Stat     `json:"mem_working_set_bytes"`
+	MemPerConn    Stat     `json:"mem_per_connection,omitzero"`
+	Threads       Stat     `json:"threads"`
+	Errors        int64    `json:"errors"`                   // over all trials
+	Headroom      Stat     `json:"driver_headroom,omitzero"` // server CPU per line ÷ driver CPU per line
+	Canary        Stat     `json:"canary_ratio,omitzero"`    // each trial's canary ÷ the run's median
+	DriverBound   bool     `json:"driver_bound"`
+	UpstreamBound bool     `json:"upstream_bound,omitempty"`
+	Ideal         float64  `json:"ideal,omitempty"` // fetch closed loop: connections ÷ upstream latency
+	Warnings      []string `json:"warnings,omitempty"`
 }
 
-// Knee is the highest open-loop rate an implementation sustained.
+// Knee is the highest open-loop rate an implementation sustained: found
+// in each trial as the last rate before the first that failed, and given
+// as the median of the trials with their range.
 type Knee struct {
 	Impl     string  `json:"impl"`
 	Scenario string  `json:"scenario"`
-	Rate     float64 `json:"rate"` // 0: not even the lowest rate
-	BoundUS  int64   `json:"bound_us"`
-	Step     string  `json:"step,omitempty"`
+	Rate     float64 `json:"rate"` // median over trials; 0: not even the lowest rate
+	Lo       float64 `json:"lo"`
+	Hi       float64 `json:"hi"`
+	N        int     `json:"n"`
+	// AtLeast: in the median trial nothing failed before the driver could
+	// no longer keep its schedule (or the ladder ended): the knee is
+	// higher than Rate, and this machine cannot say where.
+	AtLeast bool      `json:"at_least,omitempty"`
+	Trials  []float64 `json:"trials"` // each trial's knee
+	BoundUS int64     `json:"bound_us"`
+	Step    string    `json:"step,omitempty"`
+	Why     string    `json:"why,omitempty"` // what ended the median trial's climb
 }
 
 // Failure is something that went wrong with an implementation mid-run.

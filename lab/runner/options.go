@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/linelab/linelab/lab"
@@ -29,6 +30,10 @@ type Options struct {
 	ServerCPU   string // cpuset of the servers
 	DriverCPU   int    // the core of the lab process, the upstream's too
 	MemoryLimit int64  // of each server container, bytes
+	// Seed shuffles the order of implementations in every round of a
+	// step; 0 picks one from the clock. It is recorded, so a run's order
+	// can be repeated.
+	Seed int64
 }
 
 // DefaultOptions are the options of `lab run` with no flags.
@@ -49,8 +54,8 @@ func DefaultOptions() Options {
 // Validate reports the first option that cannot work.
 func (o Options) Validate() error {
 	var errs []error
-	if o.Profile != lab.Quick && o.Profile != lab.Standard {
-		errs = append(errs, fmt.Errorf("profile %q: want quick or standard", o.Profile))
+	if !slices.Contains(lab.Profiles, o.Profile) {
+		errs = append(errs, fmt.Errorf("profile %q: want quick, standard or thorough", o.Profile))
 	}
 	if o.ComposeFile == "" || o.ScenarioDir == "" || o.OutDir == "" {
 		errs = append(errs, errors.New("compose file, scenario folder and output folder must be set"))

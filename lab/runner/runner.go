@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -17,6 +18,7 @@ import (
 	"github.com/linelab/linelab/internal/conformance"
 	"github.com/linelab/linelab/internal/lineproto"
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/catalog"
 	"github.com/linelab/linelab/lab/metrics"
 	"github.com/linelab/linelab/lab/results"
@@ -102,7 +104,13 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err := checkImages(ctx, rt, plan); err != nil {
 		return nil, "", err
 	}
-	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = time.Now().UnixNano() % 1_000_000
+	}
+	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{},
+		seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
+		bestClosed: map[string]float64{}, rungs: map[[2]string][][]analysis.Rung{}}
 	r.pinned = pinSelf(opts.DriverCPU)
 	meta, err := r.meta(ctx)
 	if err != nil {
@@ -178,12 +186,23 @@ type runner struct {
 	pinned string
 	w      *results.Writer
 
-	nw    *runtime.Network
-	up    *runtime.Container
-	upc   *upstreamClient
-	calib *results.Calibration
-	live  []*runtime.Container // to remove at the end
-	dead  map[string]string    // implementation → why it is out
+	nw     *runtime.Network
+	up     *runtime.Container
+	upm    *metrics.Sampler // the upstream's CPU
+	upc    *upstreamClient
+	ref    *server        // the calibration server, also the canary; paused between uses
+	dcores *metrics.Cores // the driver's core (the lab and the upstream)
+	score  *metrics.Cores // the servers' cores
+	calib  *results.Calibration
+	live   []*runtime.Container // to remove at the end
+	dead   map[string]string    // implementation → why it is out
+	rng    *rand.Rand           // the order of implementations in each round
+	seed   int64
+
+	canaries   []float64 // every canary so far, for the running median
+	repeats    int       // trials run again because the canary moved
+	bestClosed map[string]float64
+	rungs      map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
 
 	done, total time.Duration // for the progress line
 	count, all  int
@@ -198,7 +217,7 @@ func (r *runner) serverCPU() string {
 
 func (r *runner) meta(ctx context.Context) (results.File, error) {
 	f := results.File{
-		RunID: r.runID, Profile: r.opts.Profile, Command: r.opts.Command, Started: time.Now().UTC(),
+		RunID: r.runID, Profile: r.opts.Profile, Command: r.opts.Command, Started: time.Now().UTC(), Seed: r.seed,
 		Scenarios: r.plan.Scenarios, Implementations: r.plan.Impls,
 	}
 	for _, impl := range r.plan.Impls {
@@ -269,11 +288,29 @@ func (r *runner) run(ctx context.Context) error {
 	if r.nw, err = r.rt.NewNetwork(ctx); err != nil {
 		return err
 	}
+	if r.dcores, err = metrics.StartCores([]int{r.opts.DriverCPU}); err != nil {
+		r.say("lab: cannot read the driver core's load (%v); driver-bound falls back to the lab's own CPU", err)
+	}
+	if r.score, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
+		r.say("lab: cannot read the server core's load (%v); steps start without waiting for it to be quiet", err)
+	}
+	defer func() {
+		for _, c := range []*metrics.Cores{r.dcores, r.score} {
+			if c != nil {
+				c.Stop()
+			}
+		}
+	}()
 	if err := r.startUpstream(ctx); err != nil {
 		return err
 	}
 	r.plan.estimate(r)
-	if err := r.calibrate(ctx); err != nil {
+	if err := r.startReference(ctx); err != nil {
+		r.say("lab: %v", err)
+		r.w.Update(func(f *results.File) {
+			f.Warnings = append(f.Warnings, err.Error()+"; no calibration and no canary: no step can be flagged driver-bound by rate, and drift goes unseen")
+		})
+	} else if err := r.calibrate(ctx); err != nil {
 		r.say("lab: calibration failed: %v", err)
 		r.w.Update(func(f *results.File) {
 			f.Warnings = append(f.Warnings, "calibration failed: "+err.Error()+"; no step can be flagged driver-bound by rate")
@@ -289,14 +326,49 @@ func (r *runner) run(ctx context.Context) error {
 		if len(scens) == 0 || ctx.Err() != nil {
 			continue
 		}
-		// Idle scenarios go last: a server keeps the memory that 10,000
-		// connections made it take, which would inflate every later step's.
-		slices.SortStableFunc(scens, func(a, b lab.Scenario) int { return cmpBool(hasIdle(a), hasIdle(b)) })
+		// Closed loops first (an open loop's ladder is pruned by them);
+		// idle scenarios last: a server keeps the memory that 10,000
+		// connections made it take (and each idle trial gets a fresh
+		// container anyway).
+		slices.SortStableFunc(scens, func(a, b lab.Scenario) int { return rank(a) - rank(b) })
 		if err := r.phase(ctx, mode, scens); err != nil {
 			return err
 		}
 	}
 	return ctx.Err()
+}
+
+// rank orders scenarios within a phase: closed, open, idle.
+func rank(s lab.Scenario) int {
+	switch {
+	case hasLoop(s, lab.Idle):
+		return 2
+	case hasLoop(s, lab.Open):
+		return 1
+	}
+	return 0
+}
+
+// cpuList reads a cpuset such as "1", "1,3" or "2-5".
+func cpuList(set string) []int {
+	var out []int
+	for _, part := range strings.Split(set, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			continue
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		for c := a; c <= b; c++ {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (r *runner) startUpstream(ctx context.Context) error {
@@ -310,6 +382,9 @@ func (r *runner) startUpstream(ctx context.Context) error {
 	}
 	r.up = c
 	r.live = append(r.live, c)
+	if r.upm, err = metrics.Start(c.ID); err != nil {
+		return err
+	}
 	r.upc = newUpstreamClient(c.Addr(8080))
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -348,27 +423,77 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 		}
 		servers = append(servers, s)
 		r.conform(ctx, s, mode) // one that fails is marked out of the load
+		// Only the server under test runs during a step.
+		if err := s.c.Pause(ctx); err != nil {
+			r.markDead(impl.Name, "", "", err.Error())
+		}
 	}
+	// Interleave at the finest grain: every round runs one trial of one
+	// step on every implementation, in an order shuffled per round, so
+	// every comparison within a step is made within minutes.
 	for _, sc := range scens {
 		spec := sc.Profiles[r.opts.Profile]
-		for trial := 1; trial <= spec.Trials; trial++ {
-			for _, s := range servers {
-				if _, out := r.dead[s.impl.Name]; out {
-					continue
-				}
-				for _, st := range sc.Steps {
+		steps := slices.Clone(sc.Steps)
+		slices.SortStableFunc(steps, func(a, b lab.Step) int {
+			if a.Loop == lab.Open && b.Loop == lab.Open {
+				return a.For(r.opts.Profile).Rate - b.For(r.opts.Profile).Rate
+			}
+			return 0
+		})
+		for _, st := range steps {
+			for trial := 1; trial <= spec.Trials; trial++ {
+				for pos, i := range r.rng.Perm(len(servers)) {
 					if ctx.Err() != nil {
 						return nil
 					}
+					s := servers[i]
 					if _, out := r.dead[s.impl.Name]; out {
-						break
+						continue
 					}
-					r.step(ctx, s, sc, st, trial)
+					if r.pruned(s, sc, st, trial) {
+						continue
+					}
+					r.trial(ctx, s, sc, st, trial, pos+1)
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// pruned decides whether an open-loop rung is worth running (see
+// analysis.Prune), and records it as skipped when it is not.
+func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool {
+	if st.Loop != lab.Open {
+		return false
+	}
+	def := st.For(r.opts.Profile)
+	key := [2]string{s.impl.Name, sc.Name}
+	var earlier [][]analysis.Rung
+	for _, ladder := range r.rungs[key] {
+		if len(ladder) > 0 {
+			earlier = append(earlier, ladder)
+		}
+	}
+	skip, why := analysis.Prune(float64(def.Rate), earlier, float64(sc.LatencyBound.D().Microseconds()), r.bestClosed[s.impl.Name])
+	if !skip {
+		return false
+	}
+	r.addRung(key, trial, analysis.Rung{Step: def.Name, Rate: float64(def.Rate)})
+	r.count++
+	spec := sc.Profiles[r.opts.Profile]
+	r.done += spec.Warmup.D() + spec.Duration.D() + stepOverhead
+	r.w.Update(func(f *results.File) {
+		f.Skipped = append(f.Skipped, results.Skip{Impl: s.impl.Name, Scenario: sc.Name, Step: def.Name, Trial: trial, Why: why})
+	})
+	return true
+}
+
+func (r *runner) addRung(key [2]string, trial int, g analysis.Rung) {
+	for len(r.rungs[key]) < trial {
+		r.rungs[key] = append(r.rungs[key], nil)
+	}
+	r.rungs[key][trial-1] = append(r.rungs[key][trial-1], g)
 }
 
 func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode string) (*server, error) {
@@ -412,6 +537,14 @@ func (r *runner) remove(c *runtime.Container) {
 }
 
 func (r *runner) cleanup() {
+	for _, m := range []*metrics.Sampler{r.upm} {
+		if m != nil {
+			m.Stop()
+		}
+	}
+	if r.ref != nil {
+		r.ref.sampler.Stop()
+	}
 	for _, c := range slices.Clone(r.live) {
 		r.remove(c)
 	}
@@ -496,16 +629,6 @@ func tail(s string, n int) string {
 	return s
 }
 
-func hasIdle(s lab.Scenario) bool {
-	return slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Loop == lab.Idle })
-}
-
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
+func hasLoop(s lab.Scenario, l lab.Loop) bool {
+	return slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Loop == l })
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/driver"
 	"github.com/linelab/linelab/lab/metrics"
 	"github.com/linelab/linelab/lab/results"
@@ -13,17 +14,21 @@ import (
 	"github.com/linelab/linelab/lab/upstream"
 )
 
-// driverBoundShare: a step whose throughput comes within 20% of the
-// driver's calibrated ceiling, or whose driver used 90% of its core, may
-// have measured the driver rather than the server.
 const (
-	driverBoundShare = 0.8
-	driverBoundCores = 0.9
-	stepOverhead     = 400 * time.Millisecond // set-up between steps, for the estimate
-	maxSendLag       = time.Millisecond       // open loop: p99 of lines sent later than this
+	stepOverhead = time.Second // canary, pauses and set-up around a trial, for the estimate
+	// quietBusy: a step starts once the server core is under this busy
+	// share, waiting at most quietWait.
+	quietBusy = 0.1
+	quietWait = 2 * time.Second
 )
 
-func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, st lab.Step, trial int) {
+// canaryStep is the fixed reference measured before every trial.
+var canaryStep = lab.Step{Name: "canary", Loop: lab.Closed, Connections: 50, Depth: 1, Payload: "canary"}
+
+// trial runs one trial of a step on one server: the canary first, then the
+// server alone on its core (the others paused), and again once if the
+// canary says the machine had moved and the run can afford it.
+func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, st lab.Step, trial, order int) {
 	def := st.For(r.opts.Profile)
 	spec := sc.Profiles[r.opts.Profile]
 	r.count++
@@ -31,11 +36,131 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, st lab.St
 	r.say("[%*d/%d] %s · %s/%s · trial %d/%d · about %s left", len(fmt.Sprint(r.all)), r.count, r.all,
 		s.impl.Name, sc.Name, def.Name, trial, spec.Trials, left.Round(time.Second))
 	r.done += spec.Warmup.D() + spec.Duration.D() + stepOverhead
+	for attempt := 0; ; attempt++ {
+		canary := r.canary(ctx)
+		t := r.runOn(ctx, s, sc, def, trial)
+		if t == nil {
+			return
+		}
+		t.Canary, t.Order, t.Repeated = canary, order, attempt > 0
+		med := analysis.Median(r.canaries)
+		if attempt == 0 && len(r.canaries) >= 5 && analysis.Drifted(canary, med) && r.repeats < r.all/10 && ctx.Err() == nil {
+			r.repeats++
+			r.say("lab: the canary read %.0f lines/s, %.0f%% off the run's median %.0f: running the trial again", canary, 100*(canary/med-1), med)
+			continue
+		}
+		if def.Loop == lab.Closed && t.Throughput > r.bestClosed[s.impl.Name] && sc.Mode == "echo" {
+			r.bestClosed[s.impl.Name] = t.Throughput
+		}
+		if def.Loop == lab.Open {
+			var failed int64
+			for _, n := range t.Errors {
+				failed += n
+			}
+			r.addRung([2]string{s.impl.Name, sc.Name}, trial, analysis.Rung{
+				Step: def.Name, Rate: float64(def.Rate), Ran: true, P99US: float64(t.Latency.P99),
+				Answers: t.Throughput, Errors: failed, Driver: t.DriverBound,
+			})
+		}
+		if err := r.w.Add(*t); err != nil {
+			r.say("lab: could not store a trial: %v", err)
+		}
+		return
+	}
+}
 
+// canary measures the reference server briefly; 0 when there is none.
+func (r *runner) canary(ctx context.Context) float64 {
+	if r.ref == nil || ctx.Err() != nil {
+		return 0
+	}
+	if err := r.ref.c.Unpause(ctx); err != nil {
+		return 0
+	}
+	defer r.ref.c.Pause(context.WithoutCancel(ctx))
+	res, err := driver.Run(ctx, driver.Config{
+		Addr: r.ref.c.Addr(ServerPort), Step: canaryStep, Warmup: 100 * time.Millisecond, Duration: 250 * time.Millisecond,
+		Answer: answerFunc("echo"), Grace: time.Second,
+	})
+	if err != nil || len(res.Errors) > 0 || ctx.Err() != nil {
+		return 0
+	}
+	v := res.Throughput()
+	r.canaries = append(r.canaries, v)
+	return v
+}
+
+// runOn runs the step on the server's container, or on a fresh one for an
+// idle step, and returns the trial; nil when it yielded no measurement.
+func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int) *results.Trial {
+	target := s
+	if def.Loop == lab.Idle {
+		// Every idle trial gets a container that has served nothing yet:
+		// runtimes keep memory they freed, which would hide what
+		// connections cost.
+		fresh, err := r.startServer(ctx, s.impl, sc.Mode)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.fail(s.impl.Name, sc.Name, def.Name, "could not start a fresh container for the idle step: "+err.Error())
+			}
+			return nil
+		}
+		defer func() { fresh.sampler.Stop(); r.remove(fresh.c) }()
+		target = fresh
+	} else {
+		if err := s.c.Unpause(ctx); err != nil {
+			r.lost(ctx, s, sc, def, err)
+			return nil
+		}
+		defer s.c.Pause(context.WithoutCancel(ctx))
+	}
+	before := r.quiet(ctx)
+	t := r.step(ctx, target, sc, def, trial)
+	if t == nil {
+		return nil
+	}
+	t.ServerCoreBefore = before
+	if target == s {
+		r.checkAlive(ctx, s, sc, def, t)
+		return t
+	}
+	// A fresh idle container that gave out is this step's result (how
+	// many connections it held, and at what cost), not the end of the
+	// implementation: the phase's own container is untouched.
+	if st, err := target.c.State(ctx); err != nil || !st.Running || t.Connected < def.Connections {
+		what := fmt.Sprintf("held %d of %d connections (working set %s, %d threads); first failure: %s",
+			t.Connected, def.Connections, results.Bytes(float64(t.MemWorkingSetMax)), t.ThreadsMax, t.FirstError)
+		if err == nil && !st.Running {
+			what = fmt.Sprintf("exited with code %d (out of memory: %v) after it %s", st.ExitCode, st.OOMKilled, what)
+		}
+		r.fail(s.impl.Name, sc.Name, def.Name, what)
+	}
+	return t
+}
+
+// quiet waits, up to quietWait, until the server core is calm, and
+// returns its busy share when the step starts.
+func (r *runner) quiet(ctx context.Context) float64 {
+	if r.score == nil {
+		return -1
+	}
+	deadline := time.Now().Add(quietWait)
+	for {
+		b := r.score.Busy(time.Now().Add(-300*time.Millisecond), time.Now())
+		if b >= 0 && b < quietBusy || time.Now().After(deadline) || ctx.Err() != nil {
+			return b
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+}
+
+// step drives one step against a running server and measures it.
+func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int) *results.Trial {
+	spec := sc.Profiles[r.opts.Profile]
 	if sc.Mode == "fetch" {
 		if err := r.upc.set(ctx, behaviour(sc, def)); err != nil {
 			r.fail(s.impl.Name, sc.Name, def.Name, "could not set the upstream: "+err.Error())
-			return
+			return nil
 		}
 		r.upc.reset(ctx)
 	}
@@ -43,7 +168,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, st lab.St
 	base, err := s.sampler.Now()
 	if err != nil {
 		r.lost(ctx, s, sc, def, err)
-		return
+		return nil
 	}
 	var held metrics.Window
 	hold := func() {
@@ -60,22 +185,25 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, st lab.St
 	})
 	if err != nil {
 		r.fail(s.impl.Name, sc.Name, def.Name, err.Error())
-		return
+		return nil
 	}
 	if ctx.Err() != nil {
-		return // an interrupted trial is not a measurement
+		return nil // an interrupted trial is not a measurement
 	}
 	s.sampler.Now()
 	win := s.sampler.Window(res.From, res.To)
-	t := results.Trial{
+	t := &results.Trial{
 		Impl: s.impl.Name, Scenario: sc.Name, Step: def.Name, Trial: trial,
-		Started: res.From.UTC(), Seconds: res.Elapsed.Seconds(), Lines: res.Lines,
+		Started: res.From.UTC(), Seconds: res.Elapsed.Seconds(), Lines: res.Lines, Late: res.Late, InFlight: res.InFlight,
 		Throughput: res.Throughput(), Offered: res.Offered,
 		Latency: results.PercentilesOf(res.Latency), Errors: map[string]int64{}, FirstError: res.FirstError,
 		CPUSeconds: win.CPUSeconds, ServerCores: win.CPUSeconds / res.Elapsed.Seconds(),
 		MemBaseline: base.WorkingSet, MemWorkingSetMax: win.WorkingSetMax, MemPeak: win.Peak, ThreadsMax: win.ThreadsMax,
-		DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(),
-		Histogram:   results.EncodeHistogram(res.Latency),
+		DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(), DriverCoreBusy: -1,
+		Histogram: results.EncodeHistogram(res.Latency),
+	}
+	if r.dcores != nil {
+		t.DriverCoreBusy = r.dcores.Busy(res.From, res.To)
 	}
 	if win.CPUSeconds > 0 {
 		t.LinesPerCPUSecond = float64(res.Lines) / win.CPUSeconds
@@ -97,16 +225,19 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, st lab.St
 			t.ThreadsPerConn = float64(held.ThreadsMax-base.Threads) / float64(res.Connected)
 		}
 	}
+	load := analysis.Load{
+		Loop: string(def.Loop), Pipelined: def.Depth > 1, Fetch: sc.Mode == "fetch",
+		Throughput: t.Throughput, Ceiling: r.ceiling(def), CoreBusy: t.DriverCoreBusy, DriverCores: t.DriverCores,
+	}
 	if res.SendLag != nil {
-		// An open loop's pacer spins, so its CPU says nothing; what says
-		// the driver kept up is whether lines left on time.
 		p := results.PercentilesOf(res.SendLag)
 		t.SendLag = &p
-		t.DriverBound = p.P99 > maxSendLag.Microseconds() || r.nearCeiling(def, t.Throughput)
-	} else {
-		t.DriverBound = t.DriverCores >= driverBoundCores || r.nearCeiling(def, t.Throughput)
+		load.SendLagP99 = float64(p.P99)
 	}
 	if sc.Mode == "fetch" {
+		r.upm.Now()
+		t.UpstreamCores = r.upm.Window(res.From, res.To).CPUSeconds / res.Elapsed.Seconds()
+		load.Upstream = t.UpstreamCores
 		if st, err := r.upc.stats(ctx); err == nil {
 			t.UpstreamServed = st.Translated
 			if st.Translated < res.Lines {
@@ -114,44 +245,42 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, st lab.St
 			}
 		}
 	}
-	if err := r.w.Add(t); err != nil {
-		r.say("lab: could not store a trial: %v", err)
-	}
-	r.checkAlive(ctx, s, sc, def, res)
+	b := analysis.Judge(load)
+	t.DriverBound, t.UpstreamBound, t.BoundBy = b.Driver, b.Upstream, b.Why
+	return t
 }
 
-// nearCeiling compares throughput with the calibrated capacity of the
-// driver for this kind of load.
-func (r *runner) nearCeiling(def lab.Step, tput float64) bool {
-	if r.calib == nil {
-		return false
+// ceiling is the driver's calibrated capacity for this kind of load; 0
+// when none applies (an open loop is judged by its send lag and its core,
+// churn and idle steps count connections, not lines).
+func (r *runner) ceiling(def lab.Step) float64 {
+	if r.calib == nil || def.Loop != lab.Closed {
+		return 0
 	}
-	ceiling := r.calib.Closed
-	switch {
-	case def.Loop == lab.Closed && def.Depth > 1, def.Loop == lab.Open:
-		ceiling = r.calib.Pipelined
-	case def.Loop == lab.Churn || def.Loop == lab.Idle:
-		return false // connections, not lines: the calibration does not apply
+	if def.Depth > 1 {
+		return r.calib.Pipelined
 	}
-	return ceiling > 0 && tput >= driverBoundShare*ceiling
+	return r.calib.Closed
 }
 
-// checkAlive records a server that crashed or stopped answering, and takes
-// it out of the rest of the run.
-func (r *runner) checkAlive(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, res *driver.Result) {
+// checkAlive records a server that crashed or stopped answering, takes it
+// out of the rest of the run, and reports whether it is still there.
+func (r *runner) checkAlive(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, t *results.Trial) bool {
 	st, err := s.c.State(ctx)
 	if err != nil || !st.Running {
 		r.lost(ctx, s, sc, def, err)
-		return
+		return false
 	}
-	if res.Lines > 0 {
-		return
+	if t.Lines > 0 || t.Late > 0 {
+		return true
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := runtime.WaitProtocol(pctx, s.c.Addr(ServerPort)); err != nil && ctx.Err() == nil {
-		r.markDead(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("stopped answering (%s)", res.FirstError))
+		r.markDead(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("stopped answering (%s)", t.FirstError))
+		return false
 	}
+	return true
 }
 
 func (r *runner) lost(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, cause error) {
@@ -185,10 +314,11 @@ func behaviour(sc lab.Scenario, def lab.Step) upstream.Behaviour {
 	}
 }
 
-// calibrate measures the driver's ceiling against a Go event-loop server
-// on the server core: the fastest server there is, so what limits it is
-// most likely the driver.
-func (r *runner) calibrate(ctx context.Context) error {
+// startReference starts the calibration server, go-eventloop in echo
+// mode, on the server core: the fastest server there is, so what limits it
+// is most likely the driver. It stays for the whole run as the canary,
+// paused between uses.
+func (r *runner) startReference(ctx context.Context) error {
 	var impl lab.Implementation
 	for _, s := range r.plan.Catalog.Servers {
 		if s.Name == "go-eventloop" {
@@ -198,32 +328,66 @@ func (r *runner) calibrate(ctx context.Context) error {
 	if impl.Name == "" {
 		return fmt.Errorf("compose.yaml has no go-eventloop service to calibrate against")
 	}
-	s, err := r.startServer(ctx, impl, "echo")
+	ok, err := r.rt.ImageExists(ctx, impl.Image)
 	if err != nil {
 		return err
 	}
-	defer func() { s.sampler.Stop(); r.remove(s.c) }()
+	if !ok {
+		return fmt.Errorf("the calibration server's image %s is missing", impl.Image)
+	}
+	s, err := r.startServer(ctx, impl, "echo")
+	if err != nil {
+		return fmt.Errorf("start the calibration server: %w", err)
+	}
+	s.impl.Name = "reference"
+	r.ref = s
+	return nil
+}
+
+// calibrate measures the driver's ceiling and its cost per line against
+// the reference server, for a closed loop at 100 connections, a pipelined
+// one and an open loop at 40,000 lines/s.
+func (r *runner) calibrate(ctx context.Context) error {
+	defer r.ref.c.Pause(context.WithoutCancel(ctx))
 	d := time.Second
-	if r.opts.Profile == lab.Standard {
+	if r.opts.Profile != lab.Quick {
 		d = 3 * time.Second
 	}
-	c := &results.Calibration{Against: impl.Name}
+	c := &results.Calibration{Against: "go-eventloop", OpenRate: 40000,
+		DriverUS: map[string]float64{}, ServerUS: map[string]float64{}, DriverCoreBusy: map[string]float64{}}
 	for _, k := range []struct {
-		depth int
-		dst   *float64
-	}{{1, &c.Closed}, {16, &c.Pipelined}} {
+		name string
+		step lab.Step
+		dst  *float64
+	}{
+		{"closed", lab.Step{Loop: lab.Closed, Connections: 100, Depth: 1}, &c.Closed},
+		{"pipelined", lab.Step{Loop: lab.Closed, Connections: 50, Depth: 16}, &c.Pipelined},
+		{"open", lab.Step{Loop: lab.Open, Connections: 50, Rate: int(c.OpenRate)}, &c.Open},
+	} {
+		k.step.Name, k.step.Payload = "calibrate-"+k.name, "calibrate"
 		res, err := driver.Run(ctx, driver.Config{
-			Addr: s.c.Addr(ServerPort), Warmup: 300 * time.Millisecond, Duration: d,
-			Step:   lab.Step{Name: "calibrate", Loop: lab.Closed, Connections: 50, Depth: k.depth, Payload: "calibrate"},
-			Answer: answerFunc("echo"),
+			Addr: r.ref.c.Addr(ServerPort), Warmup: 300 * time.Millisecond, Duration: d,
+			Step: k.step, Answer: answerFunc("echo"),
 		})
 		if err != nil {
 			return err
 		}
+		if res.Lines == 0 {
+			return fmt.Errorf("%s loop: no answers (%s)", k.name, res.FirstError)
+		}
+		r.ref.sampler.Now()
+		win := r.ref.sampler.Window(res.From, res.To)
 		*k.dst = res.Throughput()
+		c.DriverUS[k.name] = float64(res.DriverCPU.Microseconds()) / float64(res.Lines)
+		c.ServerUS[k.name] = win.CPUSeconds * 1e6 / float64(res.Lines)
+		if r.dcores != nil {
+			c.DriverCoreBusy[k.name] = r.dcores.Busy(res.From, res.To)
+		}
 	}
 	r.calib = c
-	r.say("lab: driver ceiling against %s: %.0f lines/s closed, %.0f lines/s pipelined", impl.Name, c.Closed, c.Pipelined)
+	r.say("lab: driver against %s: closed c100 %.0f lines/s (driver %.1f µs/line, server %.1f); pipelined %.0f lines/s (%.2f, %.2f); open at %.0f/s %.0f lines/s (%.1f, %.1f)",
+		c.Against, c.Closed, c.DriverUS["closed"], c.ServerUS["closed"], c.Pipelined, c.DriverUS["pipelined"], c.ServerUS["pipelined"],
+		c.OpenRate, c.Open, c.DriverUS["open"], c.ServerUS["open"])
 	return r.w.Update(func(f *results.File) { f.Calibration = c })
 }
 
@@ -232,6 +396,9 @@ func (p *Plan) estimate(r *runner) {
 	for _, sc := range p.Scenarios {
 		spec := sc.Profiles[r.opts.Profile]
 		per := spec.Warmup.D() + spec.Duration.D() + stepOverhead
+		if hasLoop(sc, lab.Idle) {
+			per += 3 * time.Second // a fresh container per trial, and the ramp to every connection
+		}
 		n := spec.Trials * len(p.Impls) * len(sc.Steps)
 		r.all += n
 		r.total += time.Duration(n) * per

@@ -182,6 +182,10 @@ func (c *Container) Addr(port int) string {
 
 // Terminate stops (SIGTERM, then SIGKILL after 5 s) and removes the container.
 func (c *Container) Terminate(ctx context.Context) error {
+	if st, err := c.State(ctx); err == nil && st.Paused {
+		// A frozen container cannot take the signal that stops it.
+		c.Unpause(ctx)
+	}
 	d := 5 * time.Second
 	if err := c.tc.Terminate(ctx, testcontainers.StopTimeout(d)); err != nil {
 		return fmt.Errorf("remove container %s: %w", c.Name, err)
@@ -202,6 +206,23 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) (time.Durat
 		return took, 0, err
 	}
 	return took, st.ExitCode, nil
+}
+
+// Pause freezes every process of the container (Docker's pause, the
+// cgroup freezer): it keeps its memory and sockets and uses no CPU.
+func (c *Container) Pause(ctx context.Context) error {
+	if _, err := c.cli.ContainerPause(ctx, c.ID, client.ContainerPauseOptions{}); err != nil {
+		return fmt.Errorf("pause %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Unpause lets a paused container run again.
+func (c *Container) Unpause(ctx context.Context) error {
+	if _, err := c.cli.ContainerUnpause(ctx, c.ID, client.ContainerUnpauseOptions{}); err != nil {
+		return fmt.Errorf("unpause %s: %w", c.Name, err)
+	}
+	return nil
 }
 
 // State is the container's state as Docker inspects it.
@@ -246,6 +267,10 @@ func (r *Runtime) Clean(ctx context.Context) (containers, networks int, err erro
 	}
 	var errs []error
 	for _, c := range cs.Items {
+		if c.State == "paused" {
+			// A frozen container cannot take the signal that stops it.
+			r.cli.ContainerUnpause(ctx, c.ID, client.ContainerUnpauseOptions{})
+		}
 		if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
 			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, err))
 			continue

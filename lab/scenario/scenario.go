@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,9 +218,32 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 			v.add(at(pn, "trials"), "%s: trials must be at least 3, for a median with an interval", p)
 		}
 	}
+	if spec, ok := s.Profiles[lab.Thorough]; ok {
+		pn := child(profiles, string(lab.Thorough))
+		if spec.Duration <= 0 || spec.Warmup < 0 || spec.Trials < 3 {
+			v.add(pn.Line, "thorough: duration must be > 0, warmup not negative, trials at least 3")
+		}
+	} else if std, ok := s.Profiles[lab.Standard]; ok {
+		s.Profiles[lab.Thorough] = lab.ThoroughDefault(std)
+	}
 	for p := range s.Profiles {
-		if p != lab.Quick && p != lab.Standard {
-			v.add(at(profiles, string(p)), "unknown profile %q: want quick or standard", p)
+		if !slices.Contains(lab.Profiles, p) {
+			v.add(at(profiles, string(p)), "unknown profile %q: want quick, standard or thorough", p)
+		}
+	}
+	if h := s.Headline; h != nil {
+		hn := child(n, "headline")
+		if _, ok := lab.Figures[h.Figure]; !ok {
+			v.add(at(hn, "figure"), "headline figure %q: want throughput, lines_per_cpu_second, p50, mem_per_connection, knee or slowdown", h.Figure)
+		}
+		switch {
+		case h.Figure == lab.FigKnee && s.LatencyBound <= 0:
+			v.add(at(hn, "figure"), "a knee headline needs latency_bound")
+		case h.Figure != lab.FigKnee && !slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Name == h.Step }):
+			v.add(at(hn, "step"), "headline step %q is not a step of this scenario", h.Step)
+		}
+		if strings.TrimSpace(h.Why) == "" {
+			v.add(hn.Line, "headline: why is missing (one sentence: why this figure decides)")
 		}
 	}
 	steps := child(n, "steps")

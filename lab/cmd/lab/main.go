@@ -1,7 +1,7 @@
 // Command lab runs linelab: every server of compose.yaml through every
 // scenario, and reports on the results.
 //
-//	lab run [--profile quick|standard] [--impl a,b] [--scenario x,y]
+//	lab run [--profile quick|standard|thorough] [--impl a,b] [--scenario x,y] [--seed n]
 //	lab list
 //	lab clean
 //	lab report <run folder>
@@ -59,7 +59,7 @@ func hintFor(err error) string {
 }
 
 const usage = `usage:
-  lab run [--profile quick|standard] [--impl a,b] [--scenario x,y] [--out runs]
+  lab run [--profile quick|standard|thorough] [--impl a,b] [--scenario x,y] [--seed n] [--out runs]
   lab list                 implementations and scenarios
   lab clean                remove containers and networks a run left behind
   lab report <run>         rebuild results.json, report.html and the table of a run folder
@@ -102,13 +102,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	opts := runner.DefaultOptions()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	profile := fs.String("profile", string(opts.Profile), "quick (CI, minutes) or standard")
+	profile := fs.String("profile", string(opts.Profile), "quick (a CI smoke test, minutes), standard, or thorough (figures to publish)")
 	impls := fs.String("impl", "", "comma-separated implementations (default: all)")
 	scens := fs.String("scenario", "", "comma-separated scenarios (default: all)")
 	fs.StringVar(&opts.OutDir, "out", opts.OutDir, "folder of run folders")
 	fs.StringVar(&opts.ComposeFile, "compose", opts.ComposeFile, "the catalogue of implementations")
 	fs.StringVar(&opts.ScenarioDir, "scenarios", opts.ScenarioDir, "folder of scenario files")
 	mem := fs.Int("memory-mib", int(opts.MemoryLimit>>20), "memory limit of each server container, MiB")
+	fs.Int64Var(&opts.Seed, "seed", 0, "seed of the shuffled order of implementations (default: from the clock; recorded)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -120,6 +121,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	opts.MemoryLimit = int64(*mem) << 20
 	opts.Progress = stderr
 	opts.Command = "go run ./lab/cmd/lab run " + strings.Join(args, " ")
+	if opts.Seed == 0 {
+		// Recorded in the command too, so rerunning it repeats the order.
+		opts.Seed = time.Now().UnixNano() % 1_000_000
+		opts.Command += fmt.Sprintf(" --seed %d", opts.Seed)
+	}
 	if err := opts.Validate(); err != nil {
 		return usageError{err.Error()}
 	}

@@ -1,0 +1,192 @@
+// Package analysis holds the rules that decide whether a figure can be
+// trusted: when a trial was bound by the driver or the upstream rather than
+// the server, when the machine drifted under a trial, where an open loop's
+// knee lies, and which rates of a ladder are worth running. Everything here
+// is a pure function of measured values, with no I/O, so each rule is
+// table-tested and the runner and the report only apply it.
+//
+// What it believes: the driver, the upstream and the machine are suspects
+// before any server is. A figure that one of them may have limited is
+// flagged, and a winner or a knee is never taken from it.
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Thresholds of the rules, exported so the report can state them.
+const (
+	// CoreSaturated: a driver core at least this busy had no room left,
+	// whatever ran on it (the lab, the upstream, the kernel's packet work).
+	CoreSaturated = 0.9
+	// CeilingShare: a rate within this share of the driver's calibrated
+	// ceiling for the same kind of load may be the driver's.
+	CeilingShare = 0.8
+	// MaxSendLagUS: an open loop whose p99 send lag is over this did not
+	// keep its schedule.
+	MaxSendLagUS = 1000
+	// UpstreamShare: on a saturated core, a container that took at least
+	// this much of it is a suspect.
+	UpstreamShare = 0.25
+	// CanaryTolerance: a trial whose canary is further than this from the
+	// run's median ran on a machine that had drifted.
+	CanaryTolerance = 0.10
+	// KneeAnswered: a rate counts as sustained only if at least this share
+	// of it was answered in the window.
+	KneeAnswered = 0.95
+)
+
+// Load is what a trial measured about everything but the server.
+type Load struct {
+	Loop        string  // closed, open, churn, idle
+	Pipelined   bool    // closed with more than one line in flight
+	Fetch       bool    // the server asked the upstream for every line
+	Throughput  float64 // answers per second
+	Ceiling     float64 // the driver's calibrated ceiling for this kind of load; 0 unknown
+	CoreBusy    float64 // the driver core's busiest share, 0..1; < 0 unknown
+	DriverCores float64 // the lab process's CPU, cores
+	Upstream    float64 // the upstream container's CPU, cores (fetch)
+	SendLagP99  float64 // open loops, µs
+}
+
+// Bound is the verdict on one trial's load.
+type Bound struct {
+	Driver, Upstream bool
+	Why              []string
+}
+
+// Judge applies the rules to one trial.
+func Judge(l Load) Bound {
+	var b Bound
+	if l.Loop == "idle" {
+		return b // a trickle of one line per connection: nothing to saturate
+	}
+	saturated := l.CoreBusy >= CoreSaturated
+	if l.CoreBusy < 0 {
+		// No /proc/stat: the lab's own CPU is the only evidence.
+		saturated = l.DriverCores >= CoreSaturated
+	}
+	if saturated {
+		who := fmt.Sprintf("the driver core was %.0f%% busy", 100*math.Max(l.CoreBusy, l.DriverCores))
+		switch {
+		case l.Fetch && l.Upstream >= UpstreamShare && l.DriverCores < UpstreamShare:
+			b.Upstream = true
+			b.Why = append(b.Why, fmt.Sprintf("%s, %.2f cores of it the upstream's", who, l.Upstream))
+		case l.Fetch && l.Upstream >= UpstreamShare:
+			b.Driver, b.Upstream = true, true
+			b.Why = append(b.Why, fmt.Sprintf("%s: the lab %.2f cores, the upstream %.2f", who, l.DriverCores, l.Upstream))
+		default:
+			b.Driver = true
+			b.Why = append(b.Why, who)
+		}
+	}
+	if l.Loop == "open" && l.SendLagP99 > MaxSendLagUS {
+		b.Driver = true
+		b.Why = append(b.Why, fmt.Sprintf("lines left up to %.1f ms late (p99 send lag)", l.SendLagP99/1000))
+	}
+	if l.Ceiling > 0 && (l.Loop == "closed" || l.Loop == "open") && l.Throughput >= CeilingShare*l.Ceiling {
+		b.Driver = true
+		b.Why = append(b.Why, fmt.Sprintf("%.0f%% of the driver's calibrated ceiling", 100*l.Throughput/l.Ceiling))
+	}
+	return b
+}
+
+// Drifted reports whether a canary reading is further than the tolerance
+// from the median of the run's readings.
+func Drifted(canary, median float64) bool {
+	if canary <= 0 || median <= 0 {
+		return false
+	}
+	return math.Abs(canary-median)/median > CanaryTolerance
+}
+
+// Median of v (0 for none).
+func Median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Rung is one rate of an open-loop ladder in one trial.
+type Rung struct {
+	Step    string
+	Rate    float64
+	Ran     bool // false: the run skipped it
+	P99US   float64
+	Answers float64 // answered in the window, per second
+	Errors  int64   // failed lines, unanswered (backlog) included
+	Driver  bool    // driver-bound
+}
+
+// Fails says why a rung does not count as sustained under the bound, or
+// "" when it does.
+func (r Rung) Fails(boundUS float64) string {
+	switch {
+	case !r.Ran:
+		return "not run"
+	case r.Driver:
+		return "driver-bound"
+	case r.Errors > 0:
+		return fmt.Sprintf("%d failed or unanswered lines", r.Errors)
+	case r.Answers < KneeAnswered*r.Rate:
+		return fmt.Sprintf("answered %.0f%% of the rate", 100*r.Answers/r.Rate)
+	case r.P99US > boundUS:
+		return fmt.Sprintf("p99 %.1f ms over the bound", r.P99US/1000)
+	}
+	return ""
+}
+
+// TrialKnee climbs one trial's ladder (in rising rate) and returns the
+// last rate before the first that failed, its step, whether the climb was
+// cut short by the driver or the ladder's end rather than by the server
+// (the knee is then at least that), and why the climb ended.
+func TrialKnee(ladder []Rung, boundUS float64) (rate float64, step string, atLeast bool, why string) {
+	for _, r := range ladder {
+		if f := r.Fails(boundUS); f != "" {
+			return rate, step, f == "driver-bound", fmt.Sprintf("%s at %s", f, r.Step)
+		}
+		rate, step = r.Rate, r.Step
+	}
+	return rate, step, true, "every rate of the ladder was sustained"
+}
+
+// Prune says whether a ladder's next rung for an implementation is worth
+// running, given the lower rungs already run in every trial so far
+// (earlier[trial] in rising rate) and the implementation's best closed-loop
+// rate in this run (0 unknown). A rung is skipped when the median trial
+// already failed below it because of the server, when the driver was
+// bound below it in every trial, or when it is over twice anything the
+// server answered in a closed loop.
+func Prune(rate float64, earlier [][]Rung, boundUS, bestClosed float64) (skip bool, why string) {
+	if bestClosed > 0 && rate > 2*bestClosed {
+		return true, fmt.Sprintf("over twice the %.0f lines/s its closed loops reached", bestClosed)
+	}
+	if len(earlier) == 0 {
+		return false, ""
+	}
+	failed, driver := 0, 0
+	for _, trial := range earlier {
+		_, _, atLeast, why := TrialKnee(trial, boundUS)
+		switch {
+		case atLeast && why != "every rate of the ladder was sustained":
+			driver++
+		case !atLeast:
+			failed++
+		}
+	}
+	switch {
+	case 2*failed > len(earlier):
+		return true, "past its knee: a lower rate already failed in most trials"
+	case driver == len(earlier):
+		return true, "the driver could not keep a lower rate's schedule in any trial"
+	}
+	return false, ""
+}

@@ -1,0 +1,125 @@
+package analysis
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		load             Load
+		driver, upstream bool
+		why              string
+	}{
+		{"quiet closed loop", Load{Loop: "closed", Throughput: 40000, Ceiling: 100000, CoreBusy: 0.5, DriverCores: 0.4}, false, false, ""},
+		{"saturated core", Load{Loop: "closed", Throughput: 40000, Ceiling: 100000, CoreBusy: 0.95, DriverCores: 0.7}, true, false, "95% busy"},
+		{"saturated core, open loop", Load{Loop: "open", CoreBusy: 0.97, DriverCores: 0.6, SendLagP99: 20}, true, false, "97% busy"},
+		{"near the ceiling", Load{Loop: "closed", Throughput: 90000, Ceiling: 100000, CoreBusy: 0.5}, true, false, "90% of the driver's calibrated ceiling"},
+		{"late sends", Load{Loop: "open", CoreBusy: 0.5, SendLagP99: 2500}, true, false, "2.5 ms late"},
+		{"no /proc/stat, busy process", Load{Loop: "churn", CoreBusy: -1, DriverCores: 0.93}, true, false, "93% busy"},
+		{"no /proc/stat, calm process", Load{Loop: "churn", CoreBusy: -1, DriverCores: 0.3}, false, false, ""},
+		{"upstream fills the core", Load{Loop: "closed", Fetch: true, CoreBusy: 0.96, DriverCores: 0.2, Upstream: 0.6}, false, true, "the upstream's"},
+		{"both fill the core", Load{Loop: "closed", Fetch: true, CoreBusy: 0.99, DriverCores: 0.4, Upstream: 0.5}, true, true, "the lab 0.40 cores"},
+		{"busy upstream, room on the core", Load{Loop: "closed", Fetch: true, CoreBusy: 0.7, DriverCores: 0.2, Upstream: 0.45}, false, false, ""},
+		{"idle steps are never bound", Load{Loop: "idle", CoreBusy: 1, DriverCores: 1}, false, false, ""},
+		{"churn is not held to a line ceiling", Load{Loop: "churn", Throughput: 90000, Ceiling: 100000, CoreBusy: 0.5}, false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := Judge(tc.load)
+			if b.Driver != tc.driver || b.Upstream != tc.upstream {
+				t.Fatalf("driver %v upstream %v (%v), want %v %v", b.Driver, b.Upstream, b.Why, tc.driver, tc.upstream)
+			}
+			if !strings.Contains(strings.Join(b.Why, "; "), tc.why) {
+				t.Errorf("why %q, want it to say %q", b.Why, tc.why)
+			}
+		})
+	}
+}
+
+func TestDrifted(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		canary, median float64
+		want           bool
+	}{
+		{100, 100, false}, {109, 100, false}, {111, 100, true}, {85, 100, true}, {0, 100, false}, {100, 0, false},
+	} {
+		if got := Drifted(tc.canary, tc.median); got != tc.want {
+			t.Errorf("Drifted(%v, %v) = %v", tc.canary, tc.median, got)
+		}
+	}
+	if Median([]float64{3, 1, 2}) != 2 || Median([]float64{4, 1, 2, 3}) != 2.5 || Median(nil) != 0 {
+		t.Error("Median")
+	}
+}
+
+// ok is a rung sustained under a 10 ms bound.
+func ok(step string, rate float64) Rung {
+	return Rung{Step: step, Rate: rate, Ran: true, P99US: 500, Answers: rate}
+}
+
+func TestTrialKnee(t *testing.T) {
+	t.Parallel()
+	slow := Rung{Step: "r40k", Rate: 40000, Ran: true, P99US: 25000, Answers: 40000}
+	behind := Rung{Step: "r40k", Rate: 40000, Ran: true, P99US: 900, Answers: 30000}
+	backlog := Rung{Step: "r40k", Rate: 40000, Ran: true, P99US: 900, Answers: 40000, Errors: 12}
+	driver := Rung{Step: "r40k", Rate: 40000, Ran: true, P99US: 500, Answers: 40000, Driver: true}
+	skipped := Rung{Step: "r40k", Rate: 40000}
+	for _, tc := range []struct {
+		name    string
+		ladder  []Rung
+		rate    float64
+		atLeast bool
+		why     string
+	}{
+		{"p99 over the bound", []Rung{ok("r10k", 10000), ok("r20k", 20000), slow, ok("r80k", 80000)}, 20000, false, "p99 25.0 ms over the bound at r40k"},
+		{"falls behind", []Rung{ok("r10k", 10000), ok("r20k", 20000), behind}, 20000, false, "answered 75%"},
+		{"backlog", []Rung{ok("r10k", 10000), ok("r20k", 20000), backlog}, 20000, false, "12 failed or unanswered"},
+		{"driver cuts the climb", []Rung{ok("r10k", 10000), ok("r20k", 20000), driver}, 20000, true, "driver-bound at r40k"},
+		{"a rung not run", []Rung{ok("r10k", 10000), skipped}, 10000, false, "not run at r40k"},
+		{"all sustained", []Rung{ok("r10k", 10000), ok("r20k", 20000)}, 20000, true, "every rate"},
+		{"fails the lowest", []Rung{slow}, 0, false, "at r40k"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rate, _, atLeast, why := TrialKnee(tc.ladder, 10000)
+			if rate != tc.rate || atLeast != tc.atLeast || !strings.Contains(why, tc.why) {
+				t.Errorf("knee %v at least %v (%s), want %v %v (%s)", rate, atLeast, why, tc.rate, tc.atLeast, tc.why)
+			}
+		})
+	}
+}
+
+func TestPrune(t *testing.T) {
+	t.Parallel()
+	slow := Rung{Step: "r20k", Rate: 20000, Ran: true, P99US: 25000, Answers: 20000}
+	driver := Rung{Step: "r20k", Rate: 20000, Ran: true, P99US: 500, Answers: 20000, Driver: true}
+	for _, tc := range []struct {
+		name       string
+		rate       float64
+		earlier    [][]Rung
+		bestClosed float64
+		skip       bool
+		why        string
+	}{
+		{"first rung", 5000, nil, 0, false, ""},
+		{"all passed", 40000, [][]Rung{{ok("r10k", 10000), ok("r20k", 20000)}, {ok("r10k", 10000), ok("r20k", 20000)}, {ok("r10k", 10000), ok("r20k", 20000)}}, 0, false, ""},
+		{"failed in most trials", 40000, [][]Rung{{ok("r10k", 10000), slow}, {ok("r10k", 10000), slow}, {ok("r10k", 10000), ok("r20k", 20000)}}, 0, true, "past its knee"},
+		{"failed in one trial of three", 40000, [][]Rung{{ok("r10k", 10000), slow}, {ok("r10k", 10000), ok("r20k", 20000)}, {ok("r10k", 10000), ok("r20k", 20000)}}, 0, false, ""},
+		{"driver-bound in every trial", 40000, [][]Rung{{driver}, {driver}, {driver}}, 0, true, "driver could not"},
+		{"driver-bound in some trials", 40000, [][]Rung{{driver}, {ok("r20k", 20000)}, {driver}}, 0, false, ""},
+		{"far over the closed loop", 160000, nil, 50000, true, "over twice"},
+		{"within twice the closed loop", 80000, nil, 50000, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			skip, why := Prune(tc.rate, tc.earlier, 10000, tc.bestClosed)
+			if skip != tc.skip || !strings.Contains(why, tc.why) {
+				t.Errorf("skip %v (%s), want %v (%s)", skip, why, tc.skip, tc.why)
+			}
+		})
+	}
+}
