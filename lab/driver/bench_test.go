@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,8 @@ import (
 // server-µs/line is the server's, from /proc at 10 ms ticks. Their ratio is
 // the driver's headroom. Figures are for notes, never asserted.
 func BenchmarkDriver(b *testing.B) {
+	// As in the lab: one core, two Ps (see runner.pinSelf).
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(max(goruntime.GOMAXPROCS(0), 2)))
 	addr, pid := benchServer(b)
 	for _, st := range []lab.Step{
 		{Name: "closed-c100", Loop: lab.Closed, Connections: 100, Depth: 1},
