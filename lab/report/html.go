@@ -72,19 +72,30 @@ const pageHTML = `<!DOCTYPE html>
 <main>
 <h1>linelab: the "Why gevent" servers, measured</h1>
 <p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Every number is the median of the trials, with their range; ratios compare with the demo's threaded server ({{.Baseline}}), oriented so that above 1 is better.</p>
-<nav><a href="#verdict">Verdict</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
+<nav><a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
 
 <h2 id="verdict">Verdict</h2>
+{{range .Banners}}<div class="banner">{{.}}</div>{{end}}
 {{if .Warnings}}<div class="warnings"><strong>Read these first:</strong><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 {{range .Verdicts}}
 <div class="verdict">
 <p><strong>{{.Scenario}}.</strong> {{.Text}}</p>
+<p class="hint">{{.Decided}}</p>
 {{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against threads</th><th></th></tr>
 {{range .Ratios}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td class="num">{{.Value}}</td><td class="num{{if .Better}} better{{end}}">{{.Ratio}}</td><td>{{if .DriverBound}}<span class="flag">driver-bound</span>{{end}}{{if .Errors}}<span class="flag err">{{.Errors}} errors</span>{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Warnings}}<ul class="muted">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </div>
 {{end}}
+
+<h2 id="reading">How to read the numbers</h2>
+<ul class="reading">
+<li><strong>Trials and ranges.</strong> Every step ran several times, its trials interleaved with every other implementation's in an order shuffled per round, with only the server under test running (the others paused). A figure is the median trial; the range beside it is the lowest and highest trial.</li>
+<li><strong>Driver-bound.</strong> The driver, the upstream translator and the lab share one core. A trial is driver-bound when that core was at least 90% busy, when an open loop's lines left more than 1 ms late, or when a closed loop came within 20% of the driver's calibrated ceiling. Such a figure may describe the lab, not the server; no winner or knee is taken from it. Upstream-bound: the translator took a large part of a saturated core.</li>
+<li><strong>Lines per server CPU-second</strong> is what a line costs the server, whatever the driver could offer: with one driver core against one server core, a closed loop costs the driver about what it costs the server, so raw rates of fast servers meet the driver's limit first.</li>
+<li><strong>Open loops</strong> send on a fixed schedule whatever the answers do, a burst every tick of at most 250 µs. Latency counts from each line's scheduled time (corrected for coordinated omission); throughput counts answers that arrived in the window. Lines never answered within the grace period are errors ("unanswered"), so a server that falls behind shows it.</li>
+<li><strong>Canary.</strong> Before every trial the lab measures a short closed loop against a fixed Go server. Its reading against the run's median shows how much faster or slower the machine was for that trial; over 10% off is flagged as drift.</li>
+</ul>
 
 <h2 id="scenarios">Scenarios</h2>
 {{range .Scenarios}}
@@ -96,9 +107,10 @@ const pageHTML = `<!DOCTYPE html>
 {{.SVG}}
 </figure>{{end}}
 <table>
-<tr><th>implementation</th><th>step</th><th>throughput</th><th>range</th><th>p50</th><th>p99</th><th>p99.9</th><th>lines/CPU-s</th><th>server cores</th><th>memory</th><th>threads</th><th></th></tr>
-{{range .Rows}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Throughput}}</td><td class="num">{{.Range}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.LinesPerCPU}}</td><td class="num">{{.Cores}}</td><td class="num">{{.Memory}}</td><td class="num">{{.Threads}}</td><td>{{range .Flags}}<span class="flag">{{.}}</span>{{end}}</td></tr>
+<tr><th>implementation</th><th>step</th><th>throughput</th><th>range</th><th>p50</th><th>p99</th><th>p99.9</th><th>lines/CPU-s</th><th>server cores</th><th title="server CPU per line ÷ the driver's: above 1, the driver spends less on a line than the server">driver headroom</th><th title="the machine's canary before these trials, against the run's median">canary</th><th>memory</th><th>threads</th><th></th></tr>
+{{range .Rows}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Throughput}}</td><td class="num">{{.Range}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.LinesPerCPU}}</td><td class="num">{{.Cores}}</td><td class="num">{{.Headroom}}</td><td class="num">{{.Canary}}</td><td class="num">{{.Memory}}</td><td class="num">{{.Threads}}</td><td>{{range .Flags}}<span class="flag">{{.}}</span>{{end}}</td></tr>
 {{end}}</table>
+{{if .Skipped}}<p class="hint">Not run, to spend the time where the answer is:</p><ul class="muted">{{range .Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </section>
 {{end}}
 
@@ -123,6 +135,7 @@ const pageHTML = `<!DOCTYPE html>
 <h2 id="environment">Environment and reproducibility</h2>
 <table>{{range .Env}}<tr><th>{{.Key}}</th><td>{{.Value}}</td></tr>{{end}}
 <tr><th>driver ceiling</th><td>{{.Calibration}}</td></tr>
+{{range .DriverCost}}<tr><th>driver cost: {{.Key}}</th><td>{{.Value}}</td></tr>{{end}}
 <tr><th>rerun with</th><td><code>{{.Command}}</code></td></tr></table>
 <h3>Images</h3>
 <table><tr><th>implementation</th><th>image</th><th>id</th><th>size</th><th>runtimes</th></tr>

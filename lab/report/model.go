@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
 )
 
@@ -25,6 +26,9 @@ type Model struct {
 	Command     string
 	Interrupted string
 	Baseline    string
+	// Banners are the run-wide facts a reader needs before any number:
+	// a smoke-test profile, a machine that drifted.
+	Banners     []string
 	Impls       []ImplInfo
 	Verdicts    []Verdict
 	Warnings    []string // run-wide
@@ -33,6 +37,7 @@ type Model struct {
 	Env         []KV
 	Images      []ImageRow
 	Calibration string
+	DriverCost  []KV // the driver's CPU per line against the server's, per loop
 	Definitions []Definition
 }
 
@@ -55,6 +60,7 @@ type SourceView struct {
 // Verdict is one scenario's outcome in plain words.
 type Verdict struct {
 	Scenario string
+	Decided  string   // which figure decided, and why
 	Text     string   // who leads, by how much
 	Ratios   []Ratio  // every implementation against the baseline
 	Warnings []string // next to the numbers they touch
@@ -75,6 +81,7 @@ type ScenarioView struct {
 	Name, Mode, Description string
 	Charts                  []Chart
 	Rows                    []Row
+	Skipped                 []string // steps the run chose not to run, and why
 }
 
 // Row is one implementation × step of a scenario's table.
@@ -83,6 +90,8 @@ type Row struct {
 	Throughput, Range, P50, P99, P999 string
 	LinesPerCPU, Cores, Memory        string
 	Threads                           string
+	Headroom                          string // server CPU per line ÷ the driver's
+	Canary                            string // the machine's canary against the run's median
 	Flags                             []string
 }
 
@@ -149,9 +158,28 @@ func Build(f *results.File) *Model {
 		}
 		m.Warnings = append(m.Warnings, where+": "+x.Message)
 	}
-	if f.Calibration != nil {
-		m.Calibration = fmt.Sprintf("%s lines/s closed loop, %s lines/s pipelined, against %s",
-			results.Count(f.Calibration.Closed), results.Count(f.Calibration.Pipelined), f.Calibration.Against)
+	m.Banners = banners(f)
+	if c := f.Calibration; c != nil {
+		m.Calibration = fmt.Sprintf("%s lines/s closed loop (100 connections), %s lines/s pipelined (50 × 16), against %s",
+			results.Count(c.Closed), results.Count(c.Pipelined), c.Against)
+		for _, k := range []struct{ key, label string }{
+			{"closed", "closed loop, 100 connections"},
+			{"pipelined", "pipelined, 50 × 16"},
+			{"open", fmt.Sprintf("open loop at %s lines/s", results.Count(c.OpenRate))},
+		} {
+			d, sv := c.DriverUS[k.key], c.ServerUS[k.key]
+			if d <= 0 {
+				continue
+			}
+			v := fmt.Sprintf("driver %.2f µs of CPU per line, %s %.2f µs: headroom %.2f×", d, c.Against, sv, sv/d)
+			if b, ok := c.DriverCoreBusy[k.key]; ok && b >= 0 {
+				v += fmt.Sprintf("; driver core %.0f%% busy", 100*b)
+			}
+			m.DriverCost = append(m.DriverCost, KV{k.label, v})
+		}
+		if d, cl := c.DriverUS["open"], c.DriverUS["closed"]; d > 0 && cl > 0 {
+			m.DriverCost = append(m.DriverCost, KV{"open against closed", fmt.Sprintf("the open loop costs the driver %.2f× what the closed loop does per line", d/cl)})
+		}
 	} else {
 		m.Calibration = "not measured: no step could be flagged driver-bound by rate"
 	}
@@ -194,16 +222,52 @@ func shortID(id string) string {
 	return id
 }
 
+// banners are what a reader must know before any figure.
+func banners(f *results.File) []string {
+	var out []string
+	if f.Profile == lab.Quick {
+		out = append(out, "Smoke-test profile: windows of a few hundred milliseconds. These figures show that the lab and every server run; do not compare servers by them. Use the standard or thorough profile for that.")
+	}
+	if c := f.Canary; c != nil && c.Median > 0 {
+		spread := (c.Hi - c.Lo) / c.Median
+		share := float64(c.Drifted) / float64(max(c.N, 1))
+		if share > 0.1 || spread > 0.3 {
+			out = append(out, fmt.Sprintf("The machine drifted during this run: the canary (%s against %s) read %s–%s lines/s around a median of %s, and %d of %d trials ran more than %.0f%% off it. Compare implementations within a step (their trials were interleaved), not figures across steps; drifted trials are flagged beside their numbers.",
+				c.Step, c.Against, results.Count(c.Lo), results.Count(c.Hi), results.Count(c.Median), c.Drifted, c.N, 100*analysis.CanaryTolerance))
+		}
+	}
+	return out
+}
+
 // headline picks the step a scenario's verdict speaks of, and whether more
 // of the figure is better.
 type headline struct {
 	step        string
-	figure      string // throughput, p50, memory, knee, slowdown
+	figure      string // throughput, lines_per_cpu_second, p50, memory, knee, slowdown
 	higherWins  bool
 	description string
+	why         string // from the scenario file
 }
 
 func pickHeadline(f *results.File, sc lab.Scenario) headline {
+	if h := sc.Headline; h != nil {
+		out := headline{step: h.Step, figure: string(h.Figure), higherWins: h.HigherIsBetter(), why: strings.TrimSpace(h.Why)}
+		switch h.Figure {
+		case lab.FigKnee:
+			out.description = fmt.Sprintf("the highest rate with p99 under %s", sc.LatencyBound)
+		case lab.FigMemPerConn:
+			out.figure, out.description = "memory", "memory per idle connection"
+		case lab.FigP50:
+			out.description = "the median round trip at " + h.Step
+		case lab.FigSlowdown:
+			out.description = "how much p90 grows at " + h.Step
+		case lab.FigLinesPerCPU:
+			out.description = "lines per server CPU-second at " + h.Step
+		default:
+			out.description = "answers per second at " + h.Step
+		}
+		return out
+	}
 	var last string
 	for _, st := range sc.Steps {
 		last = st.Name
@@ -248,7 +312,7 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (results.
 				if k.Step != "" {
 					st = find(f, impl, sc.Name, k.Step)
 				}
-				return results.Stat{Center: k.Rate, Lo: k.Rate, Hi: k.Rate, N: 1}, st, true
+				return results.Stat{Center: k.Rate, Lo: k.Lo, Hi: k.Hi, N: k.N}, st, true
 			}
 		}
 		return results.Stat{}, nil, false
@@ -279,6 +343,8 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (results.
 		return st.Summary.MemPerConn, st, true
 	case "p50":
 		return st.Summary.P50, st, true
+	case "lines_per_cpu_second":
+		return st.Summary.LinesPerCPU, st, true
 	}
 	return st.Summary.Throughput, st, true
 }
@@ -296,18 +362,53 @@ func format(h headline, v float64) string {
 		return results.Micros(v)
 	case "slowdown":
 		return fmt.Sprintf("p90 ×%.1f", v)
+	case "lines_per_cpu_second":
+		return results.Count(v) + " lines/CPU-s"
 	}
 	return results.Count(v) + "/s"
+}
+
+func kneeOf(f *results.File, impl, scen string) *results.Knee {
+	for i := range f.Knees {
+		if k := &f.Knees[i]; k.Impl == impl && k.Scenario == scen {
+			return k
+		}
+	}
+	return nil
+}
+
+// decisive reports whether an entry's figure can rank it: not taken
+// from a driver- or upstream-bound step (lines per server CPU-second is
+// exempt: it does not depend on how hard the driver pushed), and, for a
+// knee, found where the server and not the driver ended the climb.
+func decisive(h headline, st *results.Step, k *results.Knee) bool {
+	switch {
+	case h.figure == "knee":
+		return k != nil && !k.AtLeast
+	case st == nil:
+		return false
+	case h.figure == "lines_per_cpu_second", h.figure == "memory":
+		return true
+	}
+	return !st.Summary.DriverBound && !st.Summary.UpstreamBound
 }
 
 func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	h := pickHeadline(f, sc)
 	v := Verdict{Scenario: sc.Name}
+	v.Decided = "Decided by " + h.description
+	if h.why != "" {
+		v.Decided += ": " + h.why
+	} else {
+		v.Decided += "."
+	}
 	base, _, hasBase := figure(f, sc, h, Baseline)
 	type entry struct {
-		impl string
-		s    results.Stat
-		st   *results.Step
+		impl     string
+		s        results.Stat
+		st       *results.Step
+		knee     *results.Knee
+		decisive bool
 	}
 	var es []entry
 	for _, impl := range f.Implementations {
@@ -315,7 +416,8 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		if !ok {
 			continue
 		}
-		es = append(es, entry{impl.Name, s, st})
+		k := kneeOf(f, impl.Name, sc.Name)
+		es = append(es, entry{impl.Name, s, st, k, decisive(h, st, k)})
 	}
 	if len(es) == 0 {
 		v.Text = "No implementation finished this scenario."
@@ -330,6 +432,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	sort.SliceStable(es, func(i, j int) bool { return better(es[i].s.Center, es[j].s.Center) })
 	for _, e := range es {
 		r := Ratio{Impl: e.impl, Value: format(h, e.s.Center), Ratio: "—"}
+		if e.knee != nil {
+			r.Value = kneeText(*e.knee)
+		}
 		if hasBase && base.Center > 0 && e.s.Center > 0 {
 			// The ratio is oriented so that > 1 always means "better than
 			// the baseline"; its interval combines both ranges.
@@ -347,25 +452,60 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 				v.Warnings = append(v.Warnings, e.impl+": "+w)
 			}
 		}
+		if e.knee != nil && e.knee.AtLeast {
+			r.DriverBound = true
+		}
 		v.Ratios = append(v.Ratios, r)
 	}
-	lead := es[0]
-	text := fmt.Sprintf("%s leads on %s with %s", lead.impl, h.description, format(h, lead.s.Center))
-	if len(es) > 1 {
-		second := es[1]
-		if second.s.Center > 0 && lead.s.Center > 0 {
-			gap := lead.s.Center / second.s.Center
-			if !h.higherWins {
-				gap = second.s.Center / lead.s.Center
-			}
-			overlap := lead.s.Lo <= second.s.Hi && second.s.Lo <= lead.s.Hi
-			text += fmt.Sprintf(", %.2f× the next, %s", gap, second.impl)
-			if overlap {
-				text += " (their trials overlap: no clear winner)"
+	// A winner is named only from figures that could decide.
+	var ranked, undecided []entry
+	for _, e := range es {
+		if e.decisive {
+			ranked = append(ranked, e)
+		} else {
+			undecided = append(undecided, e)
+		}
+	}
+	var text string
+	switch {
+	case len(ranked) == 0 && h.figure == "knee":
+		text = "The driver could not offer enough load to find any implementation's knee: each sustained every rate it was given, up to what the driver could keep to its schedule"
+	case len(ranked) == 0:
+		text = fmt.Sprintf("No implementation can be ranked by %s here: every one was limited by the driver or the upstream, not by itself", h.description)
+	default:
+		lead := ranked[0]
+		text = fmt.Sprintf("%s leads on %s with %s", lead.impl, h.description, format(h, lead.s.Center))
+		if len(ranked) > 1 {
+			second := ranked[1]
+			if second.s.Center > 0 && lead.s.Center > 0 {
+				gap := lead.s.Center / second.s.Center
+				if !h.higherWins {
+					gap = second.s.Center / lead.s.Center
+				}
+				overlap := lead.s.Lo <= second.s.Hi && second.s.Lo <= lead.s.Hi
+				text += fmt.Sprintf(", %.2f× the next, %s", gap, second.impl)
+				if overlap {
+					text += " (their trials overlap: no clear winner)"
+				}
 			}
 		}
 	}
-	if hasBase && lead.impl != Baseline {
+	if len(undecided) > 0 && len(ranked) > 0 {
+		var names []string
+		for _, e := range undecided {
+			names = append(names, e.impl)
+		}
+		what := "their figures were bound by the driver or the upstream"
+		if h.figure == "knee" {
+			what = "the driver could not offer enough load to find their knees"
+		}
+		verb := "is"
+		if len(names) > 1 {
+			verb = "are"
+		}
+		text += fmt.Sprintf("; %s %s not ranked: %s", strings.Join(names, ", "), verb, what)
+	}
+	if hasBase && (len(ranked) == 0 || ranked[0].impl != Baseline) {
 		text += fmt.Sprintf("; the demo's threaded server: %s", format(h, base.Center))
 	}
 	if !hasBase {
@@ -379,6 +519,22 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		}
 	}
 	return v
+}
+
+// kneeText is a knee with its range over trials, and "≥" where the climb
+// was cut short before the server failed.
+func kneeText(k results.Knee) string {
+	if k.Rate == 0 && !k.AtLeast {
+		return "below the lowest rate (" + k.Why + ")"
+	}
+	t := results.Count(k.Rate) + " lines/s"
+	if k.AtLeast {
+		t = "≥ " + t
+	}
+	if k.N > 1 {
+		t += fmt.Sprintf(" (trials %s–%s)", results.Count(k.Lo), results.Count(k.Hi))
+	}
+	return t
 }
 
 func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
@@ -400,8 +556,28 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		if sm.MemPerConn.N > 0 {
 			row.Memory += " (" + results.Bytes(sm.MemPerConn.Center) + "/conn)"
 		}
+		if sm.Headroom.N > 0 {
+			row.Headroom = fmt.Sprintf("%.1f×", sm.Headroom.Center)
+		}
+		if sm.Canary.N > 0 {
+			row.Canary = fmt.Sprintf("%.0f%%", 100*sm.Canary.Center)
+			if analysis.Drifted(sm.Canary.Lo, 1) || analysis.Drifted(sm.Canary.Hi, 1) {
+				row.Flags = append(row.Flags, "drifted")
+			}
+		}
 		if sm.DriverBound {
 			row.Flags = append(row.Flags, "driver-bound")
+		}
+		if sm.UpstreamBound {
+			row.Flags = append(row.Flags, "upstream-bound")
+		}
+		var late, inflight int64
+		for _, t := range s.Trials {
+			late += t.Late
+			inflight += t.InFlight
+		}
+		if n := sm.Throughput.N; s.Def.Loop == lab.Open && n > 0 && inflight > 0 && float64(inflight)/float64(n) > 0.01*float64(s.Def.Rate) {
+			row.Flags = append(row.Flags, fmt.Sprintf("backlog: %s lines in flight at the window's end", results.Count(float64(inflight)/float64(n))))
 		}
 		if sm.Errors > 0 {
 			row.Flags = append(row.Flags, fmt.Sprintf("%d errors", sm.Errors))
@@ -415,6 +591,12 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 			}
 		}
 		v.Rows = append(v.Rows, row)
+	}
+	for _, sk := range f.Skipped {
+		line := fmt.Sprintf("%s %s: %s", sk.Impl, sk.Step, sk.Why)
+		if sk.Scenario == sc.Name && !slices.Contains(v.Skipped, line) {
+			v.Skipped = append(v.Skipped, line)
+		}
 	}
 	v.Charts = charts(f, sc, m)
 	return v

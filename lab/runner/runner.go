@@ -471,8 +471,16 @@ func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool
 	key := [2]string{s.impl.Name, sc.Name}
 	var earlier [][]analysis.Rung
 	for _, ladder := range r.rungs[key] {
-		if len(ladder) > 0 {
-			earlier = append(earlier, ladder)
+		// Only the rungs below this rate: other trials of this very rate
+		// must not decide whether it runs.
+		var below []analysis.Rung
+		for _, g := range ladder {
+			if g.Rate < float64(def.Rate) {
+				below = append(below, g)
+			}
+		}
+		if len(below) > 0 {
+			earlier = append(earlier, below)
 		}
 	}
 	skip, why := analysis.Prune(float64(def.Rate), earlier, float64(sc.LatencyBound.D().Microseconds()), r.bestClosed[s.impl.Name])
