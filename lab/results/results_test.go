@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +118,47 @@ func FuzzHistogramRoundTrip(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// Knees are found per trial and given with their range; a climb the
+// driver cut short is a lower bound; the canary's spread is summarised.
+func TestKneesPerTrialAndCanary(t *testing.T) {
+	f := meta()
+	var ts []Trial
+	for n := 1; n <= 3; n++ {
+		// a: sustains 1k; at 2k its p99 (2 ms) is over the 1 ms bound in
+		// trials 1 and 2, and fine in trial 3.
+		p99 := int64(2000)
+		if n == 3 {
+			p99 = 500
+		}
+		ts = append(ts, trial("a", "r1k", n, 1000, 500), trial("a", "r2k", n, 2000, p99))
+		// b: sustains both, but the driver was bound at 2k.
+		bt := trial("b", "r2k", n, 2000, 500)
+		bt.DriverBound = true
+		ts = append(ts, trial("b", "r1k", n, 1000, 500), bt)
+	}
+	for i := range ts {
+		ts[i].Canary = 100
+		if i == 0 {
+			ts[i].Canary = 150
+		}
+	}
+	Summarize(&f, ts)
+	if len(f.Knees) != 2 {
+		t.Fatalf("knees %+v", f.Knees)
+	}
+	a, b := f.Knees[0], f.Knees[1]
+	if a.Rate != 1000 || a.Lo != 1000 || a.Hi != 2000 || a.AtLeast || !strings.Contains(a.Why, "over the bound at r2k") {
+		t.Errorf("knee of a %+v, want 1k (1k–2k), decided by p99 at r2k", a)
+	}
+	if b.Rate != 1000 || !b.AtLeast || !strings.Contains(b.Why, "driver-bound at r2k") {
+		t.Errorf("knee of b %+v, want at least 1k, cut by the driver", b)
+	}
+	if c := f.Canary; c == nil || c.Median != 100 || c.Hi != 150 || c.Drifted != 1 || c.N != 12 {
+		t.Errorf("canary %+v", f.Canary)
+	}
+	if w := strings.Join(f.Steps[0].Summary.Warnings, " "); !strings.Contains(w, "drift: in 1 of 3 trials") {
+		t.Errorf("warnings %q, want the drifted trial named", w)
+	}
 }

@@ -11,6 +11,18 @@ import (
 // implementation and step with medians, intervals and flags.
 func WriteTable(w io.Writer, f *File) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if f.Profile == "quick" {
+		fmt.Fprintln(tw, "smoke-test profile: these figures show the lab runs; do not compare servers by them")
+	}
+	if c := f.Calibration; c != nil && c.DriverUS["closed"] > 0 {
+		fmt.Fprintf(tw, "driver cost against %s, µs of CPU per line (driver / server): closed %.1f / %.1f, pipelined %.2f / %.2f, open at %s/s %.1f / %.1f; open ÷ closed %.2f\n",
+			c.Against, c.DriverUS["closed"], c.ServerUS["closed"], c.DriverUS["pipelined"], c.ServerUS["pipelined"],
+			Count(c.OpenRate), c.DriverUS["open"], c.ServerUS["open"], c.DriverUS["open"]/c.DriverUS["closed"])
+	}
+	if c := f.Canary; c != nil {
+		fmt.Fprintf(tw, "canary: median %s lines/s, range %s–%s over %d trials, %d of them more than 10%% off the median\n",
+			Count(c.Median), Count(c.Lo), Count(c.Hi), c.N, c.Drifted)
+	}
 	for _, sc := range f.Scenarios {
 		var rows []Step
 		for _, s := range f.Steps {
@@ -22,17 +34,24 @@ func WriteTable(w io.Writer, f *File) error {
 			continue
 		}
 		fmt.Fprintf(tw, "\n%s (%s)\n", sc.Name, sc.Mode)
-		fmt.Fprintln(tw, "impl\tstep\tthroughput/s [range]\tp50\tp99\tlines/CPU-s\tserver cores\tmemory\tthreads\tflags")
+		fmt.Fprintln(tw, "impl\tstep\tthroughput/s [range]\tp50\tp99\tlines/CPU-s\tserver cores\theadroom\tcanary\tmemory\tthreads\tflags")
 		for _, s := range rows {
 			m := s.Summary
 			mem := Bytes(m.Memory.Center)
 			if m.MemPerConn.N > 0 {
 				mem += " (" + Bytes(m.MemPerConn.Center) + "/conn)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s [%s–%s]\t%s\t%s\t%s\t%.2f\t%s\t%.0f\t%s\n",
+			headroom, canary := "", ""
+			if m.Headroom.N > 0 {
+				headroom = fmt.Sprintf("%.1f×", m.Headroom.Center)
+			}
+			if m.Canary.N > 0 {
+				canary = fmt.Sprintf("%.0f%%", 100*m.Canary.Center)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s [%s–%s]\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.0f\t%s\n",
 				s.Impl, s.Step, Count(m.Throughput.Center), Count(m.Throughput.Lo), Count(m.Throughput.Hi),
 				Micros(m.P50.Center), Micros(m.P99.Center), Count(m.LinesPerCPU.Center), m.ServerCores.Center,
-				mem, m.Threads.Center, flags(s))
+				headroom, canary, mem, m.Threads.Center, flags(s))
 		}
 		for _, k := range f.Knees {
 			if k.Scenario == sc.Name {
@@ -40,7 +59,10 @@ func WriteTable(w io.Writer, f *File) error {
 				if k.Rate > 0 {
 					rate = Count(k.Rate) + "/s"
 				}
-				fmt.Fprintf(tw, "knee\t%s\t%s with p99 ≤ %s\t\t\t\t\t\t\t\n", k.Impl, rate, Micros(float64(k.BoundUS)))
+				if k.AtLeast {
+					rate = "≥ " + rate
+				}
+				fmt.Fprintf(tw, "knee\t%s\t%s [%s–%s] with p99 ≤ %s (%s)\t\t\t\t\t\t\t\t\t\n", k.Impl, rate, Count(k.Lo), Count(k.Hi), Micros(float64(k.BoundUS)), k.Why)
 			}
 		}
 	}
@@ -68,6 +90,9 @@ func flags(s Step) string {
 	var f []string
 	if s.Summary.DriverBound {
 		f = append(f, "driver-bound")
+	}
+	if s.Summary.UpstreamBound {
+		f = append(f, "upstream-bound")
 	}
 	if s.Summary.Errors > 0 {
 		f = append(f, fmt.Sprintf("%d errors", s.Summary.Errors))
