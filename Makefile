@@ -29,7 +29,7 @@ test-unit:
 	$(GO) vet ./...
 	$(GO) test ./...
 
-## lab: run every server through every scenario (PROFILE=quick|standard);
+## lab: run every server through every scenario (PROFILE=quick|standard|thorough);
 ## the run folder gets results.json, report.html and summary.txt
 lab: images
 	$(GO) run ./lab/cmd/lab run --profile $(PROFILE) $(LAB_ARGS)
@@ -67,6 +67,7 @@ down:
 ## bench: the Go benchmarks (codec, models)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/... ./go-server/...
+	taskset -c 0 $(GO) test -run '^$$' -bench Driver ./lab/driver
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/lineproto

@@ -33,6 +33,14 @@ const (
 	// CanaryTolerance: a trial whose canary is further than this from the
 	// run's median ran on a machine that had drifted.
 	CanaryTolerance = 0.10
+	// CanaryRepeat: a trial whose canary is further than this from the
+	// running median is worth running again. This machine flips between
+	// two speeds about 1.7× apart within seconds, so a 10% rule would
+	// repeat nearly every trial.
+	CanaryRepeat = 0.25
+	// CanaryNoise: when a step's trials are noisy and their canaries
+	// spread more than this, the machine, not the server, is the suspect.
+	CanaryNoise = 0.2
 	// KneeAnswered: a rate counts as sustained only if at least this share
 	// of it was answered in the window.
 	KneeAnswered = 0.95
@@ -60,9 +68,6 @@ type Bound struct {
 // Judge applies the rules to one trial.
 func Judge(l Load) Bound {
 	var b Bound
-	if l.Loop == "idle" {
-		return b // a trickle of one line per connection: nothing to saturate
-	}
 	saturated := l.CoreBusy >= CoreSaturated
 	if l.CoreBusy < 0 {
 		// No /proc/stat: the lab's own CPU is the only evidence.
@@ -100,6 +105,15 @@ func Drifted(canary, median float64) bool {
 		return false
 	}
 	return math.Abs(canary-median)/median > CanaryTolerance
+}
+
+// Repeat reports whether a trial whose canary read canary is worth running
+// again, the running median of the run's canaries being median.
+func Repeat(canary, median float64) bool {
+	if canary <= 0 || median <= 0 {
+		return false
+	}
+	return math.Abs(canary-median)/median > CanaryRepeat
 }
 
 // Median of v (0 for none).

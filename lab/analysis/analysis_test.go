@@ -23,7 +23,7 @@ func TestJudge(t *testing.T) {
 		{"upstream fills the core", Load{Loop: "closed", Fetch: true, CoreBusy: 0.96, DriverCores: 0.2, Upstream: 0.6}, false, true, "the upstream's"},
 		{"both fill the core", Load{Loop: "closed", Fetch: true, CoreBusy: 0.99, DriverCores: 0.4, Upstream: 0.5}, true, true, "the lab 0.40 cores"},
 		{"busy upstream, room on the core", Load{Loop: "closed", Fetch: true, CoreBusy: 0.7, DriverCores: 0.2, Upstream: 0.45}, false, false, ""},
-		{"idle steps are never bound", Load{Loop: "idle", CoreBusy: 1, DriverCores: 1}, false, false, ""},
+		{"idle steps too", Load{Loop: "idle", CoreBusy: 0.96, DriverCores: 0.2}, true, false, "96% busy"},
 		{"churn is not held to a line ceiling", Load{Loop: "churn", Throughput: 90000, Ceiling: 100000, CoreBusy: 0.5}, false, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +50,9 @@ func TestDrifted(t *testing.T) {
 		if got := Drifted(tc.canary, tc.median); got != tc.want {
 			t.Errorf("Drifted(%v, %v) = %v", tc.canary, tc.median, got)
 		}
+	}
+	if Repeat(120, 100) || !Repeat(130, 100) || !Repeat(70, 100) || Repeat(0, 100) {
+		t.Error("Repeat")
 	}
 	if Median([]float64{3, 1, 2}) != 2 || Median([]float64{4, 1, 2, 3}) != 2.5 || Median(nil) != 0 {
 		t.Error("Median")

@@ -33,6 +33,7 @@ func BenchmarkDriver(b *testing.B) {
 	for _, st := range []lab.Step{
 		{Name: "closed-c100", Loop: lab.Closed, Connections: 100, Depth: 1},
 		{Name: "pipelined-c50x16", Loop: lab.Closed, Connections: 50, Depth: 16},
+		{Name: "open-c50-r10k", Loop: lab.Open, Connections: 50, Rate: 10000},
 		{Name: "open-c50-r20k", Loop: lab.Open, Connections: 50, Rate: 20000},
 		{Name: "open-c50-r40k", Loop: lab.Open, Connections: 50, Rate: 40000},
 	} {
@@ -57,6 +58,9 @@ func BenchmarkDriver(b *testing.B) {
 				lines += res.Lines
 				driverCPU += res.DriverCPU
 				b.ReportMetric(res.Throughput(), "lines/s")
+				if res.SendLag != nil {
+					b.ReportMetric(float64(res.SendLag.ValueAtQuantile(99)), "lag-p99-µs")
+				}
 			}
 			perLine := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
 			b.ReportMetric(perLine(driverCPU, lines), "driver-µs/line")

@@ -59,7 +59,8 @@ type openConn struct {
 	id    int32
 	fd    int
 	rbuf  []byte    // received bytes not yet framed into answers
-	wbuf  []byte    // lines due but not yet accepted by the kernel
+	wbuf  []byte    // lines due; those from woff on not yet accepted by the kernel
+	woff  int
 	fifo  []pending // lines in flight, oldest first, from head
 	head  int
 	dead  bool
@@ -99,6 +100,8 @@ type openLoop struct {
 	wall     time.Time // r.start on the wall clock, for kernel timestamps
 	events   []unix.EpollEvent
 	oob      []byte
+	msg      unix.Msghdr // reused by every read: recvmsg without allocations
+	iov      unix.Iovec
 	hist     *batch
 	uncorr   *batch
 	inWindow func(time.Duration) bool
@@ -330,8 +333,8 @@ func (o *openLoop) kill(c *openConn, cls Class, err error) {
 }
 
 func (o *openLoop) flush(c *openConn) {
-	for len(c.wbuf) > 0 && !c.dead {
-		m, err := unix.Write(c.fd, c.wbuf)
+	for c.woff < len(c.wbuf) && !c.dead {
+		m, err := unix.Write(c.fd, c.wbuf[c.woff:])
 		if err == unix.EAGAIN {
 			// The server does not read: keep the bytes and wait for room
 			// (the lines' latency shows the stall).
@@ -342,9 +345,9 @@ func (o *openLoop) flush(c *openConn) {
 			o.kill(c, classify(err), err)
 			return
 		}
-		c.wbuf = c.wbuf[m:]
+		c.woff += m
 	}
-	c.wbuf = c.wbuf[:0]
+	c.wbuf, c.woff = c.wbuf[:0], 0 // the buffer is kept: no allocation per line
 }
 
 func (o *openLoop) allAnswered() bool {
@@ -368,7 +371,7 @@ func (o *openLoop) read(c *openConn, now time.Duration) {
 			}
 			c.rbuf = append(c.rbuf, make([]byte, cap(c.rbuf))...)[:len(c.rbuf)]
 		}
-		m, oobn, _, _, err := unix.Recvmsg(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)], o.oob, 0)
+		m, oobn, err := o.recvmsg(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)])
 		if err == unix.EAGAIN {
 			return
 		}
@@ -427,6 +430,21 @@ func (o *openLoop) read(c *openConn, now time.Duration) {
 			return // drained: the next read would say EAGAIN
 		}
 	}
+}
+
+// recvmsg reads into p with the arrival stamp in o.oob. x/sys's Recvmsg
+// allocates on every call (about two allocations a line), and the
+// garbage collector it fed stalled the loop by milliseconds.
+func (o *openLoop) recvmsg(fd int, p []byte) (n, oobn int, err error) {
+	o.iov.Base = &p[0]
+	o.iov.SetLen(len(p))
+	o.msg = unix.Msghdr{Iov: &o.iov, Iovlen: 1, Control: &o.oob[0]}
+	o.msg.SetControllen(len(o.oob))
+	r, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&o.msg)), 0)
+	if errno != 0 {
+		return 0, 0, errno
+	}
+	return int(r), int(o.msg.Controllen), nil
 }
 
 // stamp finds the SCM_TIMESTAMPNS control message of a read: the wall

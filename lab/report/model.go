@@ -561,9 +561,6 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		}
 		if sm.Canary.N > 0 {
 			row.Canary = fmt.Sprintf("%.0f%%", 100*sm.Canary.Center)
-			if analysis.Drifted(sm.Canary.Lo, 1) || analysis.Drifted(sm.Canary.Hi, 1) {
-				row.Flags = append(row.Flags, "drifted")
-			}
 		}
 		if sm.DriverBound {
 			row.Flags = append(row.Flags, "driver-bound")

@@ -224,7 +224,7 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryM
 		}
 		s.Headroom = NewStat(h)
 	}
-	bound, upBound, drifted := 0, 0, 0
+	bound, upBound := 0, 0
 	var why []string
 	var canaries []float64
 	for _, t := range ts {
@@ -242,9 +242,6 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryM
 		}
 		if canaryMedian > 0 && t.Canary > 0 {
 			canaries = append(canaries, t.Canary/canaryMedian)
-			if analysis.Drifted(t.Canary, canaryMedian) {
-				drifted++
-			}
 		}
 	}
 	s.Canary = NewStat(canaries)
@@ -260,9 +257,6 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryM
 	if upBound > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("upstream-bound in %d of %d trials%s: the translator, not the server, may be the limit", upBound, len(ts), detail))
 	}
-	if drifted > 0 {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("drift: in %d of %d trials the machine's canary was over %.0f%% from the run's median", drifted, len(ts), 100*analysis.CanaryTolerance))
-	}
 	if s.Errors > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%d failed lines or connections over %d trials", s.Errors, len(ts)))
 	}
@@ -270,7 +264,11 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryM
 		s.Warnings = append(s.Warnings, fmt.Sprintf("only %d of %d trials ran", len(ts), need))
 	}
 	if s.Throughput.Center > 0 && (s.Throughput.Hi-s.Throughput.Lo)/s.Throughput.Center > 0.2 {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("noisy: trials spread %.0f%% around the median", 100*(s.Throughput.Hi-s.Throughput.Lo)/s.Throughput.Center))
+		w := fmt.Sprintf("noisy: trials spread %.0f%% around the median", 100*(s.Throughput.Hi-s.Throughput.Lo)/s.Throughput.Center)
+		if c := s.Canary; c.N > 1 && c.Center > 0 && (c.Hi-c.Lo)/c.Center > analysis.CanaryNoise {
+			w += fmt.Sprintf("; the machine's canary moved %.0f%% between them: the machine, not the server, is the suspect", 100*(c.Hi-c.Lo)/c.Center)
+		}
+		s.Warnings = append(s.Warnings, w)
 	}
 	if sc.Mode == "fetch" && def.Loop == lab.Closed {
 		up := sc.Upstream

@@ -110,7 +110,7 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	}
 	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{},
 		seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
-		bestClosed: map[string]float64{}, rungs: map[[2]string][][]analysis.Rung{}}
+		bestClosed: map[string]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
 	r.pinned = pinSelf(opts.DriverCPU)
 	meta, err := r.meta(ctx)
 	if err != nil {
@@ -200,7 +200,7 @@ type runner struct {
 	seed   int64
 
 	canaries   []float64 // every canary so far, for the running median
-	repeats    int       // trials run again because the canary moved
+	repeats    map[string]int // per scenario/step: trials run again because the canary moved
 	bestClosed map[string]float64
 	rungs      map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
 

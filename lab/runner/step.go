@@ -18,8 +18,9 @@ const (
 	stepOverhead = time.Second // canary, pauses and set-up around a trial, for the estimate
 	// quietBusy: a step starts once the server core is under this busy
 	// share, waiting at most quietWait.
-	quietBusy = 0.1
-	quietWait = 2 * time.Second
+	quietBusy   = 0.1
+	driverQuiet = 0.5 // the upstream's idle work and the samplers stay below
+	quietWait   = 2 * time.Second
 )
 
 // canaryStep is the fixed reference measured before every trial.
@@ -44,8 +45,9 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, st lab.S
 		}
 		t.Canary, t.Order, t.Repeated = canary, order, attempt > 0
 		med := analysis.Median(r.canaries)
-		if attempt == 0 && len(r.canaries) >= 5 && analysis.Drifted(canary, med) && r.repeats < r.all/10 && ctx.Err() == nil {
-			r.repeats++
+		key := sc.Name + "/" + def.Name
+		if attempt == 0 && len(r.canaries) >= 5 && analysis.Repeat(canary, med) && r.repeats[key] < r.repeatBudget(sc) && ctx.Err() == nil {
+			r.repeats[key]++
 			r.say("lab: the canary read %.0f lines/s, %.0f%% off the run's median %.0f: running the trial again", canary, 100*(canary/med-1), med)
 			continue
 		}
@@ -138,16 +140,30 @@ func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.
 	return t
 }
 
-// quiet waits, up to quietWait, until the server core is calm, and
-// returns its busy share when the step starts.
+// repeatBudget is how many trials of one step may be run again: one in
+// ten of the step's trials, at least one, so the budget is spread over the
+// run instead of spent by its first steps.
+func (r *runner) repeatBudget(sc lab.Scenario) int {
+	return max(1, sc.Profiles[r.opts.Profile].Trials*len(r.plan.Impls)/10)
+}
+
+// quiet waits, up to quietWait, until the server core is calm and the
+// driver core has settled from the pauses and the canary (dockerd and
+// runc run there too), and returns the server core's busy share when the
+// step starts.
 func (r *runner) quiet(ctx context.Context) float64 {
 	if r.score == nil {
 		return -1
 	}
 	deadline := time.Now().Add(quietWait)
 	for {
-		b := r.score.Busy(time.Now().Add(-300*time.Millisecond), time.Now())
-		if b >= 0 && b < quietBusy || time.Now().After(deadline) || ctx.Err() != nil {
+		now := time.Now()
+		b := r.score.Busy(now.Add(-300*time.Millisecond), now)
+		d := 0.0
+		if r.dcores != nil {
+			d = r.dcores.Busy(now.Add(-300*time.Millisecond), now)
+		}
+		if b >= 0 && b < quietBusy && d < driverQuiet || now.After(deadline) || ctx.Err() != nil {
 			return b
 		}
 		sleepCtx(ctx, 100*time.Millisecond)
