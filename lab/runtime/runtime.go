@@ -18,12 +18,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -141,6 +143,24 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 	} else if !ok {
 		return nil, fmt.Errorf("image %s does not exist; build it with `make images`", s.Image)
 	}
+	img, err := r.cli.ImageInspect(ctx, s.Image)
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", s.Image, err)
+	}
+	// testcontainers publishes every port the image exposes, on all
+	// interfaces by default. The lab dials containers on its own network
+	// and needs none, but cannot turn that off; so each is published on
+	// loopback only. On 0.0.0.0 a random host port collides with the
+	// source ports of the lab's own connections (c10k leaves thousands),
+	// and Docker fails the start with "address already in use".
+	bindings := network.PortMap{}
+	if img.Config != nil {
+		for text := range img.Config.ExposedPorts {
+			if p, err := network.ParsePort(text); err == nil {
+				bindings[p] = []network.PortBinding{{HostIP: netip.AddrFrom4([4]byte{127, 0, 0, 1}), HostPort: "0"}}
+			}
+		}
+	}
 	init := true
 	ctr, err := testcontainers.Run(ctx, s.Image,
 		testcontainers.WithEnv(s.Env),
@@ -150,6 +170,7 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 			// All host settings in one modifier: the request's own fields
 			// are ignored once a modifier is set.
 			hc.Init = &init
+			hc.PortBindings = bindings
 			hc.CpusetCpus = s.Cpuset
 			hc.Memory = s.Memory
 			hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 20000, Hard: 20000}}
