@@ -430,6 +430,10 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		return a < b
 	}
 	sort.SliceStable(es, func(i, j int) bool { return better(es[i].s.Center, es[j].s.Center) })
+	// Warnings are grouped by kind, one line each, naming the
+	// implementations they touch; the details stay in the scenario's table.
+	var kinds []string
+	byKind := map[string][]string{}
 	for _, e := range es {
 		r := Ratio{Impl: e.impl, Value: format(h, e.s.Center), Ratio: "—"}
 		if e.knee != nil {
@@ -449,13 +453,20 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			r.DriverBound = e.st.Summary.DriverBound
 			r.Errors = e.st.Summary.Errors
 			for _, w := range e.st.Summary.Warnings {
-				v.Warnings = append(v.Warnings, e.impl+": "+w)
+				k := warningKind(w)
+				if !slices.Contains(kinds, k) {
+					kinds = append(kinds, k)
+				}
+				byKind[k] = append(byKind[k], e.impl)
 			}
 		}
 		if e.knee != nil && e.knee.AtLeast {
 			r.DriverBound = true
 		}
 		v.Ratios = append(v.Ratios, r)
+	}
+	for _, k := range kinds {
+		v.Warnings = append(v.Warnings, k+": "+strings.Join(byKind[k], ", ")+warningHint[k])
 	}
 	// A winner is named only from figures that could decide.
 	var ranked, undecided []entry
@@ -521,6 +532,31 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	return v
 }
 
+// warningKind is the kind of a summary warning: its words before the
+// first count or reason ("driver-bound", "noisy", "failed lines" …).
+func warningKind(w string) string {
+	for _, k := range []string{"driver-bound", "upstream-bound", "noisy"} {
+		if strings.HasPrefix(w, k) {
+			return k
+		}
+	}
+	switch {
+	case strings.Contains(w, "failed lines"):
+		return "failed lines or connections"
+	case strings.HasPrefix(w, "only "):
+		return "missing trials"
+	}
+	return w
+}
+
+var warningHint = map[string]string{
+	"driver-bound":                "; their figure may be the load generator's limit (the reason is in the scenario's table)",
+	"upstream-bound":              "; the translator, not the server, may be the limit",
+	"noisy":                       "; trials spread more than 20% around the median",
+	"failed lines or connections": "; the counts by class are in the scenario's table",
+	"missing trials":              "; fewer trials than the profile asks for",
+}
+
 // kneeText is a knee with its range over trials, and "≥" where the climb
 // was cut short before the server failed.
 func kneeText(k results.Knee) string {
@@ -562,11 +598,28 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		if sm.Canary.N > 0 {
 			row.Canary = fmt.Sprintf("%.0f%%", 100*sm.Canary.Center)
 		}
-		if sm.DriverBound {
-			row.Flags = append(row.Flags, "driver-bound")
-		}
-		if sm.UpstreamBound {
-			row.Flags = append(row.Flags, "upstream-bound")
+		if sm.DriverBound || sm.UpstreamBound {
+			what := "driver-bound"
+			if sm.UpstreamBound {
+				what = "upstream-bound"
+				if sm.DriverBound {
+					what = "driver- and upstream-bound"
+				}
+			}
+			n, why := 0, ""
+			for _, t := range s.Trials {
+				if t.DriverBound || t.UpstreamBound {
+					n++
+					if why == "" && len(t.BoundBy) > 0 {
+						why = t.BoundBy[0]
+					}
+				}
+			}
+			flag := fmt.Sprintf("%s in %d of %d trials", what, n, len(s.Trials))
+			if why != "" {
+				flag += ": " + why
+			}
+			row.Flags = append(row.Flags, flag)
 		}
 		var late, inflight int64
 		for _, t := range s.Trials {
