@@ -44,6 +44,12 @@ const (
 	// KneeAnswered: a rate counts as sustained only if at least this share
 	// of it was answered in the window.
 	KneeAnswered = 0.95
+	// OverCapacity: an open-loop rate over this multiple of the best rate
+	// a server reached in any closed loop of the run is not run. Past its
+	// capacity a server falls behind, and answers its growing backlog in
+	// bigger batches than any closed loop lets it: a rate it could not
+	// sustain, not a knee.
+	OverCapacity = 1.15
 )
 
 // Load is what a trial measured about everything but the server.
@@ -175,13 +181,13 @@ func TrialKnee(ladder []Rung, boundUS float64) (rate float64, step string, atLea
 // Prune says whether a ladder's next rung for an implementation is worth
 // running, given the lower rungs already run in every trial so far
 // (earlier[trial] in rising rate) and the implementation's best closed-loop
-// rate in this run (0 unknown). A rung is skipped when the median trial
-// already failed below it because of the server, when the driver was
-// bound below it in every trial, or when it is over twice anything the
-// server answered in a closed loop.
+// rate in this run (the median of its best step; 0 unknown). A rung is
+// skipped when the median trial already failed below it because of the
+// server, when the driver was bound below it in every trial, or when it is
+// over OverCapacity times what the server answered in any closed loop.
 func Prune(rate float64, earlier [][]Rung, boundUS, bestClosed float64) (skip bool, why string) {
-	if bestClosed > 0 && rate > 2*bestClosed {
-		return true, fmt.Sprintf("over twice the %.0f lines/s its closed loops reached", bestClosed)
+	if bestClosed > 0 && rate > OverCapacity*bestClosed {
+		return true, fmt.Sprintf("over its capacity: %.2f× the %.0f lines/s of its best closed loop", rate/bestClosed, bestClosed)
 	}
 	if len(earlier) == 0 {
 		return false, ""

@@ -114,8 +114,8 @@ func TestPrune(t *testing.T) {
 		{"failed in one trial of three", 40000, [][]Rung{{ok("r10k", 10000), slow}, {ok("r10k", 10000), ok("r20k", 20000)}, {ok("r10k", 10000), ok("r20k", 20000)}}, 0, false, ""},
 		{"driver-bound in every trial", 40000, [][]Rung{{driver}, {driver}, {driver}}, 0, true, "driver could not"},
 		{"driver-bound in some trials", 40000, [][]Rung{{driver}, {ok("r20k", 20000)}, {driver}}, 0, false, ""},
-		{"far over the closed loop", 160000, nil, 50000, true, "over twice"},
-		{"within twice the closed loop", 80000, nil, 50000, false, ""},
+		{"over the closed loop's capacity", 80000, nil, 50000, true, "1.60× the 50000 lines/s"},
+		{"at the closed loop's capacity", 55000, nil, 50000, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -110,7 +110,7 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	}
 	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{},
 		seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
-		bestClosed: map[string]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
+		closedRates: map[[2]string][]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
 	r.pinned = pinSelf(opts.DriverCPU)
 	meta, err := r.meta(ctx)
 	if err != nil {
@@ -201,7 +201,7 @@ type runner struct {
 
 	canaries   []float64 // every canary so far, for the running median
 	repeats    map[string]int // per scenario/step: trials run again because the canary moved
-	bestClosed map[string]float64
+	closedRates map[[2]string][]float64 // impl, scenario/step → echo closed-loop trial rates
 	rungs      map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
 
 	done, total time.Duration // for the progress line
@@ -483,7 +483,7 @@ func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool
 			earlier = append(earlier, below)
 		}
 	}
-	skip, why := analysis.Prune(float64(def.Rate), earlier, float64(sc.LatencyBound.D().Microseconds()), r.bestClosed[s.impl.Name])
+	skip, why := analysis.Prune(float64(def.Rate), earlier, float64(sc.LatencyBound.D().Microseconds()), r.bestClosed(s.impl.Name))
 	if !skip {
 		return false
 	}
@@ -495,6 +495,18 @@ func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool
 		f.Skipped = append(f.Skipped, results.Skip{Impl: s.impl.Name, Scenario: sc.Name, Step: def.Name, Trial: trial, Why: why})
 	})
 	return true
+}
+
+// bestClosed is the highest median rate of the implementation's echo
+// closed-loop steps so far in this run (0: none yet).
+func (r *runner) bestClosed(impl string) float64 {
+	best := 0.0
+	for k, v := range r.closedRates {
+		if k[0] == impl {
+			best = max(best, analysis.Median(v))
+		}
+	}
+	return best
 }
 
 func (r *runner) addRung(key [2]string, trial int, g analysis.Rung) {

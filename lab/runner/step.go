@@ -51,8 +51,9 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, st lab.S
 			r.say("lab: the canary read %.0f lines/s, %.0f%% off the run's median %.0f: running the trial again", canary, 100*(canary/med-1), med)
 			continue
 		}
-		if def.Loop == lab.Closed && t.Throughput > r.bestClosed[s.impl.Name] && sc.Mode == "echo" {
-			r.bestClosed[s.impl.Name] = t.Throughput
+		if def.Loop == lab.Closed && sc.Mode == "echo" {
+			k := [2]string{s.impl.Name, sc.Name + "/" + def.Name}
+			r.closedRates[k] = append(r.closedRates[k], t.Throughput)
 		}
 		if def.Loop == lab.Open {
 			var failed int64
