@@ -58,8 +58,8 @@ func tickFor(interval time.Duration) time.Duration {
 type openConn struct {
 	id    int32
 	fd    int
-	rbuf  []byte    // received bytes not yet framed into answers
-	wbuf  []byte    // lines due; those from woff on not yet accepted by the kernel
+	rbuf  []byte // received bytes not yet framed into answers
+	wbuf  []byte // lines due; those from woff on not yet accepted by the kernel
 	woff  int
 	fifo  []pending // lines in flight, oldest first, from head
 	head  int

@@ -199,10 +199,10 @@ type runner struct {
 	rng    *rand.Rand           // the order of implementations in each round
 	seed   int64
 
-	canaries   []float64 // every canary so far, for the running median
-	repeats    map[string]int // per scenario/step: trials run again because the canary moved
-	closedRates map[[2]string][]float64 // impl, scenario/step → echo closed-loop trial rates
-	rungs      map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
+	canaries    []float64                       // every canary so far, for the running median
+	repeats     map[string]int                  // per scenario/step: trials run again because the canary moved
+	closedRates map[[2]string][]float64         // impl, scenario/step → echo closed-loop trial rates
+	rungs       map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
 
 	done, total time.Duration // for the progress line
 	count, all  int
@@ -557,10 +557,8 @@ func (r *runner) remove(c *runtime.Container) {
 }
 
 func (r *runner) cleanup() {
-	for _, m := range []*metrics.Sampler{r.upm} {
-		if m != nil {
-			m.Stop()
-		}
+	if r.upm != nil {
+		r.upm.Stop()
 	}
 	if r.ref != nil {
 		r.ref.sampler.Stop()
