@@ -154,11 +154,7 @@ func (r *run) churn() {
 				continue
 			}
 			cls, ok, err := r.oneLine(c, seq)
-			// The client closes first; a reset instead of FIN keeps tens of
-			// thousands of TIME_WAIT sockets from using up local ports.
-			if tc, isTCP := c.(*stoppable).Conn.(*net.TCPConn); isTCP {
-				tc.SetLinger(0)
-			}
+			resetOnClose(c)
 			c.Close()
 			now := time.Now()
 			// A connection started in the window is timed to its end, even
@@ -182,6 +178,20 @@ func (r *run) churn() {
 		}
 	})
 	<-done
+}
+
+// resetOnClose makes the coming Close send a reset instead of a FIN. The
+// client closes first, so a FIN would leave the socket in TIME_WAIT for a
+// minute; churn and c10k leave tens of thousands, and a next trial against
+// the same address (a fresh container gets the same IP back) would find no
+// local port left ("cannot assign requested address").
+func resetOnClose(c net.Conn) {
+	if s, ok := c.(*stoppable); ok {
+		c = s.Conn
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
 }
 
 // oneLine sends line seq on c and checks its answer.
@@ -224,6 +234,7 @@ func (r *run) idle() {
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
+				resetOnClose(c)
 				c.Close()
 			}
 		}

@@ -232,7 +232,7 @@ func banners(f *results.File) []string {
 		spread := (c.Hi - c.Lo) / c.Median
 		share := float64(c.Drifted) / float64(max(c.N, 1))
 		if share > 0.1 || spread > 0.3 {
-			out = append(out, fmt.Sprintf("The machine drifted during this run: the canary (%s against %s) read %s–%s lines/s around a median of %s, and %d of %d trials ran more than %.0f%% off it. Compare implementations within a step (their trials were interleaved), not figures across steps; drifted trials are flagged beside their numbers.",
+			out = append(out, fmt.Sprintf("The machine drifted during this run: the canary (%s against %s) read %s–%s lines/s around a median of %s, and %d of %d trials ran more than %.0f%% off it. Compare implementations within a step (their trials were interleaved), not figures across steps; each figure's canary is beside it in the tables.",
 				c.Step, c.Against, results.Count(c.Lo), results.Count(c.Hi), results.Count(c.Median), c.Drifted, c.N, 100*analysis.CanaryTolerance))
 		}
 	}
@@ -263,6 +263,9 @@ func pickHeadline(f *results.File, sc lab.Scenario) headline {
 			out.description = "how much p90 grows at " + h.Step
 		case lab.FigLinesPerCPU:
 			out.description = "lines per server CPU-second at " + h.Step
+			if stepLoop(sc, h.Step) == lab.Churn {
+				out.figure, out.description = "connections_per_cpu_second", "connections per server CPU-second at "+h.Step
+			}
 		default:
 			out.description = "answers per second at " + h.Step
 		}
@@ -343,7 +346,7 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (results.
 		return st.Summary.MemPerConn, st, true
 	case "p50":
 		return st.Summary.P50, st, true
-	case "lines_per_cpu_second":
+	case "lines_per_cpu_second", "connections_per_cpu_second":
 		return st.Summary.LinesPerCPU, st, true
 	}
 	return st.Summary.Throughput, st, true
@@ -364,6 +367,8 @@ func format(h headline, v float64) string {
 		return fmt.Sprintf("p90 ×%.1f", v)
 	case "lines_per_cpu_second":
 		return results.Count(v) + " lines/CPU-s"
+	case "connections_per_cpu_second":
+		return results.Count(v) + " connections/CPU-s"
 	}
 	return results.Count(v) + "/s"
 }
@@ -387,7 +392,7 @@ func decisive(h headline, st *results.Step, k *results.Knee) bool {
 		return k != nil && !k.AtLeast
 	case st == nil:
 		return false
-	case h.figure == "lines_per_cpu_second", h.figure == "memory":
+	case h.figure == "lines_per_cpu_second", h.figure == "connections_per_cpu_second", h.figure == "memory":
 		return true
 	}
 	return !st.Summary.DriverBound && !st.Summary.UpstreamBound
@@ -555,6 +560,15 @@ var warningHint = map[string]string{
 	"noisy":                       "; trials spread more than 20% around the median",
 	"failed lines or connections": "; the counts by class are in the scenario's table",
 	"missing trials":              "; fewer trials than the profile asks for",
+}
+
+func stepLoop(sc lab.Scenario, name string) lab.Loop {
+	for _, st := range sc.Steps {
+		if st.Name == name {
+			return st.Loop
+		}
+	}
+	return ""
 }
 
 // kneeText is a knee with its range over trials, and "≥" where the climb
