@@ -522,7 +522,11 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		text += fmt.Sprintf("; %s %s not ranked: %s", strings.Join(names, ", "), verb, what)
 	}
 	if hasBase && (len(ranked) == 0 || ranked[0].impl != Baseline) {
-		text += fmt.Sprintf("; the demo's threaded server: %s", format(h, base.Center))
+		bv := format(h, base.Center)
+		if k := kneeOf(f, Baseline, sc.Name); h.figure == "knee" && k != nil {
+			bv = kneeText(*k)
+		}
+		text += fmt.Sprintf("; the demo's threaded server: %s", bv)
 	}
 	if !hasBase {
 		text += "; the threaded baseline did not run, so there are no ratios"
