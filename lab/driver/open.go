@@ -108,8 +108,9 @@ type openLoop struct {
 }
 
 // open sends at a constant rate whatever the answers do. Line k is due in
-// the tick that holds start + k/Rate, on connection k mod Connections. Every line the schedule
-// puts in the measured window ends in exactly one place: a correct answer
+// the tick that holds start + k/Rate, on connection k mod Connections.
+// Every line the schedule puts in the measured window ends in exactly one
+// place: a correct answer
 // (latency from its intended time), a failure of its class (including
 // lines for a connection that is gone), or unanswered when the grace
 // period after the window runs out. Throughput counts correct answers that
