@@ -88,20 +88,6 @@ func (c *Cores) Busy(from, to time.Time) float64 {
 	return busiest(*first, *last)
 }
 
-// Now measures the cores' busy share over the next d, at once.
-func (c *Cores) Now(d time.Duration) (float64, error) {
-	a, err := c.read()
-	if err != nil {
-		return 0, err
-	}
-	time.Sleep(d)
-	b, err := c.read()
-	if err != nil {
-		return 0, err
-	}
-	return busiest(a, b), nil
-}
-
 func busiest(a, b coreSample) float64 {
 	top := 0.0
 	for i := range a.busy {
@@ -112,17 +98,6 @@ func busiest(a, b coreSample) float64 {
 		top = max(top, float64(b.busy[i]-a.busy[i])/all)
 	}
 	return top
-}
-
-// Trim drops samples older than before, so a long run keeps little.
-func (c *Cores) Trim(before time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	i := 0
-	for i < len(c.samples) && c.samples[i].t.Before(before) {
-		i++
-	}
-	c.samples = append(c.samples[:0], c.samples[i:]...)
 }
 
 func (c *Cores) read() (coreSample, error) {
