@@ -55,7 +55,6 @@ const (
 // Load is what a trial measured about everything but the server.
 type Load struct {
 	Loop        string  // closed, open, churn, idle
-	Pipelined   bool    // closed with more than one line in flight
 	Fetch       bool    // the server asked the upstream for every line
 	Throughput  float64 // answers per second
 	Ceiling     float64 // the driver's calibrated ceiling for this kind of load; 0 unknown

@@ -243,7 +243,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		}
 	}
 	load := analysis.Load{
-		Loop: string(def.Loop), Pipelined: def.Depth > 1, Fetch: sc.Mode == "fetch",
+		Loop: string(def.Loop), Fetch: sc.Mode == "fetch",
 		Throughput: t.Throughput, Ceiling: r.ceiling(def), CoreBusy: t.DriverCoreBusy, DriverCores: t.DriverCores,
 	}
 	if res.SendLag != nil {
