@@ -2,7 +2,7 @@
 GO        ?= go
 COMPOSE   ?= docker-compose
 GOVERSION := $(shell $(GO) env GOVERSION)
-REFERENCE := threads twisted twisted-inline gevent gevent-monkey node asyncio
+REFERENCE := threads twisted twisted-inline gevent gevent-monkey node asyncio floor
 GOFILES   := $(shell find go.mod internal go-server lab -name '*.go' -o -name go.mod)
 PROFILE   ?= standard
 LAB_ARGS  ?=

@@ -15,6 +15,9 @@ type Role string
 const (
 	RoleServer   Role = "server"
 	RoleUpstream Role = "upstream"
+	// RoleFloor is a server that only echoes, written for nothing but
+	// speed: the physical limit the others are measured against.
+	RoleFloor Role = "floor"
 )
 
 // Implementation is one service of compose.yaml with its x-lab metadata.
@@ -31,4 +34,26 @@ type Implementation struct {
 	Model       string            `json:"model"`       // the concurrency model in a few words
 	Source      []string          `json:"source"`      // handler files, relative to the repository
 	Description string            `json:"description"` // one sentence for the report
+}
+
+// Hardening is what every container the lab starts runs under, servers and
+// upstream alike, and what compose.yaml says too: nothing a server does in
+// the lab needs a writable image, a capability or a privilege gain.
+type Hardening struct {
+	ReadOnlyRoot    bool     `json:"read_only_root"`
+	Tmpfs           []string `json:"tmpfs"` // writable scratch, in memory
+	CapDrop         []string `json:"cap_drop"`
+	NoNewPrivileges bool     `json:"no_new_privileges"`
+	// Pids is the default pids limit: room for the threads server's ten
+	// thousand threads at c10k, and a stop to a runaway fork.
+	Pids int64 `json:"pids_limit"`
+}
+
+// Hardened is the lab's one hardening.
+var Hardened = Hardening{
+	ReadOnlyRoot:    true,
+	Tmpfs:           []string{"/tmp:rw,nosuid,nodev,size=64m"},
+	CapDrop:         []string{"ALL"},
+	NoNewPrivileges: true,
+	Pids:            12000,
 }

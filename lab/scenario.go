@@ -47,11 +47,19 @@ func ThoroughDefault(standard ProfileSpec) ProfileSpec {
 
 // Scenario is one file of scenarios/.
 type Scenario struct {
-	Name        string                  `yaml:"name" json:"name"`
-	Description string                  `yaml:"description" json:"description"`
-	Mode        string                  `yaml:"mode" json:"mode"` // echo or fetch
-	Upstream    *UpstreamSettings       `yaml:"upstream,omitempty" json:"upstream,omitempty"`
-	Profiles    map[Profile]ProfileSpec `yaml:"profiles" json:"profiles"`
+	Name        string            `yaml:"name" json:"name"`
+	Description string            `yaml:"description" json:"description"`
+	Mode        string            `yaml:"mode" json:"mode"` // echo or fetch
+	Upstream    *UpstreamSettings `yaml:"upstream,omitempty" json:"upstream,omitempty"`
+	// Clients are the upstream-client disciplines a fetch scenario runs
+	// with (UPSTREAM_CLIENT; default pooled). The loader makes one scenario
+	// per discipline: the first keeps the name, the others get
+	// "-<discipline>" after it.
+	Clients []string `yaml:"clients,omitempty" json:"-"`
+	// Client is the discipline of this scenario (fetch mode), set by the
+	// loader from Clients.
+	Client   string                  `yaml:"-" json:"client,omitempty"`
+	Profiles map[Profile]ProfileSpec `yaml:"profiles" json:"profiles"`
 	// LatencyBound is the p99 an open-loop rate must stay under to count
 	// as sustained; the highest such rate is the implementation's knee.
 	LatencyBound Duration `yaml:"latency_bound,omitempty" json:"latency_bound,omitempty"`
@@ -61,6 +69,12 @@ type Scenario struct {
 	Steps    []Step    `yaml:"steps" json:"steps"`
 	File     string    `yaml:"-" json:"file"`
 }
+
+// The upstream-client disciplines of the protocol (UPSTREAM_CLIENT).
+const (
+	Pooled     = "pooled"      // kept-alive connections shared by the process
+	PerRequest = "per-request" // a new connection per fetch, as the talk's code did
+)
 
 // Figure names a headline figure.
 type Figure string

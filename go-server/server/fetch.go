@@ -17,8 +17,10 @@ import (
 
 const maxBody = 1 << 20
 
-// Fetcher asks the upstream translator for fetch-mode answers. It keeps a
-// pool of keep-alive connections, sized for a thousand clients at once.
+// Fetcher asks the upstream translator for fetch-mode answers, with net/http:
+// keep-alive connections pooled (at most PoolSize idle) or a new connection
+// per fetch, as the client discipline says. It never follows a redirect, and
+// its timeout covers the whole call, body included.
 type Fetcher struct {
 	client  *http.Client
 	base    string
@@ -27,16 +29,22 @@ type Fetcher struct {
 
 // NewFetcher returns a Fetcher for the upstream at base (UPSTREAM_URL) that
 // gives up on one call after timeout.
-func NewFetcher(base string, timeout time.Duration) *Fetcher {
+func NewFetcher(base string, timeout time.Duration, discipline Client) *Fetcher {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4096,
-		MaxIdleConnsPerHost: 4096,
+		MaxIdleConns:        PoolSize,
+		MaxIdleConnsPerHost: PoolSize,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
+		DisableKeepAlives:   discipline == PerRequest,
 	}
 	return &Fetcher{
-		client:  &http.Client{Transport: tr, Timeout: timeout},
+		client: &http.Client{
+			Transport: tr,
+			Timeout:   timeout, // connect to the last byte of the body
+			// A redirect is an error, not a second request.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 		base:    strings.TrimSuffix(base, "/"),
 		timeout: timeout,
 	}

@@ -20,6 +20,22 @@ const (
 	Fetch Mode = "fetch"
 )
 
+// Client is the upstream-client discipline (UPSTREAM_CLIENT).
+type Client string
+
+const (
+	// PerRequest opens a new upstream connection for every fetch, as the
+	// talk's code did.
+	PerRequest Client = "per-request"
+	// Pooled keeps up to PoolSize idle keep-alive connections for the whole
+	// process: the idiomatic client of today.
+	Pooled Client = "pooled"
+)
+
+// PoolSize is the contract's cap on idle upstream connections, the same in
+// every server.
+const PoolSize = 1024
+
 // Model names a Go concurrency model.
 type Model string
 
@@ -35,6 +51,7 @@ type Config struct {
 	Model           Model
 	UpstreamURL     string
 	UpstreamTimeout time.Duration
+	UpstreamClient  Client
 }
 
 // DefaultConfig is the contract's defaults.
@@ -45,6 +62,7 @@ func DefaultConfig() Config {
 		Model:           Goroutine,
 		UpstreamURL:     "http://upstream:8080",
 		UpstreamTimeout: 5 * time.Second,
+		UpstreamClient:  Pooled,
 	}
 }
 
@@ -76,6 +94,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.UpstreamTimeout = time.Duration(n) * time.Millisecond
 	}
+	if v := getenv("UPSTREAM_CLIENT"); v != "" {
+		c.UpstreamClient = Client(v)
+	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
@@ -91,6 +112,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("MODE=%q: want echo or fetch", c.Mode)
 	case c.Model != Goroutine && c.Model != EventLoop:
 		return fmt.Errorf("MODEL=%q: want goroutine or eventloop", c.Model)
+	case c.UpstreamClient != PerRequest && c.UpstreamClient != Pooled:
+		return fmt.Errorf("UPSTREAM_CLIENT=%q: want per-request or pooled", c.UpstreamClient)
 	case c.UpstreamTimeout <= 0:
 		return fmt.Errorf("UPSTREAM_TIMEOUT_MS=%d: want a positive number", c.UpstreamTimeout.Milliseconds())
 	}

@@ -45,10 +45,12 @@ var cases = []Case{
 	}},
 	{Name: "too-long-then-more", Run: func(ctx context.Context, t Target) error {
 		// One write of a far longer line and more requests behind it: the
-		// server must still say why before it closes.
+		// server must still say why, and close in order (FIN, not a reset
+		// from closing on unread input, which can destroy the error line).
 		in := append(bytes.Repeat([]byte("w"), 3*lineproto.MaxLine), "\nhello\n"...)
-		return tooLong(ctx, t, nil, in, true)
+		return tooLong(ctx, t, nil, in, false)
 	}},
+	{Name: "too-long-lets-go", Timeout: 15 * time.Second, Run: tooLongLetsGo},
 	{Name: "pipelined-1000", Applies: healthyOrEcho, Timeout: 30 * time.Second, Run: func(ctx context.Context, t Target) error {
 		var in []byte
 		var ps [][]byte
@@ -101,6 +103,99 @@ var cases = []Case{
 		})
 	}},
 	{Name: "upstream-error-keeps-connection", Applies: broken, Timeout: 20 * time.Second, Run: upstreamError},
+	{Name: "warm-bursts-no-stall", Applies: healthyOrEcho, Alone: true, Timeout: 30 * time.Second, Run: warmBursts},
+}
+
+// Stall is the longest a 4-line burst on a warm connection may wait. A
+// delayed ACK meeting Nagle's algorithm costs 40 ms; a server answering
+// from its loop with TCP_NODELAY takes well under a millisecond.
+const Stall = 25 * time.Millisecond
+
+// warmBursts warms a connection past TCP's quick-ACK start with single
+// round trips, then sends 40 bursts of 4 lines in one write each and wants
+// every burst answered within Stall. A server that leaves Nagle's algorithm
+// on sends the first answer, holds the rest until the client's delayed ACK,
+// and fails here.
+func warmBursts(ctx context.Context, t Target) error {
+	c, err := t.dialUntil(ctx, "connect")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true) // the client's bursts leave at once
+	}
+	r := bufio.NewReader(c)
+	ask := func(in []byte, n int) (time.Duration, error) {
+		start := time.Now()
+		if _, err := c.Write(in); err != nil {
+			return 0, fmt.Errorf("write: %w", err)
+		}
+		for range n {
+			if _, err := r.ReadBytes('\n'); err != nil {
+				return 0, fmt.Errorf("read: %w", err)
+			}
+		}
+		return time.Since(start), nil
+	}
+	for i := range 50 {
+		if _, err := ask(fmt.Appendf(nil, "warm %d\n", i), 1); err != nil {
+			return fmt.Errorf("warm-up %d: %w", i+1, err)
+		}
+	}
+	var slow []string // the first few, for the message
+	stalls := 0
+	for i := range 40 {
+		took, err := ask(fmt.Appendf(nil, "burst %d a\nburst %d b\nburst %d c\nburst %d d\n", i, i, i, i), 4)
+		if err != nil {
+			return fmt.Errorf("burst %d: %w", i+1, err)
+		}
+		if took >= Stall && len(slow) < 5 {
+			slow = append(slow, fmt.Sprintf("#%d %v", i+1, took.Round(time.Millisecond)))
+		}
+		if took >= Stall {
+			stalls++
+		}
+	}
+	if stalls > 0 {
+		return fmt.Errorf("%d of 40 bursts of 4 lines waited %v or more (%s): Nagle's algorithm meeting the delayed ACK; set TCP_NODELAY on accepted sockets", stalls, Stall, strings.Join(slow, ", "))
+	}
+	return nil
+}
+
+// tooLongLetsGo sends a too-long line and keeps sending: the server must say
+// why, close its side in order, and stop reading within a few seconds. A
+// drain that lasts as long as the client sends holds a server's thread or
+// buffer for ever.
+func tooLongLetsGo(ctx context.Context, t Target) error {
+	c, err := t.dialUntil(ctx, "connect")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Write(bytes.Repeat([]byte("q"), lineproto.MaxLine+1)); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		return fmt.Errorf("reading to the close: %v (got %s): the close after too-long must be in order, FIN and not a reset", err, quote(got))
+	}
+	if err := same(got, []byte(lineproto.TooLongLine)); err != nil {
+		return err
+	}
+	chunk := bytes.Repeat([]byte("more "), 200)
+	start := time.Now()
+	for time.Since(start) < 4*time.Second {
+		if _, err := c.Write(chunk); err != nil {
+			return nil // the server let go
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("still reading what the client sends 4 s after %s: the drain after too-long must end (about 1 s)", quote([]byte(lineproto.TooLongLine)))
 }
 
 // expect sends in as one write and wants exactly want back before the close.
@@ -208,6 +303,7 @@ func upstreamError(ctx context.Context, t Target) error {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	for _, p := range []string{"hello", "still there?"} {
+		start := time.Now()
 		if _, err := c.Write([]byte(p + "\n")); err != nil {
 			return fmt.Errorf("write %q: %w", p, err)
 		}
@@ -217,6 +313,10 @@ func upstreamError(ctx context.Context, t Target) error {
 		}
 		if !bytes.HasPrefix(line, []byte(lineproto.UpstreamErrorTag)) {
 			return fmt.Errorf("after %q with a %s upstream: got %s, want a line starting %q", p, t.Upstream, quote(line), lineproto.UpstreamErrorTag)
+		}
+		// The drip's body would take 3 s; the timeout is for the whole call.
+		if took := time.Since(start); t.Upstream == Drip && took > 2*time.Second {
+			return fmt.Errorf("after %q with a %s upstream: the error came after %v; UPSTREAM_TIMEOUT_MS bounds the whole call, body included", p, t.Upstream, took.Round(time.Millisecond))
 		}
 	}
 	c.(interface{ CloseWrite() error }).CloseWrite()

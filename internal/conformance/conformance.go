@@ -34,6 +34,9 @@ const (
 	Failing  Upstream = "failing"  // answers 503 to everything
 	Refused  Upstream = "refused"  // refuses connections
 	TooSlow  Upstream = "too-slow" // answers later than UPSTREAM_TIMEOUT_MS
+	Redirect Upstream = "redirect" // answers 302 to the real translation
+	Huge     Upstream = "huge"     // answers a body one byte over 1 MiB
+	Drip     Upstream = "drip"     // sends its body a byte at a time, past any timeout
 	NotFetch Upstream = ""         // echo mode
 )
 
@@ -56,7 +59,10 @@ func (t Target) Name() string {
 
 // Case is one rule of the contract, checked against a target.
 type Case struct {
-	Name    string
+	Name string
+	// Alone: the case measures time, so Run gives it the target to itself
+	// before the other cases start.
+	Alone   bool
 	Applies func(Target) bool // nil: every target
 	Timeout time.Duration     // the whole case's deadline
 	Run     func(ctx context.Context, t Target) error
@@ -88,7 +94,9 @@ func Check(ctx context.Context, t Target) []Result {
 func Run(t *testing.T, target Target) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
+			if !c.Alone {
+				t.Parallel()
+			}
 			r := runCase(context.Background(), c, target)
 			if r.Skipped {
 				t.Skip("does not apply to " + target.Name())

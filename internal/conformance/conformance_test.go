@@ -1,12 +1,17 @@
 package conformance
 
 import (
+	"bufio"
+	"cmp"
 	"context"
+	"io"
 	"net"
+	"os"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/linelab/linelab/internal/lineproto"
 	"github.com/linelab/linelab/internal/linetest"
 )
 
@@ -51,4 +56,94 @@ func TestTheSuiteCatchesLiars(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawLiar serves every connection with handle, on loopback.
+func rawLiar(t *testing.T, handle func(c *net.TCPConn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c.(*net.TCPConn))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestTheSuiteCatchesNetworkLiars: servers that keep every answer right but
+// leave Nagle's algorithm on, or never stop draining after too-long.
+func TestTheSuiteCatchesNetworkLiars(t *testing.T) {
+	t.Parallel()
+	nagle := rawLiar(t, func(c *net.TCPConn) {
+		c.SetNoDelay(false) // Go sets TCP_NODELAY by default; the talk's servers did not
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			// One write per answer, as a server that answers line by line does.
+			if _, err := c.Write(append([]byte("echo: "), line...)); err != nil {
+				return
+			}
+		}
+	})
+	drainsForEver := rawLiar(t, func(c *net.TCPConn) {
+		buf := make([]byte, 65536)
+		n := 0
+		for n <= lineproto.MaxLine {
+			k, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			n += k
+		}
+		c.Write([]byte(lineproto.TooLongLine))
+		c.CloseWrite()
+		io.Copy(io.Discard, c) // as long as the client sends
+	})
+	for _, tt := range []struct {
+		name, addr, fails string
+	}{
+		{"leaves Nagle on", nagle, "warm-bursts-no-stall"},
+		{"drains for ever", drainsForEver, "too-long-lets-go"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			i := slices.IndexFunc(Cases(), func(c Case) bool { return c.Name == tt.fails })
+			r := runCase(context.Background(), Cases()[i], Target{Addr: tt.addr, Mode: "echo"})
+			if r.Passed {
+				t.Errorf("case %s passed a server that %s", tt.fails, tt.name)
+			} else {
+				t.Logf("%s: %s", tt.fails, r.Detail)
+			}
+		})
+	}
+}
+
+// TestAddress judges any running server: LINELAB_ADDR=host:port, with
+// LINELAB_MODE (echo by default; fetch expects a healthy upstream). It is
+// how a new implementation is tried before it has a container.
+//
+//	LINELAB_ADDR=127.0.0.1:7001 go test -run TestAddress ./internal/conformance
+func TestAddress(t *testing.T) {
+	addr := os.Getenv("LINELAB_ADDR")
+	if addr == "" {
+		t.Skip("set LINELAB_ADDR=host:port to judge a running server")
+	}
+	target := Target{Addr: addr, Mode: cmp.Or(os.Getenv("LINELAB_MODE"), "echo")}
+	if target.Mode == "fetch" {
+		target.Upstream = Healthy
+	}
+	Run(t, target)
 }

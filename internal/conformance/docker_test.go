@@ -14,33 +14,25 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/catalog"
 	"github.com/linelab/linelab/lab/runtime"
+	"github.com/linelab/linelab/lab/upstream"
 )
 
 // TestDockerConformance judges every server of compose.yaml, each in its own
-// container, in echo mode, in fetch mode, and against a failing, a refusing
-// and a too slow upstream, with the suite that judges the Go servers
+// container, in every setup of the suite (echo; fetch against a healthy,
+// failing, refusing, slow, redirecting, oversized and dripping upstream, with
+// each client discipline), with the suite that judges the Go servers
 // in-process. It needs the images (`make images`); a missing engine fails it.
 func TestDockerConformance(t *testing.T) {
 	env := newDockerEnv(t)
-	cat := env.catalog
-	targets := []struct {
-		up      conformance.Upstream
-		mode    string
-		url     string
-		timeout string
-	}{
-		{conformance.NotFetch, "echo", "http://up-ok:8080", "5000"},
-		{conformance.Healthy, "fetch", "http://up-ok:8080", "5000"},
-		{conformance.Failing, "fetch", "http://up-503:8080", "5000"},
-		{conformance.Refused, "fetch", "http://up-ok:9", "5000"},
-		{conformance.TooSlow, "fetch", "http://up-slow:8080", "300"},
-	}
-	for _, impl := range cat.Servers {
+	for _, impl := range env.catalog.Servers {
 		t.Run(impl.Name, func(t *testing.T) {
-			for _, tg := range targets {
-				target := conformance.Target{Mode: tg.mode, Upstream: tg.up}
-				t.Run(target.Name(), func(t *testing.T) {
-					c := env.start(t, impl, map[string]string{"MODE": tg.mode, "UPSTREAM_URL": tg.url, "UPSTREAM_TIMEOUT_MS": tg.timeout})
+			for _, s := range conformance.Setups() {
+				if s.Mode == "fetch" && impl.Role == lab.RoleFloor {
+					continue // the floor only echoes
+				}
+				t.Run(s.Name(), func(t *testing.T) {
+					target := s.Target
+					c := env.start(t, impl, s.Env(env.upstreams[s.Behaviour], env.refused))
 					target.Addr = c.Addr(7000)
 					conformance.Run(t, target)
 				})
@@ -66,6 +58,10 @@ type dockerEnv struct {
 	rt      *runtime.Runtime
 	nw      *runtime.Network
 	catalog *catalog.Catalog
+	// upstreams are the base URLs of the upstream containers by behaviour,
+	// by IP: a server resolves nothing (PROTOCOL.md).
+	upstreams map[upstream.Behaviour]string
+	refused   string // a URL where nothing listens
 }
 
 func newDockerEnv(t *testing.T) *dockerEnv {
@@ -98,12 +94,15 @@ func newDockerEnv(t *testing.T) *dockerEnv {
 	if env.nw, err = rt.NewNetwork(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for alias, env2 := range map[string]map[string]string{
-		"up-ok":   {"LATENCY": "1ms", "JITTER": "1ms"}, // jitter: fetches finish out of order
-		"up-503":  {"ERROR_RATE": "1"},
-		"up-slow": {"LATENCY": "3s"},
-	} {
-		c, err := rt.Start(ctx, runtime.Spec{Image: cat.Upstream.Image, Name: alias, Env: env2, Network: env.nw, Aliases: []string{alias}})
+	env.upstreams = map[upstream.Behaviour]string{}
+	for _, su := range conformance.Setups() {
+		if _, ok := env.upstreams[su.Behaviour]; ok || su.Refused {
+			continue
+		}
+		b := su.Behaviour
+		c, err := rt.Start(ctx, runtime.Spec{Image: cat.Upstream.Image, Name: "upstream", Network: env.nw, Env: map[string]string{
+			"LATENCY": b.Latency.String(), "JITTER": b.Jitter.String(), "ERROR_RATE": fmt.Sprint(b.ErrorRate),
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,6 +111,8 @@ func newDockerEnv(t *testing.T) *dockerEnv {
 				t.Error(err)
 			}
 		})
+		env.upstreams[b] = "http://" + c.Addr(8080)
+		env.refused = "http://" + c.Addr(9)
 	}
 	return env
 }

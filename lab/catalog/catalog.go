@@ -20,7 +20,7 @@ import (
 
 // Catalog is the implementations of compose.yaml.
 type Catalog struct {
-	Servers  []lab.Implementation // sorted by name
+	Servers  []lab.Implementation // sorted by name; the floor among them
 	Upstream lab.Implementation
 }
 
@@ -67,7 +67,7 @@ func Load(ctx context.Context, path string) (*Catalog, error) {
 			continue
 		}
 		switch impl.Role {
-		case lab.RoleServer:
+		case lab.RoleServer, lab.RoleFloor:
 			c.Servers = append(c.Servers, impl)
 		case lab.RoleUpstream:
 			if c.Upstream.Name != "" {
@@ -123,8 +123,8 @@ func fromService(s types.ServiceConfig) (lab.Implementation, error) {
 	switch {
 	case len(missing) > 0:
 		return impl, fmt.Errorf("x-lab lacks %s", strings.Join(missing, ", "))
-	case impl.Role != lab.RoleServer && impl.Role != lab.RoleUpstream:
-		return impl, fmt.Errorf("x-lab role %q: want server or upstream", x.Role)
+	case impl.Role != lab.RoleServer && impl.Role != lab.RoleUpstream && impl.Role != lab.RoleFloor:
+		return impl, fmt.Errorf("x-lab role %q: want server, floor or upstream", x.Role)
 	case !strings.HasPrefix(impl.Image, "linelab/"):
 		return impl, fmt.Errorf("image %q: want linelab/<name>", impl.Image)
 	case impl.Context == "":

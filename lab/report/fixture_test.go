@@ -9,7 +9,8 @@ import (
 	"github.com/linelab/linelab/lab/results"
 )
 
-// fixture is a small run with fixed numbers: three implementations, a
+// fixture is a small run with fixed numbers: three implementations and the
+// floor (echo only), a
 // sweep, an open-loop ladder, an idle step and a fetch pair, and one of
 // everything that should escape (a <script> in a description and a source).
 func fixture() *results.File {
@@ -34,6 +35,7 @@ func fixture() *results.File {
 		{Name: "go-eventloop", Language: "go", Runtime: "Go", Model: "event loop", Source: []string{"go-server/eventloop/eventloop.go"}, Description: "gnet"},
 		{Name: "node", Language: "javascript", Runtime: "node.js 18", Model: "event loop, callbacks", Source: []string{"reference/node/server.js"}, Description: "callbacks <script>alert(1)</script>"},
 		{Name: "threads", Language: "python", Runtime: "python3", Model: "thread per connection", Source: []string{"reference/threads/server.py"}, Description: "threads"},
+		{Name: "floor", Role: lab.RoleFloor, Language: "c", Runtime: "gcc", Model: "epoll loop", Source: []string{"reference/floor/floor.c"}, Description: "the floor"},
 	}
 	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	f := &results.File{
@@ -54,13 +56,16 @@ func fixture() *results.File {
 		},
 		Failures: []results.Failure{{Impl: "threads", Scenario: "c10k-idle", Step: "c10000", Message: "exited with code 137, killed for memory over its 1024 MiB limit; skipped for the rest of the run", At: start}},
 	}
-	speed := map[string]float64{"go-eventloop": 4, "node": 2, "threads": 1}
+	speed := map[string]float64{"go-eventloop": 4, "node": 2, "threads": 1, "floor": 4.5}
 	var trials []results.Trial
 	for _, sc := range scens {
 		for _, impl := range impls {
 			for si, st := range sc.Steps {
 				if impl.Name == "threads" && sc.Name == "c10k-idle" {
 					continue // it "crashed"
+				}
+				if impl.Role == lab.RoleFloor && sc.Mode == "fetch" {
+					continue // the floor only echoes
 				}
 				for trial := 1; trial <= 3; trial++ {
 					k := speed[impl.Name]

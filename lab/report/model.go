@@ -89,6 +89,7 @@ type Row struct {
 	Impl, Step                        string
 	Throughput, Range, P50, P99, P999 string
 	LinesPerCPU, Cores, Memory        string
+	OfFloor                           string // lines per CPU-second as a share of the floor server's
 	Threads                           string
 	Headroom                          string // server CPU per line ÷ the driver's
 	Canary                            string // the machine's canary against the run's median
@@ -416,9 +417,14 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		decisive bool
 	}
 	var es []entry
+	var floor *entry // the physical limit: shown, never ranked
 	for _, impl := range f.Implementations {
 		s, st, ok := figure(f, sc, h, impl.Name)
 		if !ok {
+			continue
+		}
+		if impl.Role == lab.RoleFloor {
+			floor = &entry{impl: impl.Name, s: s, st: st}
 			continue
 		}
 		k := kneeOf(f, impl.Name, sc.Name)
@@ -531,6 +537,12 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	if !hasBase {
 		text += "; the threaded baseline did not run, so there are no ratios"
 	}
+	if floor != nil {
+		text += fmt.Sprintf("; the C floor server, the machine's limit and not ranked: %s", format(h, floor.s.Center))
+		if len(ranked) > 0 && floor.s.Center > 0 && (h.figure == string(lab.FigLinesPerCPU) || h.figure == string(lab.FigThroughput)) {
+			text += fmt.Sprintf(" (%s reaches %.0f%% of it)", ranked[0].impl, 100*ranked[0].s.Center/floor.s.Center)
+		}
+	}
 	v.Text = text + "."
 	for _, i := range m.Impls {
 		present := slices.ContainsFunc(es, func(e entry) bool { return e.impl == i.Name })
@@ -610,6 +622,9 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		if sm.MemPerConn.N > 0 {
 			row.Memory += " (" + results.Bytes(sm.MemPerConn.Center) + "/conn)"
 		}
+		if fl := floorStep(f, s.Scenario, s.Step); fl != nil && fl.Summary.LinesPerCPU.Center > 0 && sm.LinesPerCPU.Center > 0 {
+			row.OfFloor = fmt.Sprintf("%.0f%%", 100*sm.LinesPerCPU.Center/fl.Summary.LinesPerCPU.Center)
+		}
 		if sm.Headroom.N > 0 {
 			row.Headroom = fmt.Sprintf("%.1f×", sm.Headroom.Center)
 		}
@@ -668,6 +683,18 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 	}
 	v.Charts = charts(f, sc, m)
 	return v
+}
+
+// floorStep is the floor server's result at a step, if it ran.
+func floorStep(f *results.File, scen, step string) *results.Step {
+	for _, impl := range f.Implementations {
+		if impl.Role == lab.RoleFloor {
+			if st := find(f, impl.Name, scen, step); st != nil {
+				return st
+			}
+		}
+	}
+	return nil
 }
 
 func median(ts []results.Trial, f func(results.Trial) float64) float64 {

@@ -64,6 +64,7 @@ type Environment struct {
 	Images        map[string]Image `json:"images"`     // by implementation
 	Pinning       Pinning          `json:"pinning"`
 	MemoryLimit   int64            `json:"memory_limit_bytes"` // of each server container
+	Hardening     lab.Hardening    `json:"hardening"`          // of every container
 }
 
 // Image is one image the run used.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -190,6 +191,7 @@ type runner struct {
 	up     *runtime.Container
 	upm    *metrics.Sampler // the upstream's CPU
 	upc    *upstreamClient
+	client string         // the phase's upstream-client discipline (fetch mode)
 	ref    *server        // the calibration server, also the canary; paused between uses
 	dcores *metrics.Cores // the driver's core (the lab and the upstream)
 	score  *metrics.Cores // the servers' cores
@@ -242,6 +244,7 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 	}
 	env.Pinning = results.Pinning{Server: r.serverCPU(), Driver: r.pinned, Upstream: strconv.Itoa(r.opts.DriverCPU)}
 	env.MemoryLimit = r.opts.MemoryLimit
+	env.Hardening = lab.Hardened
 	env.Images = map[string]results.Image{}
 	for _, impl := range append([]lab.Implementation{r.plan.Catalog.Upstream}, r.plan.Impls...) {
 		info, err := r.rt.Image(ctx, impl.Image)
@@ -316,22 +319,25 @@ func (r *runner) run(ctx context.Context) error {
 			f.Warnings = append(f.Warnings, "calibration failed: "+err.Error()+"; no step can be flagged driver-bound by rate")
 		})
 	}
-	for _, mode := range []string{"echo", "fetch"} {
+	// Phases: echo, then fetch with each upstream-client discipline; the
+	// servers restart between phases with the discipline in UPSTREAM_CLIENT.
+	for _, ph := range []struct{ mode, client string }{{"echo", ""}, {"fetch", lab.Pooled}, {"fetch", lab.PerRequest}} {
 		var scens []lab.Scenario
 		for _, s := range r.plan.Scenarios {
-			if s.Mode == mode {
+			if s.Mode == ph.mode && s.Client == ph.client {
 				scens = append(scens, s)
 			}
 		}
 		if len(scens) == 0 || ctx.Err() != nil {
 			continue
 		}
+		r.client = ph.client
 		// Closed loops first (an open loop's ladder is pruned by them);
 		// idle scenarios last: a server keeps the memory that 10,000
 		// connections made it take (and each idle trial gets a fresh
 		// container anyway).
 		slices.SortStableFunc(scens, func(a, b lab.Scenario) int { return rank(a) - rank(b) })
-		if err := r.phase(ctx, mode, scens); err != nil {
+		if err := r.phase(ctx, ph.mode, scens); err != nil {
 			return err
 		}
 	}
@@ -399,7 +405,11 @@ type server struct {
 }
 
 func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) error {
-	r.say("lab: %s phase: starting %d servers on core %s", mode, len(r.plan.Impls), r.serverCPU())
+	name := mode
+	if r.client != "" {
+		name += " (" + r.client + " upstream client)"
+	}
+	r.say("lab: %s phase: starting the servers on core %s", name, r.serverCPU())
 	var servers []*server
 	defer func() {
 		for _, s := range servers {
@@ -412,6 +422,9 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 	for _, impl := range r.plan.Impls {
 		if _, out := r.dead[impl.Name]; out {
 			continue
+		}
+		if impl.Role == lab.RoleFloor && mode != "echo" {
+			continue // the floor only echoes
 		}
 		s, err := r.startServer(ctx, impl, mode)
 		if err != nil {
@@ -523,7 +536,10 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 	}
 	env["MODE"] = mode
 	env["PORT"] = strconv.Itoa(ServerPort)
-	env["UPSTREAM_URL"] = "http://upstream:8080"
+	// The upstream's address, not its name: no fetch waits on Docker's
+	// DNS (PROTOCOL.md).
+	env["UPSTREAM_URL"] = "http://" + r.up.Addr(8080)
+	env["UPSTREAM_CLIENT"] = cmp.Or(r.client, lab.Pooled)
 	c, err := r.rt.Start(ctx, runtime.Spec{
 		Image: impl.Image, Name: impl.Name, Env: env, Network: r.nw,
 		Cpuset: r.serverCPU(), Memory: r.opts.MemoryLimit,

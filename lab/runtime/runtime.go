@@ -13,6 +13,7 @@ package runtime
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linelab/linelab/lab"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -121,6 +123,7 @@ type Spec struct {
 	Aliases []string          // names on that network
 	Cpuset  string            // cores, e.g. "1"; empty for any
 	Memory  int64             // bytes; 0 for no limit
+	Pids    int64             // most processes and threads; 0 for lab.Hardened.Pids
 }
 
 // Container is a started container.
@@ -174,6 +177,18 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 			hc.CpusetCpus = s.Cpuset
 			hc.Memory = s.Memory
 			hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 20000, Hard: 20000}}
+			hc.ReadonlyRootfs = lab.Hardened.ReadOnlyRoot
+			hc.CapDrop = lab.Hardened.CapDrop
+			if lab.Hardened.NoNewPrivileges {
+				hc.SecurityOpt = []string{"no-new-privileges:true"}
+			}
+			hc.Tmpfs = map[string]string{}
+			for _, t := range lab.Hardened.Tmpfs {
+				path, opts, _ := strings.Cut(t, ":")
+				hc.Tmpfs[path] = opts
+			}
+			pids := cmp.Or(s.Pids, lab.Hardened.Pids)
+			hc.PidsLimit = &pids
 		}),
 	)
 	if err != nil {

@@ -63,9 +63,39 @@ func LoadDir(dir string) ([]lab.Scenario, error) {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, s)
+		out = append(out, Expand(s)...)
 	}
 	return out, errors.Join(errs...)
+}
+
+// Expand makes one scenario per upstream-client discipline of a fetch
+// scenario: the first keeps the name, the others are named
+// "<name>-<discipline>" and say so in their description. An echo scenario
+// stays as it is.
+func Expand(s lab.Scenario) []lab.Scenario {
+	if s.Mode != "fetch" {
+		return []lab.Scenario{s}
+	}
+	clients := s.Clients
+	if len(clients) == 0 {
+		clients = []string{lab.Pooled}
+	}
+	var out []lab.Scenario
+	for i, c := range clients {
+		x := s
+		x.Client, x.Clients = c, nil
+		if i > 0 {
+			x.Name = s.Name + "-" + c
+			x.Description = clientNote[c] + " " + s.Description
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+var clientNote = map[string]string{
+	lab.Pooled:     "With UPSTREAM_CLIENT=pooled: every server keeps up to 1,024 upstream connections alive, the idiomatic client of each ecosystem today.",
+	lab.PerRequest: "With UPSTREAM_CLIENT=per-request: every server opens a new upstream connection for each fetch, as the talk's code did.",
 }
 
 // LoadFile loads one scenario file.
@@ -199,6 +229,19 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 			v.add(at(n, "upstream"), "upstream is set but mode is %s; it applies to fetch mode only", s.Mode)
 		}
 		v.upstream(*s.Upstream, child(n, "upstream"))
+	}
+	if len(s.Clients) > 0 && s.Mode != "fetch" {
+		v.add(at(n, "clients"), "clients is set but mode is %s; it applies to fetch mode only", s.Mode)
+	}
+	listed := map[string]bool{}
+	for _, c := range s.Clients {
+		if _, ok := clientNote[c]; !ok {
+			v.add(at(n, "clients"), "client %q: want %s or %s", c, lab.Pooled, lab.PerRequest)
+		}
+		if listed[c] {
+			v.add(at(n, "clients"), "client %q is listed twice", c)
+		}
+		listed[c] = true
 	}
 	profiles := child(n, "profiles")
 	for _, p := range []lab.Profile{lab.Quick, lab.Standard} {

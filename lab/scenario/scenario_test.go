@@ -14,7 +14,7 @@ func TestLoadRealScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"c10k-idle", "churn", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fetch-slow-upstream", "fetch-sweep"}
+	want := []string{"c10k-idle", "churn", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fetch-slow-upstream", "fetch-sweep", "fetch-sweep-per-request"}
 	var got []string
 	for _, s := range ss {
 		got = append(got, s.Name)
@@ -86,6 +86,10 @@ func TestParseErrors(t *testing.T) {
 			"scenarios/x.yaml:8: upstream is set but mode is echo; it applies to fetch mode only"},
 		{"bad error rate", strings.Replace(good, "mode: echo", "mode: fetch\nupstream: {error_rate: 2}", 1),
 			"scenarios/x.yaml:3: error_rate 2: want 0 to 1"},
+		{"bad client", strings.Replace(good, "mode: echo", "mode: fetch\nclients: [pooled, shared]", 1),
+			`scenarios/x.yaml:3: client "shared": want pooled or per-request`},
+		{"clients in echo", strings.Replace(good, "mode: echo", "mode: echo\nclients: [pooled]", 1),
+			"scenarios/x.yaml:3: clients is set but mode is echo"},
 		{"payload with LF", strings.Replace(good, "connections: 2}", "connections: 2, payload: \"a\\nb\"}", 1),
 			"scenarios/x.yaml:7: payload must not hold CR or LF"},
 		{"not yaml", "name: [x\n", "scenarios/x.yaml:1: did not find expected ',' or ']'"},
@@ -102,5 +106,24 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("error:\n  %v\nwant it to hold:\n  %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestExpand: a fetch scenario runs once per client discipline, the first
+// keeping its name; an echo scenario is left alone.
+func TestExpand(t *testing.T) {
+	t.Parallel()
+	got := Expand(lab.Scenario{Name: "f", Mode: "fetch", Description: "d.", Clients: []string{lab.Pooled, lab.PerRequest}})
+	if len(got) != 2 || got[0].Name != "f" || got[0].Client != lab.Pooled || got[1].Name != "f-per-request" || got[1].Client != lab.PerRequest {
+		t.Fatalf("Expand = %+v", got)
+	}
+	if !strings.HasSuffix(got[1].Description, " d.") || !strings.Contains(got[1].Description, "UPSTREAM_CLIENT=per-request") {
+		t.Errorf("description %q", got[1].Description)
+	}
+	if got := Expand(lab.Scenario{Name: "g", Mode: "fetch"}); len(got) != 1 || got[0].Client != lab.Pooled {
+		t.Errorf("default: %+v", got)
+	}
+	if got := Expand(lab.Scenario{Name: "e", Mode: "echo"}); len(got) != 1 || got[0].Client != "" {
+		t.Errorf("echo: %+v", got)
 	}
 }

@@ -5,7 +5,14 @@
 // GET /translate?text=T answers T translated word by word with a fixed
 // dictionary, after a configurable latency (fixed plus uniform jitter); a
 // share of requests may be made slow, and a share answered with 503.
-// GET /healthz answers "ok". GET /stats reports what was served, and
+// GET /healthz answers "ok".
+//
+// Three prefixes break the contract on purpose, so that the conformance
+// suite can check what a server does with a broken upstream: a server whose
+// UPSTREAM_URL ends in /redirect gets a 302 to the real translation, /huge a
+// 200 whose body is one byte over MaxBody, /drip a body announced with its
+// length and sent one byte every DripEvery, far slower than any timeout.
+// GET /stats reports what was served, and
 // POST /stats/reset zeroes it. GET /control shows the behaviour and
 // POST /control changes it while the service runs (query parameters latency,
 // jitter, slow_latency as Go durations; error_rate and slow_rate from 0 to 1).
@@ -78,6 +85,11 @@ func New(b Behaviour, seed uint64) (*Service, error) {
 	s := &Service{b: b, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /translate", s.translate)
+	s.mux.HandleFunc("GET /redirect/translate", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/translate?"+r.URL.RawQuery, http.StatusFound)
+	})
+	s.mux.HandleFunc("GET /huge/translate", huge)
+	s.mux.HandleFunc("GET /drip/translate", drip)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") })
 	s.mux.HandleFunc("GET /stats", s.stats)
 	s.mux.HandleFunc("POST /stats/reset", s.reset)
@@ -159,6 +171,39 @@ func (s *Service) translate(w http.ResponseWriter, r *http.Request) {
 	s.translated.Add(1)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte(Translate(text)))
+}
+
+// MaxBody is the largest upstream body the contract lets a server accept.
+const MaxBody = 1 << 20
+
+// DripEvery is the pace of /drip: one body byte per tick.
+const DripEvery = 100 * time.Millisecond
+
+func huge(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(MaxBody+1))
+	w.Write([]byte(strings.Repeat("arr", MaxBody/3+1)[:MaxBody+1]))
+}
+
+func drip(w http.ResponseWriter, r *http.Request) {
+	const body = "ahoy, this answer takes its time"
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	tick := time.NewTicker(DripEvery)
+	defer tick.Stop()
+	for i := range len(body) {
+		w.Write([]byte{body[i]})
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-tick.C:
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
 
 // textParam finds text= in a raw query and decodes it form-style (+ is a

@@ -115,3 +115,38 @@ func TestParseBehaviour(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestBrokenRoutes checks the three prefixes that break the contract on
+// purpose, as the conformance suite relies on them.
+func TestBrokenRoutes(t *testing.T) {
+	t.Parallel()
+	svc, err := New(Behaviour{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	defer srv.Close()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(srv.URL + "/redirect/translate?text=hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/translate?text=hello" {
+		t.Errorf("redirect: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if code, body := get(t, srv, "/huge/translate?text=x"); code != 200 || len(body) != MaxBody+1 || strings.ContainsAny(body, "\r\n") {
+		t.Errorf("huge: %d, %d bytes", code, len(body))
+	}
+	start := time.Now()
+	resp, err = http.Get(srv.URL + "/drip/translate?text=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 3)
+	_, err = io.ReadFull(resp.Body, buf)
+	resp.Body.Close()
+	if took := time.Since(start); err != nil || took < 2*DripEvery {
+		t.Errorf("drip: 3 bytes in %v (%v), want at least %v", took, err, 2*DripEvery)
+	}
+}

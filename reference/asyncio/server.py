@@ -1,51 +1,48 @@
 """asyncio: the standard library's answer the demo could not show. Streams
-(start_server, readuntil) with one coroutine per connection; the fetch is a
-small HTTP/1.1 client on the same streams, since the standard library has no
-asyncio HTTP client.
+(start_server, readuntil) with one coroutine per connection; the fetch uses
+aiohttp, asyncio's usual HTTP client, since the standard library has none.
+UPSTREAM_CLIENT=pooled shares one kept-alive connector; per-request makes
+the same connector close every connection after its fetch (force_close).
 """
 import asyncio
 import os
 import signal
 import sys
-import urllib.parse
+
+import aiohttp
 
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
-from labconf import MAX_LINE, TOO_LONG, Config, answer, echo, payload, upstream_error  # noqa: E402
+from labconf import (  # noqa: E402
+    DRAIN_SECONDS, MAX_BODY, MAX_LINE, TOO_LONG, Config, answer, echo, payload, upstream_error,
+)
 
 config = Config("asyncio")
+session = None  # aiohttp.ClientSession, made on the running loop
 
 
-async def http_get(url):
-    """GET url over asyncio streams; returns (status, body)."""
-    parts = urllib.parse.urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
-    try:
-        target = parts.path + "?" + parts.query
-        writer.write(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (target, parts.netloc)).encode("ascii"))
-        status = int((await reader.readline()).split()[1])
-        headers = {}
-        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-            key, _, value = line.decode("latin-1").partition(":")
-            headers[key.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            body = b""
-            while size := int((await reader.readline()).split(b";")[0], 16):
-                body += await reader.readexactly(size)
-                await reader.readline()
-        elif "content-length" in headers:
-            body = await reader.readexactly(int(headers["content-length"]))
-        else:
-            body = await reader.read()
-        return status, body
-    finally:
-        writer.close()
+def new_session():
+    # limit=0: no cap on connections at once, as in every other server.
+    # aiohttp has no cap on idle connections either (the others keep at most
+    # POOL_SIZE); the lab never has more fetches at once than that.
+    connector = aiohttp.TCPConnector(limit=0, force_close=not config.pooled)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=config.timeout),  # the whole call, body included
+        auto_decompress=False,
+    )
 
 
 async def fetch(data):
     try:
-        status, body = await asyncio.wait_for(http_get(config.translate_url(data)), config.timeout)
-        return answer(status, body)
+        async with session.get(config.translate_url(data), allow_redirects=False) as resp:
+            body = await resp.content.read(MAX_BODY + 1)
+            while len(body) <= MAX_BODY and (more := await resp.content.read(MAX_BODY + 1 - len(body))):
+                body += more
+            if len(body) > MAX_BODY:
+                resp.close()  # drop the connection rather than read the rest
+                return upstream_error("body over %d bytes" % MAX_BODY)
+            return answer(resp.status, body)
     except asyncio.TimeoutError:
         return upstream_error("timeout after %gs" % config.timeout)
     except Exception as e:  # refused, reset, bad answer: all are upstream errors
@@ -63,10 +60,7 @@ async def handle(reader, writer):
                 writer.write(TOO_LONG)
                 await writer.drain()
                 writer.write_eof()
-                try:
-                    await asyncio.wait_for(reader.read(-1), 1)
-                except (asyncio.TimeoutError, asyncio.LimitOverrunError, OSError):
-                    pass
+                await drain(reader)
                 break
             data = payload(line)
             writer.write(await fetch(data) if config.mode == "fetch" else echo(data))
@@ -77,7 +71,19 @@ async def handle(reader, writer):
         writer.close()
 
 
+async def drain(reader):
+    """Drop what the client still sends, for at most DRAIN_SECONDS."""
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while await reader.read(65536):
+                pass
+    except (asyncio.TimeoutError, OSError):
+        pass
+
+
 async def main():
+    global session
+    session = new_session()
     server = await asyncio.start_server(handle, port=config.port, limit=MAX_LINE, backlog=1024)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

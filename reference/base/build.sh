@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # build.sh builds linelab/base: a Debian bookworm minbase with python3, gevent,
-# Twisted and node.js, made with debootstrap from the machine's own apt mirror
-# and imported with `docker import`. Nothing is pulled from a registry.
+# Twisted, node.js, the pooled HTTP clients of the servers (urllib3,
+# geventhttpclient, aiohttp) and gcc for the C floor server, made with
+# debootstrap from the machine's own apt mirror and imported with
+# `docker import`. Nothing is pulled from a registry.
 #
 #   reference/base/build.sh          build it unless it exists
 #   reference/base/build.sh --force  rebuild it
@@ -12,7 +14,7 @@ set -euo pipefail
 
 image=${BASE_IMAGE:-linelab/base:bookworm}
 here=$(cd "$(dirname "$0")" && pwd)
-packages=python3,python3-cffi-backend,python3-gevent,python3-twisted,nodejs,ca-certificates
+packages=python3,python3-cffi-backend,python3-gevent,python3-twisted,python3-urllib3,python3-geventhttpclient,python3-aiohttp,nodejs,ca-certificates,gcc,libc6-dev
 
 if [ "${1:-}" != "--force" ] && docker image inspect "$image" >/dev/null 2>&1; then
 	echo "base: $image exists (use --force to rebuild)"
@@ -43,14 +45,19 @@ if [ -z "$mirror" ]; then
 fi
 
 root=$(mktemp -d /tmp/linelab-base.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+# An interrupted debootstrap leaves proc and sys mounted in the chroot:
+# unmount them first, and never let rm cross into another file system.
+cleanup() {
+	for m in proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
+	rm -rf --one-file-system "$root" "$root.log"
+}
+trap cleanup EXIT
 echo "base: debootstrap bookworm into $root (about a minute)"
 debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >"$root.log" 2>&1 || {
 	echo "base: debootstrap failed; the last lines of $root.log:" >&2
 	tail -n 20 "$root.log" >&2
 	exit 1
 }
-rm -f "$root.log"
 
 ver() { chroot "$root" dpkg-query -W -f='${Version}' "$1"; }
 python=$(ver python3); gevent=$(ver python3-gevent); twisted=$(ver python3-twisted); node=$(ver nodejs)

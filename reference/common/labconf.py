@@ -3,10 +3,18 @@ the few byte strings of the protocol. Everything about concurrency stays in
 each server's own file, where the reader should see it."""
 import os
 import sys
+import time
 import urllib.parse
 
 MAX_LINE = 65536  # bytes before the LF, the CR included
 TOO_LONG = b"error: line too long\n"
+MAX_BODY = 1 << 20  # the largest upstream body a server accepts
+POOL_SIZE = 1024  # idle upstream connections kept under UPSTREAM_CLIENT=pooled
+DRAIN_SECONDS = 1.0  # after too-long: how long to drop what the client still sends
+
+
+class UpstreamFailure(Exception):
+    """An upstream answer that the contract turns into an error line."""
 
 
 class Config:
@@ -16,6 +24,9 @@ class Config:
         self.mode = os.environ.get("MODE", "echo") or "echo"
         self.upstream = (os.environ.get("UPSTREAM_URL") or "http://upstream:8080").rstrip("/")
         self.timeout = self._int("UPSTREAM_TIMEOUT_MS", 5000) / 1000.0
+        self.client = os.environ.get("UPSTREAM_CLIENT", "pooled") or "pooled"
+        if self.client not in ("pooled", "per-request"):
+            self.fail("UPSTREAM_CLIENT=%r: want per-request or pooled" % self.client)
         if self.mode not in ("echo", "fetch"):
             self.fail("MODE=%r: want echo or fetch" % self.mode)
         if self.timeout <= 0:
@@ -36,12 +47,38 @@ class Config:
         print("%s: %s" % (self.name, message), file=sys.stderr)
         sys.exit(2)
 
+    @property
+    def pooled(self):
+        return self.client == "pooled"
+
     def announce(self):
-        print("%s: mode %s, listening on port %d" % (self.name, self.mode, self.port), flush=True)
+        client = ", upstream client %s" % self.client if self.mode == "fetch" else ""
+        print("%s: mode %s%s, listening on port %d" % (self.name, self.mode, client, self.port), flush=True)
 
     def translate_url(self, payload):
         """The upstream URL for payload (bytes), percent-encoded form-style."""
         return self.upstream + "/translate?text=" + urllib.parse.quote_plus(payload)
+
+
+def read_body(resp, deadline, timeout):
+    """The whole body of resp, an http.client.HTTPResponse, read as it
+    arrives. Raises UpstreamFailure past MAX_BODY or past deadline
+    (time.monotonic()), so that a dripping body cannot hold a fetch beyond
+    UPSTREAM_TIMEOUT_MS: a blocking client's own timeout bounds each read,
+    not the call. The deadline may be overshot by one read, itself bounded
+    by the socket's timeout."""
+    chunks, size = [], 0
+    while True:
+        if time.monotonic() > deadline:
+            raise UpstreamFailure("timeout after %gs" % timeout)
+        chunk = resp.read1(65536)  # returns what one read brings
+        if not chunk:
+            resp.read()  # marks the response complete, so its connection can serve again
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise UpstreamFailure("body over %d bytes" % MAX_BODY)
+        chunks.append(chunk)
 
 
 def payload(line):

@@ -25,11 +25,19 @@ const port = intEnv('PORT', 7000);
 const mode = process.env.MODE || 'echo';
 const upstream = (process.env.UPSTREAM_URL || 'http://upstream:8080').replace(/\/$/, '');
 const timeout = intEnv('UPSTREAM_TIMEOUT_MS', 5000);
+const client = process.env.UPSTREAM_CLIENT || 'pooled';
 if (mode !== 'echo' && mode !== 'fetch') fail(`MODE=${JSON.stringify(mode)}: want echo or fetch`);
+if (client !== 'pooled' && client !== 'per-request') fail(`UPSTREAM_CLIENT=${JSON.stringify(client)}: want per-request or pooled`);
 if (!/^https?:\/\//.test(upstream)) fail(`UPSTREAM_URL=${JSON.stringify(upstream)}: want an http:// URL`);
 
-// Keep-alive is off in node 18's default agent; the upstream is asked often.
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const MAX_BODY = 1 << 20;
+const POOL_SIZE = 1024;
+// UPSTREAM_CLIENT: per-request is node 18's default agent (keep-alive off,
+// a connection per fetch, as the demo had); pooled keeps up to POOL_SIZE
+// idle connections. http.get never follows redirects.
+const agent = client === 'pooled'
+  ? new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: POOL_SIZE })
+  : new http.Agent({ keepAlive: false, maxSockets: Infinity });
 
 // encode percent-encodes raw bytes: encodeURIComponent would mangle invalid UTF-8.
 function encode(buf) {
@@ -47,10 +55,22 @@ function upstreamError(detail) {
 
 function fetch(payload, done) {
   let finished = false;
-  const finish = (answer) => { if (!finished) { finished = true; done(answer); } };
-  const req = http.get(`${upstream}/translate?text=${encode(payload)}`, { agent, timeout }, (res) => {
+  // The timeout is for the whole call, body included (http.get's own
+  // `timeout` only watches for an idle socket).
+  const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeout}ms`)), timeout);
+  const finish = (answer) => { if (!finished) { finished = true; clearTimeout(timer); done(answer); } };
+  const req = http.get(`${upstream}/translate?text=${encode(payload)}`, { agent }, (res) => {
     const chunks = [];
-    res.on('data', (c) => chunks.push(c));
+    let size = 0;
+    res.on('data', (c) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        finish(upstreamError(`body over ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
     res.on('error', (e) => finish(upstreamError(e.message)));
     res.on('end', () => {
       if (res.statusCode < 200 || res.statusCode > 299) return finish(upstreamError(`status ${res.statusCode}`));
@@ -62,7 +82,6 @@ function fetch(payload, done) {
       finish(Buffer.concat([ECHO, body, NL]));
     });
   });
-  req.on('timeout', () => { req.destroy(new Error(`timeout after ${timeout}ms`)); });
   req.on('error', (e) => finish(upstreamError(e.message)));
 }
 
@@ -119,7 +138,8 @@ const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket)
 });
 
 server.listen({ port, backlog: 1024 }, () => {
-  console.log(`node: mode ${mode}, listening on port ${port}`);
+  const using = mode === 'fetch' ? `, upstream client ${client}` : '';
+  console.log(`node: mode ${mode}${using}, listening on port ${port}`);
 });
 process.on('SIGTERM', () => {
   server.close();

@@ -11,28 +11,30 @@ import sys
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.protocols.basic import LineReceiver
-from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from zope.interface import implementer
 
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
-from labconf import MAX_LINE, TOO_LONG, Config, answer, echo, upstream_error  # noqa: E402
+from labconf import DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, answer, echo, upstream_error  # noqa: E402
+from labtwisted import make_agent, read_body  # noqa: E402
 
 config = Config("twisted-inline")
-pool = HTTPConnectionPool(reactor, persistent=True)
-pool.maxPersistentPerHost = 1024
-agent = Agent(reactor, pool=pool)
+agent = make_agent(reactor, config)
+
+
+@defer.inlineCallbacks
+def ask(data):
+    response = yield agent.request(b"GET", config.translate_url(data).encode("ascii"))
+    body = yield read_body(response)
+    return answer(response.code, body)
 
 
 @defer.inlineCallbacks
 def fetch(data):
     try:
-        d = agent.request(b"GET", config.translate_url(data).encode("ascii"))
-        d.addTimeout(config.timeout, reactor)
-        response = yield d
-        body = yield readBody(response)
-        return answer(response.code, body)
-    except Exception as e:  # refused, timed out, reset: all are upstream errors
+        # The timeout is for the whole call: cancelling ask cancels what it waits on.
+        return (yield ask(data).addTimeout(config.timeout, reactor))
+    except Exception as e:  # refused, timed out, reset, too large: all are upstream errors
         return upstream_error(e)
 
 
@@ -42,8 +44,10 @@ class Echo(LineReceiver):
     MAX_LENGTH = MAX_LINE
 
     def connectionMade(self):
+        self.transport.setTcpNoDelay(True)
         self.pending = collections.deque()  # Deferreds of answers, in request order
         self.closing = False
+        self.too_long = False
 
     def lineReceived(self, line):
         # Not itself @inlineCallbacks: a value returned from here would
@@ -63,21 +67,31 @@ class Echo(LineReceiver):
         while self.pending and self.pending[0].called:
             self.transport.write(self.pending.popleft().result)
         if self.closing and not self.pending:
-            self.transport.loseConnection()
+            if self.too_long:
+                # FIN now; drop what still comes for a while, then let go.
+                self.transport.loseWriteConnection()
+                reactor.callLater(DRAIN_SECONDS, self.transport.loseConnection)
+            else:
+                self.transport.loseConnection()
+
+    def dataReceived(self, data):
+        if not self.too_long:
+            super().dataReceived(data)
 
     def lineLengthExceeded(self, line):
         if not self.closing:
             self.pending.append(defer.succeed(TOO_LONG))
-            self.closing = True
+            self.closing = self.too_long = True
             self.clearLineBuffer()
             self.flush()
 
     def readConnectionLost(self):
-        self.closing = True
+        self.closing, self.too_long = True, False
         self.flush()
 
     def writeConnectionLost(self):
-        self.transport.loseConnection()
+        if not self.too_long:  # after too-long, our own FIN: the drain goes on
+            self.transport.loseConnection()
 
 
 class Factory(protocol.ServerFactory):

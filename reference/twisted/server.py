@@ -1,5 +1,6 @@
 """twisted: a LineReceiver whose fetches are Deferreds with callbacks (the
-demo's twistedecho2, on Agent and readBody since getPage is gone).
+demo's twistedecho2, on Agent since getPage is gone; its pool follows
+UPSTREAM_CLIENT, see labtwisted.py).
 
 Callbacks may fire in any order; each request takes a place in a queue and
 answers leave from its head, so they go out in request order.
@@ -11,29 +12,27 @@ import sys
 from twisted.internet import protocol, reactor
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.protocols.basic import LineReceiver
-from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from zope.interface import implementer
 
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
-from labconf import MAX_LINE, TOO_LONG, Config, answer, echo, upstream_error  # noqa: E402
+from labconf import DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, answer, echo, upstream_error  # noqa: E402
+from labtwisted import make_agent, read_body  # noqa: E402
 
 config = Config(os.environ.get("IMPL", "twisted"))
-pool = HTTPConnectionPool(reactor, persistent=True)
-pool.maxPersistentPerHost = 1024
-agent = Agent(reactor, pool=pool)
+agent = make_agent(reactor, config)
 
 
 def fetch(data):
     d = agent.request(b"GET", config.translate_url(data).encode("ascii"))
-    d.addTimeout(config.timeout, reactor)
 
     def got_response(response):
-        body = readBody(response)
+        body = read_body(response)
         body.addCallback(lambda b: answer(response.code, b))
         return body
 
     d.addCallback(got_response)
+    d.addTimeout(config.timeout, reactor)  # the whole call: cancels the body read too
     d.addErrback(lambda failure: upstream_error(failure.getErrorMessage()))
     return d
 
@@ -44,8 +43,10 @@ class Echo(LineReceiver):
     MAX_LENGTH = MAX_LINE
 
     def connectionMade(self):
+        self.transport.setTcpNoDelay(True)
         self.pending = collections.deque()  # [answer or None] in request order
         self.closing = False  # input ended or was too long
+        self.too_long = False
 
     def lineReceived(self, line):
         if self.closing:
@@ -70,21 +71,32 @@ class Echo(LineReceiver):
         while self.pending and self.pending[0][0] is not None:
             self.transport.write(self.pending.popleft()[0])
         if self.closing and not self.pending:
-            self.transport.loseConnection()
+            if self.too_long:
+                # FIN now; drop what still comes for a while, then let go.
+                # Closing at once on unread input would reset the connection.
+                self.transport.loseWriteConnection()
+                reactor.callLater(DRAIN_SECONDS, self.transport.loseConnection)
+            else:
+                self.transport.loseConnection()
+
+    def dataReceived(self, data):
+        if not self.too_long:
+            super().dataReceived(data)
 
     def lineLengthExceeded(self, line):
         if not self.closing:
             self.queue(TOO_LONG)
-            self.closing = True
+            self.closing = self.too_long = True
             self.clearLineBuffer()
             self.flush()
 
     def readConnectionLost(self):  # the client half-closed: answer, then close
-        self.closing = True
+        self.closing, self.too_long = True, False
         self.flush()
 
     def writeConnectionLost(self):
-        self.transport.loseConnection()
+        if not self.too_long:  # after too-long, our own FIN: the drain goes on
+            self.transport.loseConnection()
 
 
 class Factory(protocol.ServerFactory):

@@ -33,7 +33,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err != nil {
 		return err
 	}
-	fetcher := server.NewFetcher(cfg.UpstreamURL, cfg.UpstreamTimeout)
+	fetcher := server.NewFetcher(cfg.UpstreamURL, cfg.UpstreamTimeout, cfg.UpstreamClient)
 	defer fetcher.Close()
 	addr := net.JoinHostPort("", strconv.Itoa(cfg.Port))
 	announce := func(a net.Addr) {

@@ -17,29 +17,22 @@ import (
 // TestConformance judges both models, in every mode, with the same suite
 // that judges the containers, against in-process upstreams.
 func TestConformance(t *testing.T) {
-	healthy := startUpstream(t, upstream.Behaviour{Latency: time.Millisecond, Jitter: time.Millisecond})
-	failing := startUpstream(t, upstream.Behaviour{ErrorRate: 1})
-	slow := startUpstream(t, upstream.Behaviour{Latency: 3 * time.Second})
 	refused := refusedURL(t)
-
-	targets := []struct {
-		mode, url, timeoutMS string
-		up                   conformance.Upstream
-	}{
-		{"echo", refused, "5000", conformance.NotFetch},
-		{"fetch", healthy, "5000", conformance.Healthy},
-		{"fetch", failing, "5000", conformance.Failing},
-		{"fetch", refused, "5000", conformance.Refused},
-		{"fetch", slow, "300", conformance.TooSlow},
+	upstreams := map[upstream.Behaviour]string{}
+	for _, s := range conformance.Setups() {
+		if _, ok := upstreams[s.Behaviour]; !ok && !s.Refused {
+			upstreams[s.Behaviour] = startUpstream(t, s.Behaviour)
+		}
 	}
 	for _, model := range []string{"goroutine", "eventloop"} {
 		t.Run(model, func(t *testing.T) {
-			for _, tg := range targets {
-				target := conformance.Target{Mode: tg.mode, Upstream: tg.up}
-				t.Run(target.Name(), func(t *testing.T) {
-					target.Addr = startServer(t, map[string]string{
-						"MODEL": model, "MODE": tg.mode, "UPSTREAM_URL": tg.url, "UPSTREAM_TIMEOUT_MS": tg.timeoutMS,
-					})
+			for _, s := range conformance.Setups() {
+				url := upstreams[s.Behaviour]
+				t.Run(s.Name(), func(t *testing.T) {
+					env := s.Env(url, refused)
+					env["MODEL"] = model
+					target := s.Target
+					target.Addr = startServer(t, env)
 					conformance.Run(t, target)
 				})
 			}
