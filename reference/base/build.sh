@@ -16,9 +16,15 @@ image=${BASE_IMAGE:-linelab/base:bookworm}
 here=$(cd "$(dirname "$0")" && pwd)
 packages=python3,python3-cffi-backend,python3-gevent,python3-twisted,python3-urllib3,python3-geventhttpclient,python3-aiohttp,nodejs,ca-certificates,gcc,libc6-dev
 
+# An image built from another package list (an older checkout) is rebuilt:
+# the servers would not find what they import.
 if [ "${1:-}" != "--force" ] && docker image inspect "$image" >/dev/null 2>&1; then
-	echo "base: $image exists (use --force to rebuild)"
-	exit 0
+	have=$(docker image inspect -f '{{index .Config.Labels "org.linelab.packages"}}' "$image")
+	if [ "$have" = "$packages" ]; then
+		echo "base: $image exists (use --force to rebuild)"
+		exit 0
+	fi
+	echo "base: $image was built from other packages ($have); rebuilding"
 fi
 
 if ! command -v debootstrap >/dev/null 2>&1; then
@@ -68,6 +74,7 @@ rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/
 
 tar -C "$root" -c . | docker import \
 	--change "LABEL org.linelab.base=bookworm" \
+	--change "LABEL org.linelab.packages=$packages" \
 	--change "LABEL runtime.python=$python" \
 	--change "LABEL runtime.gevent=$gevent" \
 	--change "LABEL runtime.twisted=$twisted" \
