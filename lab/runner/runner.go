@@ -210,6 +210,16 @@ type runner struct {
 	count, all  int
 }
 
+// upstreamCPU is the upstream's core: one of its own when the machine has a
+// third core (so that the translator never takes the driver's time), else
+// the driver's.
+func (r *runner) upstreamCPU() string {
+	if goruntime.NumCPU() >= 3 && r.opts.DriverCPU != 2 && !slices.Contains(cpuList(r.serverCPU()), 2) {
+		return "2"
+	}
+	return strconv.Itoa(r.opts.DriverCPU)
+}
+
 func (r *runner) serverCPU() string {
 	if goruntime.NumCPU() < 2 {
 		return "0"
@@ -242,7 +252,7 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 	if env.DockerVersion, env.CgroupVersion, err = r.rt.Engine(ctx); err != nil {
 		return f, err
 	}
-	env.Pinning = results.Pinning{Server: r.serverCPU(), Driver: r.pinned, Upstream: strconv.Itoa(r.opts.DriverCPU)}
+	env.Pinning = results.Pinning{Server: r.serverCPU(), Driver: r.pinned, Upstream: r.upstreamCPU()}
 	env.MemoryLimit = r.opts.MemoryLimit
 	env.Hardening = lab.Hardened
 	env.Images = map[string]results.Image{}
@@ -381,7 +391,7 @@ func (r *runner) startUpstream(ctx context.Context) error {
 	up := r.plan.Catalog.Upstream
 	c, err := r.rt.Start(ctx, runtime.Spec{
 		Image: up.Image, Name: up.Name, Network: r.nw, Aliases: []string{"upstream"},
-		Cpuset: strconv.Itoa(r.opts.DriverCPU), Env: map[string]string{"PORT": "8080"},
+		Cpuset: r.upstreamCPU(), Env: map[string]string{"PORT": "8080"},
 	})
 	if err != nil {
 		return err
