@@ -19,16 +19,19 @@
 package upstream
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Behaviour is what the translator does besides translating.
@@ -66,14 +69,19 @@ type Stats struct {
 	BadRequest int64 `json:"bad_requests"`    // no text parameter
 }
 
-// Service is the translator's http.Handler.
+// Service is the translator. It serves HTTP/1.1 with fasthttp rather than
+// net/http: measured here (upstream pinned to one core, wrk on the other,
+// 50 ms ± 10 ms latency), net/http took 217 µs of CPU per request at 100
+// connections and saturated its core at 12k requests/s with 1,000, while
+// fasthttp took 130 µs and served 19k/s at 37 µs a request. The upstream
+// shares the driver's core on a two-core machine, so its cost is the lab's.
 type Service struct {
 	mu  sync.Mutex
 	b   Behaviour
 	rnd *rand.Rand
 
 	requests, translated, errors, slow, bad atomic.Int64
-	mux                                     *http.ServeMux
+	srv                                     *fasthttp.Server
 }
 
 // New returns a Service with behaviour b and a random source seeded with
@@ -83,22 +91,55 @@ func New(b Behaviour, seed uint64) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{b: b, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("GET /translate", s.translate)
-	s.mux.HandleFunc("GET /redirect/translate", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/translate?"+r.URL.RawQuery, http.StatusFound)
-	})
-	s.mux.HandleFunc("GET /huge/translate", huge)
-	s.mux.HandleFunc("GET /drip/translate", drip)
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") })
-	s.mux.HandleFunc("GET /stats", s.stats)
-	s.mux.HandleFunc("POST /stats/reset", s.reset)
-	s.mux.HandleFunc("GET /control", s.control)
-	s.mux.HandleFunc("POST /control", s.control)
+	s.srv = &fasthttp.Server{
+		Handler:              s.Handle,
+		Name:                 "linelab-upstream",
+		NoDefaultDate:        true,
+		NoDefaultContentType: true,
+		ReadTimeout:          time.Minute, // a request's headers; idle kept-alive connections may wait longer
+		IdleTimeout:          5 * time.Minute,
+		Concurrency:          1 << 16,
+		// A request line holds a whole payload percent-encoded: up to three
+		// times 65,536 bytes. fasthttp's buffer is fixed, so it is sized for
+		// that; only the bytes a request uses are ever touched.
+		ReadBufferSize:                256 << 10,
+		DisableHeaderNamesNormalizing: true,
+	}
 	return s, nil
 }
 
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// Serve answers on ln until Shutdown.
+func (s *Service) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting and closes idle connections, waiting for
+// requests in progress.
+func (s *Service) Shutdown() error { return s.srv.Shutdown() }
+
+// Handle routes one request.
+func (s *Service) Handle(ctx *fasthttp.RequestCtx) {
+	get, post := ctx.IsGet(), ctx.IsPost()
+	switch path := string(ctx.Path()); {
+	case get && path == "/translate":
+		s.translate(ctx)
+	case get && path == "/redirect/translate":
+		ctx.Response.Header.Set("Location", "/translate?"+string(ctx.URI().QueryString()))
+		ctx.SetStatusCode(fasthttp.StatusFound)
+	case get && path == "/huge/translate":
+		huge(ctx)
+	case get && path == "/drip/translate":
+		drip(ctx)
+	case get && path == "/healthz":
+		ctx.WriteString("ok")
+	case get && path == "/stats":
+		s.stats(ctx)
+	case post && path == "/stats/reset":
+		s.reset(ctx)
+	case (get || post) && path == "/control":
+		s.control(ctx)
+	default:
+		ctx.Error("not found", fasthttp.StatusNotFound)
+	}
+}
 
 // Behaviour returns the behaviour in force.
 func (s *Service) Behaviour() Behaviour {
@@ -142,12 +183,12 @@ func (s *Service) draw() (delay time.Duration, fail, slow bool) {
 	return max(delay, 0), fail, slow
 }
 
-func (s *Service) translate(w http.ResponseWriter, r *http.Request) {
+func (s *Service) translate(ctx *fasthttp.RequestCtx) {
 	s.requests.Add(1)
-	text, ok := textParam(r.URL.RawQuery)
+	text, ok := textParam(string(ctx.URI().QueryString()))
 	if !ok {
 		s.bad.Add(1)
-		http.Error(w, "missing text parameter", http.StatusBadRequest)
+		ctx.Error("missing text parameter", fasthttp.StatusBadRequest)
 		return
 	}
 	delay, fail, slow := s.draw()
@@ -155,22 +196,16 @@ func (s *Service) translate(w http.ResponseWriter, r *http.Request) {
 		s.slow.Add(1)
 	}
 	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+		time.Sleep(delay) // a fasthttp worker per request; the delays are bounded
 	}
 	if fail {
 		s.errors.Add(1)
-		http.Error(w, "injected failure", http.StatusServiceUnavailable)
+		ctx.Error("injected failure", fasthttp.StatusServiceUnavailable)
 		return
 	}
 	s.translated.Add(1)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte(Translate(text)))
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.WriteString(Translate(text))
 }
 
 // MaxBody is the largest upstream body the contract lets a server accept.
@@ -179,31 +214,25 @@ const MaxBody = 1 << 20
 // DripEvery is the pace of /drip: one body byte per tick.
 const DripEvery = 100 * time.Millisecond
 
-func huge(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(MaxBody+1))
-	w.Write([]byte(strings.Repeat("arr", MaxBody/3+1)[:MaxBody+1]))
+func huge(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.WriteString(strings.Repeat("arr", MaxBody/3+1)[:MaxBody+1])
 }
 
-func drip(w http.ResponseWriter, r *http.Request) {
+// drip sends its body one byte a tick, each flushed on its own; chunked, as
+// a streaming upstream's would be.
+func drip(ctx *fasthttp.RequestCtx) {
 	const body = "ahoy, this answer takes its time"
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
-	tick := time.NewTicker(DripEvery)
-	defer tick.Stop()
-	for i := range len(body) {
-		w.Write([]byte{body[i]})
-		if flusher != nil {
-			flusher.Flush()
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		for i := range len(body) {
+			w.WriteByte(body[i])
+			if w.Flush() != nil {
+				return // the client gave up
+			}
+			time.Sleep(DripEvery)
 		}
-		select {
-		case <-tick.C:
-		case <-r.Context().Done():
-			return
-		}
-	}
+	})
 }
 
 // textParam finds text= in a raw query and decodes it form-style (+ is a
@@ -224,31 +253,32 @@ func textParam(raw string) (string, bool) {
 	return "", false
 }
 
-func (s *Service) stats(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(s.Stats())
+func (s *Service) stats(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	json.NewEncoder(ctx).Encode(s.Stats())
 }
 
-func (s *Service) reset(w http.ResponseWriter, _ *http.Request) {
+func (s *Service) reset(ctx *fasthttp.RequestCtx) {
 	for _, c := range []*atomic.Int64{&s.requests, &s.translated, &s.errors, &s.slow, &s.bad} {
 		c.Store(0)
 	}
-	w.WriteHeader(http.StatusNoContent)
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (s *Service) control(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost {
-		b, err := ParseBehaviour(s.Behaviour(), r.URL.Query().Get)
+func (s *Service) control(ctx *fasthttp.RequestCtx) {
+	if ctx.IsPost() {
+		args := ctx.QueryArgs()
+		b, err := ParseBehaviour(s.Behaviour(), func(k string) string { return string(args.Peek(k)) })
 		if err == nil {
 			err = s.SetBehaviour(b)
 		}
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			ctx.Error(err.Error(), fasthttp.StatusBadRequest)
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(s.Behaviour())
+	ctx.SetContentType("application/json")
+	json.NewEncoder(ctx).Encode(s.Behaviour())
 }
 
 // ParseBehaviour reads the settings that get returns (environment variables

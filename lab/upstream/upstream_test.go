@@ -3,8 +3,8 @@ package upstream
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -31,9 +31,21 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
+// serve runs svc on a loopback port until the test ends and returns its URL.
+func serve(t *testing.T, svc *Service) string {
 	t.Helper()
-	resp, err := http.Get(srv.URL + path)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go svc.Serve(ln)
+	t.Cleanup(func() { svc.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func get(t *testing.T, srv, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(srv + path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +60,7 @@ func TestService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(svc)
-	defer srv.Close()
+	srv := serve(t, svc)
 	if code, body := get(t, srv, "/translate?text="+url.QueryEscape("hello; my friend")); code != 200 || body != "ahoy; me matey" {
 		t.Errorf("translate: %d %q", code, body)
 	}
@@ -63,14 +74,14 @@ func TestService(t *testing.T) {
 		t.Errorf("healthz: %d %q", code, body)
 	}
 	// Change the behaviour while it runs: every answer fails now.
-	resp, err := http.Post(srv.URL+"/control?error_rate=1&latency=1ms", "", nil)
+	resp, err := http.Post(srv+"/control?error_rate=1&latency=1ms", "", nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("control: %v %v", err, resp.Status)
 	}
 	if code, _ := get(t, srv, "/translate?text=x"); code != 503 {
 		t.Errorf("after error_rate=1: %d, want 503", code)
 	}
-	resp, _ = http.Post(srv.URL+"/control?error_rate=2", "", nil)
+	resp, _ = http.Post(srv+"/control?error_rate=2", "", nil)
 	if resp.StatusCode != 400 {
 		t.Errorf("error_rate=2 accepted: %s", resp.Status)
 	}
@@ -82,7 +93,7 @@ func TestService(t *testing.T) {
 	if st.Requests != 4 || st.Translated != 2 || st.Errors != 1 || st.BadRequest != 1 {
 		t.Errorf("stats %+v", st)
 	}
-	http.Post(srv.URL+"/stats/reset", "", nil)
+	http.Post(srv+"/stats/reset", "", nil)
 	if svc.Stats() != (Stats{}) {
 		t.Errorf("after reset: %+v", svc.Stats())
 	}
@@ -124,10 +135,9 @@ func TestBrokenRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(svc)
-	defer srv.Close()
+	srv := serve(t, svc)
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get(srv.URL + "/redirect/translate?text=hello")
+	resp, err := noFollow.Get(srv + "/redirect/translate?text=hello")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +149,7 @@ func TestBrokenRoutes(t *testing.T) {
 		t.Errorf("huge: %d, %d bytes", code, len(body))
 	}
 	start := time.Now()
-	resp, err = http.Get(srv.URL + "/drip/translate?text=x")
+	resp, err = http.Get(srv + "/drip/translate?text=x")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,9 +104,13 @@ func startUpstream(t *testing.T, b upstream.Behaviour) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(svc)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go svc.Serve(ln)
+	t.Cleanup(func() { svc.Shutdown() })
+	return "http://" + ln.Addr().String()
 }
 
 // refusedURL is an address on loopback where nothing listens.

@@ -7,16 +7,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/linelab/linelab/lab/upstream"
 )
@@ -59,17 +56,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "upstream: translator on %s, latency %v ± %v, error rate %v\n", ln.Addr(), b.Latency, b.Jitter, b.ErrorRate)
-	hs := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if hs.Shutdown(sctx) != nil {
-			hs.Close()
-		}
+		svc.Shutdown()
 	}()
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return svc.Serve(ln)
 }
