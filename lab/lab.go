@@ -47,6 +47,9 @@ type Hardening struct {
 	// Pids is the default pids limit: room for the threads server's ten
 	// thousand threads at c10k, and a stop to a runaway fork.
 	Pids int64 `json:"pids_limit"`
+	// Memory is the limit of a container given none of its own (the
+	// upstream); servers get the run's --memory-mib.
+	Memory int64 `json:"memory_limit_bytes"`
 }
 
 // Hardened is the lab's one hardening.
@@ -56,4 +59,5 @@ var Hardened = Hardening{
 	CapDrop:         []string{"ALL"},
 	NoNewPrivileges: true,
 	Pids:            12000,
+	Memory:          1 << 30,
 }

@@ -538,7 +538,11 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		text += "; the threaded baseline did not run, so there are no ratios"
 	}
 	if floor != nil {
-		text += fmt.Sprintf("; the C floor server, the machine's limit and not ranked: %s", format(h, floor.s.Center))
+		fv := format(h, floor.s.Center)
+		if k := kneeOf(f, floor.impl, sc.Name); h.figure == "knee" && k != nil {
+			fv = kneeText(*k)
+		}
+		text += fmt.Sprintf("; the C floor server, the machine's limit and not ranked: %s", fv)
 		if len(ranked) > 0 && floor.s.Center > 0 && (h.figure == string(lab.FigLinesPerCPU) || h.figure == string(lab.FigThroughput)) {
 			text += fmt.Sprintf(" (%s reaches %.0f%% of it)", ranked[0].impl, 100*ranked[0].s.Center/floor.s.Center)
 		}

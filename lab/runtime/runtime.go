@@ -122,8 +122,7 @@ type Spec struct {
 	Network *Network          // required: the run's network
 	Aliases []string          // names on that network
 	Cpuset  string            // cores, e.g. "1"; empty for any
-	Memory  int64             // bytes; 0 for no limit
-	Pids    int64             // most processes and threads; 0 for lab.Hardened.Pids
+	Memory  int64             // bytes; 0 for lab.Hardened.Memory
 }
 
 // Container is a started container.
@@ -175,7 +174,7 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 			hc.Init = &init
 			hc.PortBindings = bindings
 			hc.CpusetCpus = s.Cpuset
-			hc.Memory = s.Memory
+			hc.Memory = cmp.Or(s.Memory, lab.Hardened.Memory)
 			hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 20000, Hard: 20000}}
 			hc.ReadonlyRootfs = lab.Hardened.ReadOnlyRoot
 			hc.CapDrop = lab.Hardened.CapDrop
@@ -187,7 +186,7 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 				path, opts, _ := strings.Cut(t, ":")
 				hc.Tmpfs[path] = opts
 			}
-			pids := cmp.Or(s.Pids, lab.Hardened.Pids)
+			pids := lab.Hardened.Pids
 			hc.PidsLimit = &pids
 		}),
 	)

@@ -23,17 +23,13 @@ agent = make_agent(reactor, config)
 
 
 @defer.inlineCallbacks
-def ask(data):
-    response = yield agent.request(b"GET", config.translate_url(data).encode("ascii"))
-    body = yield read_body(response)
-    return answer(response.code, body)
-
-
-@defer.inlineCallbacks
 def fetch(data):
+    deadline = reactor.seconds() + config.timeout  # the whole call, body included
     try:
-        # The timeout is for the whole call: cancelling ask cancels what it waits on.
-        return (yield ask(data).addTimeout(config.timeout, reactor))
+        response = yield agent.request(b"GET", config.translate_url(data).encode("ascii")).addTimeout(
+            config.timeout, reactor)
+        body = yield read_body(response).addTimeout(max(deadline - reactor.seconds(), 0), reactor)
+        return answer(response.code, body)
     except Exception as e:  # refused, timed out, reset, too large: all are upstream errors
         return upstream_error(e)
 
