@@ -58,34 +58,12 @@ func TestTheSuiteCatchesLiars(t *testing.T) {
 	}
 }
 
-// rawLiar serves every connection with handle, on loopback.
-func rawLiar(t *testing.T, handle func(c *net.TCPConn)) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c.(*net.TCPConn))
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // TestTheSuiteCatchesNetworkLiars: servers that keep every answer right but
 // leave Nagle's algorithm on, or never stop draining after too-long.
 func TestTheSuiteCatchesNetworkLiars(t *testing.T) {
 	t.Parallel()
-	nagle := rawLiar(t, func(c *net.TCPConn) {
-		c.SetNoDelay(false) // Go sets TCP_NODELAY by default; the talk's servers did not
+	nagle := linetest.ServeConn(t, func(c net.Conn) {
+		c.(*net.TCPConn).SetNoDelay(false) // Go sets TCP_NODELAY by default; the talk's servers did not
 		r := bufio.NewReader(c)
 		for {
 			line, err := r.ReadBytes('\n')
@@ -98,7 +76,7 @@ func TestTheSuiteCatchesNetworkLiars(t *testing.T) {
 			}
 		}
 	})
-	drainsForEver := rawLiar(t, func(c *net.TCPConn) {
+	drainsForEver := linetest.ServeConn(t, func(c net.Conn) {
 		buf := make([]byte, 65536)
 		n := 0
 		for n <= lineproto.MaxLine {
@@ -109,7 +87,7 @@ func TestTheSuiteCatchesNetworkLiars(t *testing.T) {
 			n += k
 		}
 		c.Write([]byte(lineproto.TooLongLine))
-		c.CloseWrite()
+		c.(*net.TCPConn).CloseWrite()
 		io.Copy(io.Discard, c) // as long as the client sends
 	})
 	for _, tt := range []struct {

@@ -15,6 +15,22 @@ import (
 // address; the listener closes when the test ends.
 func Serve(t testing.TB, handle func(c net.Conn, n int, line []byte) bool) string {
 	t.Helper()
+	return ServeConn(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for n := 0; ; n++ {
+			line, err := r.ReadBytes('\n')
+			if err != nil || !handle(c, n, line[:len(line)-1]) {
+				return
+			}
+		}
+	})
+}
+
+// ServeConn listens on a free loopback port and hands every connection to
+// handle, closing it when handle returns. It returns the address; the
+// listener closes when the test ends.
+func ServeConn(t testing.TB, handle func(c net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -28,13 +44,7 @@ func Serve(t testing.TB, handle func(c net.Conn, n int, line []byte) bool) strin
 			}
 			go func() {
 				defer c.Close()
-				r := bufio.NewReader(c)
-				for n := 0; ; n++ {
-					line, err := r.ReadBytes('\n')
-					if err != nil || !handle(c, n, line[:len(line)-1]) {
-						return
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()

@@ -108,6 +108,17 @@ func New(b Behaviour, seed uint64) (*Service, error) {
 	return s, nil
 }
 
+// Start listens on addr (host:port; port 0 for any), serves there in the
+// background until Shutdown, and returns the base URL, http://host:port.
+func (s *Service) Start(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	go s.Serve(ln)
+	return "http://" + ln.Addr().String(), nil
+}
+
 // Serve answers on ln until Shutdown.
 func (s *Service) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 

@@ -3,7 +3,6 @@ package upstream
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,13 +33,12 @@ func TestTranslate(t *testing.T) {
 // serve runs svc on a loopback port until the test ends and returns its URL.
 func serve(t *testing.T, svc *Service) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, err := svc.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go svc.Serve(ln)
 	t.Cleanup(func() { svc.Shutdown() })
-	return "http://" + ln.Addr().String()
+	return url
 }
 
 func get(t *testing.T, srv, path string) (int, string) {

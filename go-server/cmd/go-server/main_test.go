@@ -104,13 +104,12 @@ func startUpstream(t *testing.T, b upstream.Behaviour) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, err := svc.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go svc.Serve(ln)
 	t.Cleanup(func() { svc.Shutdown() })
-	return "http://" + ln.Addr().String()
+	return url
 }
 
 // refusedURL is an address on loopback where nothing listens.
