@@ -21,8 +21,7 @@ import urllib3
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
 from labconf import (  # noqa: E402
-    DRAIN_SECONDS, MAX_LINE, POOL_SIZE, TOO_LONG, Config, UpstreamFailure, answer, echo, payload, read_body,
-    upstream_error,
+    DRAIN_SECONDS, MAX_LINE, POOL_SIZE, TOO_LONG, Config, answer, echo, payload, read_body, upstream_error,
 )
 
 config = Config(os.environ.get("IMPL", "threads"))
@@ -60,7 +59,7 @@ def fetch_pooled(data, deadline):
         # urllib3 1.26 has no read1, and its read(n) waits for all n bytes;
         # the http.client response underneath reads as bytes arrive.
         body = read_body(resp._fp, deadline, config.timeout)
-    except (UpstreamFailure, OSError):
+    except Exception:
         resp.close()  # half read: the connection cannot serve again
         raise
     finally:
