@@ -1,11 +1,60 @@
-"""What both Twisted servers share: the upstream Agent for UPSTREAM_CLIENT
-and a body reader with the contract's size limit (readBody has none). The
-callback or inlineCallbacks style stays in each server's own file."""
-from twisted.internet import defer, protocol
+"""What both Twisted servers share: the contract's framing and ending of a
+connection (LineServer), the upstream Agent for UPSTREAM_CLIENT, and a body
+reader with the contract's size limit (readBody has none). The callback or
+inlineCallbacks style stays in each server's own file."""
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.protocols.basic import LineReceiver
 from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
 from twisted.web.http import PotentialDataLoss
+from zope.interface import implementer
 
-from labconf import MAX_BODY, POOL_SIZE, UpstreamFailure
+from labconf import DRAIN_SECONDS, MAX_BODY, MAX_LINE, POOL_SIZE, TOO_LONG, UpstreamFailure
+
+
+@implementer(IHalfCloseableProtocol)
+class LineServer(LineReceiver):
+    """A LineReceiver that frames and ends connections as the contract says.
+    A subclass keeps its answers in order, writes them in flush(), calls
+    close_when_done() once none is pending, and queues the too-long line in
+    answer_too_long()."""
+
+    delimiter = b"\n"
+    MAX_LENGTH = MAX_LINE
+
+    def connectionMade(self):
+        self.transport.setTcpNoDelay(True)
+        self.closing = False  # input ended or was too long
+        self.too_long = False
+
+    def close_when_done(self):
+        if not self.closing:
+            return
+        if self.too_long:
+            # FIN now; drop what still comes for a while, then let go.
+            # Closing at once on unread input would reset the connection.
+            self.transport.loseWriteConnection()
+            reactor.callLater(DRAIN_SECONDS, self.transport.loseConnection)
+        else:
+            self.transport.loseConnection()
+
+    def dataReceived(self, data):
+        if not self.too_long:
+            super().dataReceived(data)
+
+    def lineLengthExceeded(self, line):
+        if not self.closing:
+            self.closing = self.too_long = True
+            self.clearLineBuffer()
+            self.answer_too_long(TOO_LONG)
+
+    def readConnectionLost(self):  # the client half-closed: answer, then close
+        self.closing, self.too_long = True, False
+        self.flush()
+
+    def writeConnectionLost(self):
+        if not self.too_long:  # after too-long, our own FIN: the drain goes on
+            self.transport.loseConnection()
 
 
 def make_agent(reactor, config):

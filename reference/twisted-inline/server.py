@@ -9,14 +9,11 @@ import os
 import sys
 
 from twisted.internet import defer, protocol, reactor
-from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.protocols.basic import LineReceiver
-from zope.interface import implementer
 
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
-from labconf import DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, answer, echo, upstream_error  # noqa: E402
-from labtwisted import make_agent, read_body  # noqa: E402
+from labconf import Config, answer, echo, upstream_error  # noqa: E402
+from labtwisted import LineServer, make_agent, read_body  # noqa: E402
 
 config = Config("twisted-inline")
 agent = make_agent(reactor, config)
@@ -34,16 +31,10 @@ def fetch(data):
         return upstream_error(e)
 
 
-@implementer(IHalfCloseableProtocol)
-class Echo(LineReceiver):
-    delimiter = b"\n"
-    MAX_LENGTH = MAX_LINE
-
+class Echo(LineServer):
     def connectionMade(self):
-        self.transport.setTcpNoDelay(True)
+        super().connectionMade()
         self.pending = collections.deque()  # Deferreds of answers, in request order
-        self.closing = False
-        self.too_long = False
 
     def lineReceived(self, line):
         # Not itself @inlineCallbacks: a value returned from here would
@@ -62,32 +53,12 @@ class Echo(LineReceiver):
     def flush(self):
         while self.pending and self.pending[0].called:
             self.transport.write(self.pending.popleft().result)
-        if self.closing and not self.pending:
-            if self.too_long:
-                # FIN now; drop what still comes for a while, then let go.
-                self.transport.loseWriteConnection()
-                reactor.callLater(DRAIN_SECONDS, self.transport.loseConnection)
-            else:
-                self.transport.loseConnection()
+        if not self.pending:
+            self.close_when_done()
 
-    def dataReceived(self, data):
-        if not self.too_long:
-            super().dataReceived(data)
-
-    def lineLengthExceeded(self, line):
-        if not self.closing:
-            self.pending.append(defer.succeed(TOO_LONG))
-            self.closing = self.too_long = True
-            self.clearLineBuffer()
-            self.flush()
-
-    def readConnectionLost(self):
-        self.closing, self.too_long = True, False
+    def answer_too_long(self, text):
+        self.pending.append(defer.succeed(text))
         self.flush()
-
-    def writeConnectionLost(self):
-        if not self.too_long:  # after too-long, our own FIN: the drain goes on
-            self.transport.loseConnection()
 
 
 class Factory(protocol.ServerFactory):

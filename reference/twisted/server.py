@@ -10,14 +10,11 @@ import os
 import sys
 
 from twisted.internet import protocol, reactor
-from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.protocols.basic import LineReceiver
-from zope.interface import implementer
 
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
-from labconf import DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, answer, echo, upstream_error  # noqa: E402
-from labtwisted import make_agent, read_body  # noqa: E402
+from labconf import Config, answer, echo, upstream_error  # noqa: E402
+from labtwisted import LineServer, make_agent, read_body  # noqa: E402
 
 config = Config(os.environ.get("IMPL", "twisted"))
 agent = make_agent(reactor, config)
@@ -37,16 +34,10 @@ def fetch(data):
     return d
 
 
-@implementer(IHalfCloseableProtocol)
-class Echo(LineReceiver):
-    delimiter = b"\n"
-    MAX_LENGTH = MAX_LINE
-
+class Echo(LineServer):
     def connectionMade(self):
-        self.transport.setTcpNoDelay(True)
+        super().connectionMade()
         self.pending = collections.deque()  # [answer or None] in request order
-        self.closing = False  # input ended or was too long
-        self.too_long = False
 
     def lineReceived(self, line):
         if self.closing:
@@ -67,36 +58,13 @@ class Echo(LineReceiver):
         self.pending.append([text])
         self.flush()
 
+    answer_too_long = queue
+
     def flush(self):
         while self.pending and self.pending[0][0] is not None:
             self.transport.write(self.pending.popleft()[0])
-        if self.closing and not self.pending:
-            if self.too_long:
-                # FIN now; drop what still comes for a while, then let go.
-                # Closing at once on unread input would reset the connection.
-                self.transport.loseWriteConnection()
-                reactor.callLater(DRAIN_SECONDS, self.transport.loseConnection)
-            else:
-                self.transport.loseConnection()
-
-    def dataReceived(self, data):
-        if not self.too_long:
-            super().dataReceived(data)
-
-    def lineLengthExceeded(self, line):
-        if not self.closing:
-            self.queue(TOO_LONG)
-            self.closing = self.too_long = True
-            self.clearLineBuffer()
-            self.flush()
-
-    def readConnectionLost(self):  # the client half-closed: answer, then close
-        self.closing, self.too_long = True, False
-        self.flush()
-
-    def writeConnectionLost(self):
-        if not self.too_long:  # after too-long, our own FIN: the drain goes on
-            self.transport.loseConnection()
+        if not self.pending:
+            self.close_when_done()
 
 
 class Factory(protocol.ServerFactory):
