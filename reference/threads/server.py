@@ -4,8 +4,8 @@ upstream client.
 The style of the demo's threadecho2: the simplest code, the operating system
 does the scheduling, and every connection costs a thread. The upstream
 client follows UPSTREAM_CLIENT: urllib with a new connection per fetch, as
-the demo did (per-request), or urllib3's PoolManager, the pool under
-requests and most of today's Python HTTP (pooled).
+the demo did (per-request), or http.client connections kept alive in a
+shared pool (pooled; labconf.Pool says why not urllib3).
 """
 import os
 import signal
@@ -16,12 +16,10 @@ import time
 import urllib.error
 import urllib.request
 
-import urllib3
-
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
 from labconf import (  # noqa: E402
-    DRAIN_SECONDS, MAX_LINE, POOL_SIZE, TOO_LONG, Config, answer, echo, payload, read_body, upstream_error,
+    DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, Pool, answer, echo, payload, read_body, upstream_error,
 )
 
 config = Config(os.environ.get("IMPL", "threads"))
@@ -33,38 +31,20 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 opener = urllib.request.build_opener(NoRedirect)
-# One pool for the process; more than POOL_SIZE connections at once are
-# opened and then dropped rather than waited for (block=False). Retries only
-# cover a kept-alive connection the upstream closed meanwhile.
-pool = urllib3.PoolManager(maxsize=POOL_SIZE, block=False, retries=urllib3.Retry(total=1, redirect=False, status=0))
+pool = Pool(config)
 
 
 def fetch(data):
     deadline = time.monotonic() + config.timeout
     try:
         if config.pooled:
-            return fetch_pooled(data, deadline)
+            return answer(*pool.fetch(data, deadline))
         with opener.open(config.translate_url(data), timeout=config.timeout) as resp:
             return answer(resp.status, read_body(resp, deadline, config.timeout))
     except urllib.error.HTTPError as e:
         return answer(e.code, b"")
     except Exception as e:  # refused, timed out, reset, too large: all are upstream errors
         return upstream_error(getattr(e, "reason", e))
-
-
-def fetch_pooled(data, deadline):
-    timeout = urllib3.Timeout(connect=config.timeout, read=config.timeout)
-    resp = pool.request("GET", config.translate_url(data), preload_content=False, redirect=False, timeout=timeout)
-    try:
-        # urllib3 1.26 has no read1, and its read(n) waits for all n bytes;
-        # the http.client response underneath reads as bytes arrive.
-        body = read_body(resp._fp, deadline, config.timeout)
-    except Exception:
-        resp.close()  # half read: the connection cannot serve again
-        raise
-    finally:
-        resp.release_conn()
-    return answer(resp.status, body)
 
 
 def handle(conn):
