@@ -19,22 +19,10 @@ config = Config("twisted-inline")
 agent = make_agent(reactor, config)
 
 
-@defer.inlineCallbacks
-def fetch(data):
-    deadline = reactor.seconds() + config.timeout  # the whole call, body included
-    try:
-        response = yield agent.request(b"GET", config.translate_url(data).encode("ascii")).addTimeout(
-            config.timeout, reactor)
-        body = yield read_body(response).addTimeout(max(deadline - reactor.seconds(), 0), reactor)
-        return answer(response.code, body)
-    except Exception as e:  # refused, timed out, reset, too large: all are upstream errors
-        return upstream_error(e)
-
-
 class Echo(LineServer):
     def connectionMade(self):
         super().connectionMade()
-        self.pending = collections.deque()  # Deferreds of answers, in request order
+        self.pending = collections.deque()  # [answer or None] in request order
 
     def lineReceived(self, line):
         # Not itself @inlineCallbacks: a value returned from here would
@@ -44,20 +32,29 @@ class Echo(LineServer):
 
     @defer.inlineCallbacks
     def respond(self, data):
-        mine = defer.Deferred()
-        self.pending.append(mine)
-        text = echo(data) if config.mode == "echo" else (yield fetch(data))
-        mine.callback(text)
+        slot = [None]
+        self.pending.append(slot)
+        if config.mode == "echo":
+            slot[0] = echo(data)
+        else:
+            deadline = reactor.seconds() + config.timeout  # the whole call, body included
+            try:
+                response = yield agent.request(b"GET", config.translate_url(data).encode("ascii")).addTimeout(
+                    config.timeout, reactor)
+                body = yield read_body(response).addTimeout(max(deadline - reactor.seconds(), 0), reactor)
+                slot[0] = answer(response.code, body)
+            except Exception as e:  # refused, timed out, reset, too large: all are upstream errors
+                slot[0] = upstream_error(e)
         self.flush()
 
     def flush(self):
-        while self.pending and self.pending[0].called:
-            self.transport.write(self.pending.popleft().result)
+        while self.pending and self.pending[0][0] is not None:
+            self.transport.write(self.pending.popleft()[0])
         if not self.pending:
             self.close_when_done()
 
     def answer_too_long(self, text):
-        self.pending.append(defer.succeed(text))
+        self.pending.append([text])
         self.flush()
 
 
