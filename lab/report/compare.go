@@ -4,86 +4,319 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"io"
 	"math"
 	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
 
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
 )
 
-// Delta is one implementation × step present in both runs.
+// CompareOptions says what a comparison may cross.
+type CompareOptions struct {
+	Alpha float64 // significance level; 0 means analysis.Alpha
+	// AnyProfile compares runs of different profiles, whose windows and
+	// trial counts differ.
+	AnyProfile bool
+	// AnyImages compares runs whose servers' images differ: what a
+	// maintainer does on purpose to see what a new runtime changed.
+	AnyImages bool
+}
+
+// NotComparableError says why two runs are not compared unless asked.
+type NotComparableError struct {
+	Reasons []string
+	Flags   []string // the flags that would compare them anyway
+}
+
+func (e *NotComparableError) Error() string {
+	return "runs are not comparable: " + strings.Join(e.Reasons, "; ")
+}
+
+// Hint is the command line that compares them anyway.
+func (e *NotComparableError) Hint() string {
+	return "lab compare " + strings.Join(e.Flags, " ") + " <run A> <run B>, if that is what you mean"
+}
+
+// Comparable checks that runs a and b measured the same thing the same
+// way: the same profile and the same image for every server in both.
+func Comparable(a, b *results.File, opts CompareOptions) error {
+	e := &NotComparableError{}
+	if a.Profile != b.Profile && !opts.AnyProfile {
+		e.Reasons = append(e.Reasons, fmt.Sprintf("profile %s against %s (windows and trials differ)", a.Profile, b.Profile))
+		e.Flags = append(e.Flags, "--any-profile")
+	}
+	if !opts.AnyImages {
+		var differ []string
+		for impl, ia := range a.Environment.Images {
+			if ib, ok := b.Environment.Images[impl]; ok && ia.ID != "" && ib.ID != "" && ia.ID != ib.ID {
+				differ = append(differ, impl)
+			}
+		}
+		slices.Sort(differ)
+		if len(differ) > 0 {
+			e.Reasons = append(e.Reasons, fmt.Sprintf("the images of %s differ (a changed server or runtime, not drift)", strings.Join(differ, ", ")))
+			e.Flags = append(e.Flags, "--any-images")
+		}
+	}
+	if len(e.Reasons) > 0 {
+		return e
+	}
+	return nil
+}
+
+// Delta is one figure of one implementation present in both runs.
 type Delta struct {
 	Impl, Scenario, Step string
-	A, B                 string // throughput medians with range
-	Change               string // "+12.0%"
-	P99A, P99B           string
-	Class                string // delta-up, delta-down, delta-same
-	Note                 string // why a change is or is not beyond the noise
+	Figure               string // what is compared, in words
+	A, B                 string // medians with the range of their trials
+	Change               string // "-20.3%", or "~" for no change the trials can show
+	P                    string // the rank test's p-value and sample sizes
+	Ratio                string // the implementation against the step's reference, in A and in B
+	Class                string // delta-up, delta-down, delta-same, delta-few
+	Verdict              analysis.Verdict
 }
 
-// CompareModel is the comparison page.
+// CompareModel is the comparison of two runs.
 type CompareModel struct {
-	A, B   string // run ids
-	EnvA   []KV
-	EnvB   []KV
-	Deltas []Delta
-	Only   []string // steps in one run only
+	A, B      string // run ids
+	Profile   string
+	Alpha     float64
+	Need      int // trials per run the rank test needs to call any change
+	TrialsA   int // the most trials of any step in A
+	TrialsB   int
+	EnvA      []KV
+	EnvB      []KV
+	Deltas    []Delta
+	Only      []string // steps in one run only
+	Changed   int      // deltas beyond the noise
+	Untestable int      // deltas with too few trials to test
 }
 
-// BuildCompare lines two runs up step by step. A change is flagged only
-// when the two runs' trial ranges do not overlap: with three trials each,
-// anything else is within the noise.
-func BuildCompare(a, b *results.File) *CompareModel {
-	m := &CompareModel{A: a.RunID, B: b.RunID, EnvA: environment(a), EnvB: environment(b)}
+// BuildCompare compares runs a and b figure by figure. Rates are scaled
+// by each trial's canary to the speed the machine had in run A (a drifting
+// machine changes every rate alike; see analysis.PerCanary); latencies
+// and memory are compared as measured. Each figure is also given as a
+// ratio to the step's reference implementation (the floor server when it
+// ran the step, else A's fastest), which survives drift by construction.
+// A change is called only when the Mann–Whitney U test over the trials
+// says so at level alpha (analysis.Compare); benchstat's "~" otherwise.
+func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
+	if alpha <= 0 {
+		alpha = analysis.Alpha
+	}
+	m := &CompareModel{A: a.RunID, B: b.RunID, Profile: string(a.Profile), Alpha: alpha, Need: analysis.TrialsNeeded(alpha),
+		EnvA: environment(a), EnvB: environment(b)}
+	if a.Profile != b.Profile {
+		m.Profile = string(a.Profile) + " against " + string(b.Profile)
+	}
+	refSpeed := 0.0 // the machine's speed in run A, to scale rates to
+	if a.Canary != nil {
+		refSpeed = a.Canary.Median
+	}
 	seen := map[string]bool{}
-	for _, sa := range a.Steps {
-		key := sa.Impl + "/" + sa.Scenario + "/" + sa.Step
-		seen[key] = true
-		sb := find(b, sa.Impl, sa.Scenario, sa.Step)
-		if sb == nil {
-			m.Only = append(m.Only, key+" (only in "+a.RunID+")")
-			continue
-		}
-		ta, tb := sa.Summary.Throughput, sb.Summary.Throughput
-		d := Delta{Impl: sa.Impl, Scenario: sa.Scenario, Step: sa.Step,
-			A:    fmt.Sprintf("%s [%s–%s]", results.Count(ta.Center), results.Count(ta.Lo), results.Count(ta.Hi)),
-			B:    fmt.Sprintf("%s [%s–%s]", results.Count(tb.Center), results.Count(tb.Lo), results.Count(tb.Hi)),
-			P99A: results.Micros(sa.Summary.P99.Center), P99B: results.Micros(sb.Summary.P99.Center),
-			Class: "delta-same", Change: "~", Note: "within the noise: the trial ranges overlap"}
-		if ta.Center > 0 {
-			change := (tb.Center - ta.Center) / ta.Center * 100
-			d.Change = fmt.Sprintf("%+.1f%%", change)
-			if tb.Lo > ta.Hi || tb.Hi < ta.Lo {
-				d.Note = "beyond the noise: the trial ranges do not overlap"
-				d.Class = "delta-up"
-				if change < 0 {
-					d.Class = "delta-down"
+	for _, sc := range a.Scenarios {
+		for _, st := range sc.Steps {
+			for _, impl := range a.Implementations {
+				sa := find(a, impl.Name, sc.Name, st.Name)
+				if sa == nil {
+					continue
 				}
-			} else {
-				d.Change = "~ (" + d.Change + ")"
-			}
-			if math.IsInf(change, 0) || math.IsNaN(change) {
-				d.Change = "—"
+				key := impl.Name + " " + sc.Name + "/" + st.Name
+				seen[key] = true
+				sb := find(b, impl.Name, sc.Name, st.Name)
+				if sb == nil {
+					m.Only = append(m.Only, key+" (only in "+a.RunID+")")
+					continue
+				}
+				m.TrialsA, m.TrialsB = max(m.TrialsA, len(sa.Trials)), max(m.TrialsB, len(sb.Trials))
+				fig := stepFigure(sa.Def.Loop)
+				c := analysis.Compare(fig.sample(sa.Trials, refSpeed), fig.sample(sb.Trials, refSpeed), fig.higher, alpha)
+				d := Delta{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Figure: fig.name,
+					A: fig.format(c.A), B: fig.format(c.B), Verdict: c.Verdict,
+					P: fmt.Sprintf("p=%.3f n=%d+%d", c.P, c.A.N, c.B.N)}
+				d.Change, d.Class = changeText(c)
+				if ref := reference(a, b, sc.Name, st.Name, fig); ref != "" && ref != impl.Name {
+					ra := analysis.SpreadOf(analysis.Ratios(fig.byTrial(sa.Trials), fig.byTrial(find(a, ref, sc.Name, st.Name).Trials)))
+					rb := analysis.SpreadOf(analysis.Ratios(fig.byTrial(sb.Trials), fig.byTrial(find(b, ref, sc.Name, st.Name).Trials)))
+					if ra.N > 0 && rb.N > 0 {
+						d.Ratio = fmt.Sprintf("%.2f× → %.2f× %s", ra.Center, rb.Center, ref)
+					}
+				}
+				m.add(d)
 			}
 		}
-		if sa.Summary.DriverBound || sb.Summary.DriverBound {
-			d.Note += "; driver-bound in at least one run"
+		for _, impl := range a.Implementations {
+			ka, kb := kneeOf(a, impl.Name, sc.Name), kneeOf(b, impl.Name, sc.Name)
+			if ka == nil || kb == nil {
+				continue
+			}
+			// A knee is a rung of the scenario's ladder, as measured:
+			// scaling it by the canary would give a rate nobody ran.
+			c := analysis.Compare(ka.Trials, kb.Trials, true, alpha)
+			d := Delta{Impl: impl.Name, Scenario: sc.Name, Step: "knee", Figure: fmt.Sprintf("knee (p99 under %s)", sc.LatencyBound),
+				A: rateText(c.A), B: rateText(c.B), Verdict: c.Verdict, P: fmt.Sprintf("p=%.3f n=%d+%d", c.P, c.A.N, c.B.N)}
+			d.Change, d.Class = changeText(c)
+			m.add(d)
 		}
-		m.Deltas = append(m.Deltas, d)
 	}
 	for _, sb := range b.Steps {
-		if key := sb.Impl + "/" + sb.Scenario + "/" + sb.Step; !seen[key] {
+		if key := sb.Impl + " " + sb.Scenario + "/" + sb.Step; !seen[key] {
 			m.Only = append(m.Only, key+" (only in "+b.RunID+")")
 		}
 	}
 	return m
 }
 
+func (m *CompareModel) add(d Delta) {
+	switch d.Verdict {
+	case analysis.Better, analysis.Worse:
+		m.Changed++
+	case analysis.TooFew:
+		m.Untestable++
+	}
+	m.Deltas = append(m.Deltas, d)
+}
+
+// stepFig is the figure a step is compared by.
+type stepFig struct {
+	name   string
+	higher bool
+	rate   bool // scaled by the canary
+	value  func(results.Trial) float64
+	unit   func(float64) string
+}
+
+func stepFigure(loop lab.Loop) stepFig {
+	switch loop {
+	case lab.Open:
+		return stepFig{name: "p99 (corrected)", value: func(t results.Trial) float64 { return float64(t.Latency.P99) }, unit: results.Micros}
+	case lab.Idle:
+		return stepFig{name: "memory per idle connection", value: func(t results.Trial) float64 { return t.MemPerConnection }, unit: results.Bytes}
+	}
+	return stepFig{name: "throughput per canary", higher: true, rate: true, value: func(t results.Trial) float64 { return t.Throughput }, unit: perSecond}
+}
+
+func perSecond(v float64) string { return results.Count(v) + "/s" }
+
+func rateText(s analysis.Spread) string { return spreadText(s, perSecond) }
+
+func (f stepFig) format(s analysis.Spread) string { return spreadText(s, f.unit) }
+
+func spreadText(s analysis.Spread, unit func(float64) string) string {
+	if s.N == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s [%s–%s]", unit(s.Center), unit(s.Lo), unit(s.Hi))
+}
+
+// sample is the figure in each trial, rates scaled to the speed refSpeed.
+func (f stepFig) sample(ts []results.Trial, refSpeed float64) analysis.Sample {
+	var v, c []float64
+	for _, t := range ts {
+		v = append(v, f.value(t))
+		c = append(c, t.Canary)
+	}
+	if !f.rate {
+		return v
+	}
+	return analysis.PerCanary(v, c, refSpeed)
+}
+
+// byTrial is the figure by trial number, unscaled: a ratio between two
+// implementations of the same round needs no canary.
+func (f stepFig) byTrial(ts []results.Trial) map[int]float64 {
+	out := map[int]float64{}
+	for _, t := range ts {
+		out[t.Trial] = f.value(t)
+	}
+	return out
+}
+
+// reference is the implementation a step's ratios are taken against: the
+// floor server when it ran the step in both runs, else the fastest in A
+// (the lowest, for a figure where less is better) of those in both.
+func reference(a, b *results.File, scen, step string, f stepFig) string {
+	best, bestV := "", math.NaN()
+	for _, impl := range a.Implementations {
+		sa, sb := find(a, impl.Name, scen, step), find(b, impl.Name, scen, step)
+		if sa == nil || sb == nil {
+			continue
+		}
+		if impl.Role == lab.RoleFloor {
+			return impl.Name
+		}
+		v := analysis.SpreadOf(f.sample(sa.Trials, 0)).Center
+		if best == "" || (f.higher && v > bestV) || (!f.higher && v < bestV) {
+			best, bestV = impl.Name, v
+		}
+	}
+	return best
+}
+
+func changeText(c analysis.Change) (text, class string) {
+	delta := "—"
+	if !math.IsNaN(c.Delta) && !math.IsInf(c.Delta, 0) {
+		delta = fmt.Sprintf("%+.1f%%", 100*c.Delta)
+	}
+	switch c.Verdict {
+	case analysis.Better:
+		return delta, "delta-up"
+	case analysis.Worse:
+		return delta, "delta-down"
+	case analysis.TooFew:
+		return "? (" + delta + ")", "delta-few"
+	}
+	return "~ (" + delta + ")", "delta-same"
+}
+
+// Summary is the comparison's first lines: what was compared and how, and
+// what it found.
+func (m *CompareModel) Summary() []string {
+	out := []string{
+		fmt.Sprintf("run %s against run %s, %s profile; rates scaled by each trial's canary to run %s's machine speed", m.A, m.B, m.Profile, m.A),
+		fmt.Sprintf("a change is called when the Mann–Whitney U test over the trials gives p < %.2g; \"~\" is no change the trials can show", m.Alpha),
+	}
+	found := fmt.Sprintf("%d of %d figures changed beyond the noise", m.Changed, len(m.Deltas))
+	if m.Untestable > 0 {
+		found += fmt.Sprintf("; %d could not be tested (\"?\"): with %d and %d trials the rank test can never reach p < %.2g, it needs at least %d trials a run (the thorough profile runs 5)",
+			m.Untestable, m.TrialsA, m.TrialsB, m.Alpha, m.Need)
+	}
+	return append(out, found)
+}
+
+// WriteText writes the comparison as a terminal table, benchstat's way.
+func (m *CompareModel) WriteText(w io.Writer) error {
+	for _, l := range m.Summary() {
+		if _, err := fmt.Fprintln(w, l); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "scenario/step\timpl\tfigure\t%s\t%s\tchange\ttest\tagainst the reference\n", m.A, m.B)
+	for _, d := range m.Deltas {
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Scenario, d.Step, d.Impl, d.Figure, d.A, d.B, d.Change, d.P, d.Ratio)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, o := range m.Only {
+		fmt.Fprintln(w, "in one run only:", o)
+	}
+	return nil
+}
+
 var comparePage = template.Must(template.New("compare").Funcs(funcs).Parse(compareHTML))
 
-// WriteCompare writes the comparison of runs a and b to path.
-func WriteCompare(path string, a, b *results.File) error {
+// WriteCompare writes the comparison m to path as HTML.
+func WriteCompare(path string, m *CompareModel) error {
 	var buf bytes.Buffer
-	if err := comparePage.Execute(&buf, BuildCompare(a, b)); err != nil {
+	if err := comparePage.Execute(&buf, m); err != nil {
 		return fmt.Errorf("render comparison: %w", err)
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
@@ -93,10 +326,11 @@ const compareHTML = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>linelab: {{.A}} against {{.B}}</title><style>{{css}}</style></head>
 <body><main>
 <h1>linelab: run {{.A}} against run {{.B}}</h1>
-<p class="sub">Throughput medians with the range of their trials. A change is coloured only where the two ranges do not overlap; "~" means no difference beyond the noise.</p>
-<table><tr><th>implementation</th><th>scenario</th><th>step</th><th>{{.A}}</th><th>{{.B}}</th><th>change</th><th>p99 {{.A}}</th><th>p99 {{.B}}</th><th>note</th></tr>
-{{range .Deltas}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Scenario}}</td><td>{{.Step}}</td><td class="num">{{.A}}</td><td class="num">{{.B}}</td><td class="num {{.Class}}">{{.Change}}</td><td class="num">{{.P99A}}</td><td class="num">{{.P99B}}</td><td class="muted">{{.Note}}</td></tr>
+{{range .Summary}}<p class="sub">{{.}}.</p>{{end}}
+<table><tr><th>scenario/step</th><th>implementation</th><th>figure</th><th>{{.A}}</th><th>{{.B}}</th><th>change</th><th>test</th><th>against the reference</th></tr>
+{{range .Deltas}}<tr data-impl="{{.Impl}}" class="{{.Class}}"><td>{{.Scenario}}/{{.Step}}</td><td>{{.Impl}}</td><td>{{.Figure}}</td><td class="num">{{.A}}</td><td class="num">{{.B}}</td><td class="num {{.Class}}">{{.Change}}</td><td class="num muted">{{.P}}</td><td class="num">{{.Ratio}}</td></tr>
 {{end}}</table>
+<p class="muted">Medians with the range of their trials. "~": no change the trials can show; "?": too few trials for the test to call any change. A ratio is the implementation's figure over the reference's in the same round of trials, so it holds however the machine drifted.</p>
 {{if .Only}}<h2>In one run only</h2><ul>{{range .Only}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <h2>Environments</h2>
 <table><tr><th></th><th>{{.A}}</th><th>{{.B}}</th></tr>

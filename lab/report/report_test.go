@@ -115,31 +115,3 @@ func TestRenderEscapesAndEmbeds(t *testing.T) {
 	}
 }
 
-func TestCompare(t *testing.T) {
-	a, b := fixture(), fixture()
-	b.RunID = "20261127-120000"
-	for i := range b.Steps {
-		if b.Steps[i].Impl == "node" {
-			s := &b.Steps[i].Summary.Throughput
-			s.Center, s.Lo, s.Hi = s.Center*2, s.Lo*2, s.Hi*2
-		}
-	}
-	m := BuildCompare(a, b)
-	var up, same int
-	for _, d := range m.Deltas {
-		switch {
-		case d.Impl == "node" && d.Class == "delta-up":
-			up++
-		case d.Impl != "node" && d.Class == "delta-same":
-			same++
-		default:
-			t.Errorf("%s %s/%s: class %s, change %s", d.Impl, d.Scenario, d.Step, d.Class, d.Change)
-		}
-	}
-	if up == 0 || same == 0 {
-		t.Fatalf("up %d, same %d", up, same)
-	}
-	if err := WriteCompare(filepath.Join(t.TempDir(), "c.html"), a, b); err != nil {
-		t.Fatal(err)
-	}
-}

@@ -47,7 +47,10 @@ func (e usageError) Error() string { return e.msg }
 
 func hintFor(err error) string {
 	var ue usageError
+	var nc *report.NotComparableError
 	switch {
+	case errors.As(err, &nc):
+		return nc.Hint()
 	case errors.Is(err, runtime.ErrNoEngine):
 		return "start the Docker engine (systemctl start docker, or dockerd &) and check `docker info`"
 	case errors.Is(err, runner.ErrMissingImages):
@@ -63,7 +66,8 @@ const usage = `usage:
   lab list                 implementations and scenarios
   lab clean                remove containers and networks a run left behind
   lab report <run>         rebuild results.json, report.html and the table of a run folder
-  lab compare <runA> <runB> [--out file.html]
+  lab compare [--any-profile] [--any-images] [--alpha 0.05] <runA> <runB> [--out file.html]
+                           figures of two runs, with a rank test on every one
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -201,11 +205,18 @@ func cmdReport(args []string, stdout io.Writer) error {
 func cmdCompare(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	out := fs.String("out", "", "output file (default: compare-<A>-<B>.html in the current folder)")
+	var opts report.CompareOptions
+	fs.BoolVar(&opts.AnyProfile, "any-profile", false, "compare runs of different profiles")
+	fs.BoolVar(&opts.AnyImages, "any-images", false, "compare runs whose servers' images differ (a new runtime, say)")
+	fs.Float64Var(&opts.Alpha, "alpha", 0.05, "significance level of the rank test")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	if fs.NArg() != 2 {
 		return usageError{"compare: want two run folders"}
+	}
+	if opts.Alpha <= 0 || opts.Alpha >= 1 {
+		return usageError{fmt.Sprintf("compare: --alpha %g: want a level between 0 and 1", opts.Alpha)}
 	}
 	a, err := results.Load(fs.Arg(0))
 	if err != nil {
@@ -215,11 +226,18 @@ func cmdCompare(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := report.Comparable(a, b, opts); err != nil {
+		return err
+	}
+	m := report.BuildCompare(a, b, opts.Alpha)
+	if err := m.WriteText(stdout); err != nil {
+		return err
+	}
 	path := *out
 	if path == "" {
 		path = fmt.Sprintf("compare-%s-%s.html", a.RunID, b.RunID)
 	}
-	if err := report.WriteCompare(path, a, b); err != nil {
+	if err := report.WriteCompare(path, m); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", path)
