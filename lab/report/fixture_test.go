@@ -54,7 +54,7 @@ func fixture() *results.File {
 			{Impl: "node", Target: "echo", Passed: true, Results: []conformance.Result{{Case: "one-line", Passed: true}}},
 			{Impl: "threads", Target: "echo", Passed: false, Results: []conformance.Result{{Case: "one-line", Passed: false, Detail: `answer 1: got "<oops>"`}}},
 		},
-		Failures: []results.Failure{{Impl: "threads", Scenario: "c10k-idle", Step: "c10000", Message: "exited with code 137, killed for memory over its 1024 MiB limit; skipped for the rest of the run", At: start}},
+		Failures: []results.Failure{{Impl: "threads", Scenario: "c10k-idle", Step: "c10000", Message: "exited with code 137, killed for memory over its 1024 MiB limit; skipped for the rest of the run", At: start, LeftOut: true}},
 	}
 	speed := map[string]float64{"go-eventloop": 4, "node": 2, "threads": 1, "floor": 4.5}
 	var trials []results.Trial

@@ -134,7 +134,7 @@ func Build(f *results.File) *Model {
 	}
 	failed := map[string]string{}
 	for _, x := range f.Failures {
-		if strings.Contains(x.Message, "skipped for the rest of the run") {
+		if x.LeftOut {
 			failed[x.Impl] = x.Message
 		}
 	}
@@ -557,29 +557,48 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	return v
 }
 
-// warningKind is the kind of a summary warning: its words before the
-// first count or reason ("driver-bound", "noisy", "failed lines" …).
-func warningKind(w string) string {
-	for _, k := range []string{"driver-bound", "upstream-bound", "noisy"} {
-		if strings.HasPrefix(w, k) {
-			return k
-		}
-	}
-	switch {
-	case strings.Contains(w, "failed lines"):
+// warningKind is the heading a warning is grouped under in a verdict.
+func warningKind(w analysis.Warning) string {
+	switch w.Code {
+	case analysis.Failed:
 		return "failed lines or connections"
-	case strings.HasPrefix(w, "only "):
+	case analysis.MissingTrials:
 		return "missing trials"
 	}
-	return w
+	return string(w.Code)
 }
 
 var warningHint = map[string]string{
 	"driver-bound":                "; their figure may be the load generator's limit (the reason is in the scenario's table)",
 	"upstream-bound":              "; the translator, not the server, may be the limit",
-	"noisy":                       "; trials spread more than 20% around the median",
+	"noisy":                       fmt.Sprintf("; trials spread more than %.0f%% around the median", 100*analysis.NoisySpread),
 	"failed lines or connections": "; the counts by class are in the scenario's table",
 	"missing trials":              "; fewer trials than the profile asks for",
+}
+
+// WarningText is a warning in words, for a reader.
+func WarningText(w analysis.Warning) string {
+	why := ""
+	if len(w.Why) > 0 {
+		why = " (" + strings.Join(w.Why, "; ") + ")"
+	}
+	switch w.Code {
+	case analysis.DriverBound:
+		return fmt.Sprintf("driver-bound in %d of %d trials%s: the load generator, not the server, may be the limit", w.Trials, w.Of, why)
+	case analysis.UpstreamBound:
+		return fmt.Sprintf("upstream-bound in %d of %d trials%s: the translator, not the server, may be the limit", w.Trials, w.Of, why)
+	case analysis.Failed:
+		return fmt.Sprintf("%d failed lines or connections over %d trials", w.Count, w.Of)
+	case analysis.MissingTrials:
+		return fmt.Sprintf("only %d of %d trials ran", w.Trials, w.Of)
+	case analysis.Noisy:
+		t := fmt.Sprintf("noisy: trials spread %.0f%% around the median", 100*w.Spread)
+		if w.Machine {
+			t += fmt.Sprintf("; the machine's canary moved %.0f%% between them: the machine, not the server, is the suspect", 100*w.Canary)
+		}
+		return t
+	}
+	return string(w.Code)
 }
 
 func stepLoop(sc lab.Scenario, name string) lab.Loop {
@@ -673,8 +692,8 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 			row.Flags = append(row.Flags, fmt.Sprintf("%.0f%% of ideal %s/s", 100*sm.Throughput.Center/sm.Ideal, results.Count(sm.Ideal)))
 		}
 		for _, w := range sm.Warnings {
-			if strings.HasPrefix(w, "noisy") {
-				row.Flags = append(row.Flags, w)
+			if w.Code == analysis.Noisy {
+				row.Flags = append(row.Flags, WarningText(w))
 			}
 		}
 		v.Rows = append(v.Rows, row)

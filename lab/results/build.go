@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -94,6 +93,7 @@ func Rebuild(dir string) (*File, error) {
 	if err := readJSON(filepath.Join(dir, RunFile), &f); err != nil {
 		return nil, err
 	}
+	f.Schema = Schema // results.json is this version's, whatever wrote run.json
 	tf, err := os.Open(filepath.Join(dir, TrialsFile))
 	if err != nil {
 		return nil, err
@@ -224,52 +224,34 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryM
 		}
 		s.Headroom = NewStat(h)
 	}
-	bound, upBound := 0, 0
-	var why []string
+	facts := analysis.StepFacts{Trials: len(ts), Want: sc.Profiles[p].Trials,
+		Lo: s.Throughput.Lo, Center: s.Throughput.Center, Hi: s.Throughput.Hi}
 	var canaries []float64
 	for _, t := range ts {
 		for _, n := range t.Errors {
 			s.Errors += n
 		}
 		if t.DriverBound {
-			bound++
+			facts.DriverBound++
 		}
 		if t.UpstreamBound {
-			upBound++
+			facts.UpBound++
 		}
-		if (t.DriverBound || t.UpstreamBound) && len(t.BoundBy) > 0 && !slices.Contains(why, t.BoundBy[0]) && len(why) < 2 {
-			why = append(why, t.BoundBy[0])
+		if (t.DriverBound || t.UpstreamBound) && len(t.BoundBy) > 0 && !slices.Contains(facts.Why, t.BoundBy[0]) {
+			facts.Why = append(facts.Why, t.BoundBy[0])
 		}
 		if canaryMedian > 0 && t.Canary > 0 {
 			canaries = append(canaries, t.Canary/canaryMedian)
 		}
 	}
 	s.Canary = NewStat(canaries)
-	s.DriverBound = bound > 0
-	s.UpstreamBound = upBound > 0
-	detail := ""
-	if len(why) > 0 {
-		detail = " (" + strings.Join(why, "; ") + ")"
+	facts.Failed = s.Errors
+	if s.Canary.N > 1 {
+		facts.CanaryLo, facts.CanaryCenter, facts.CanaryHi = s.Canary.Lo, s.Canary.Center, s.Canary.Hi
 	}
-	if bound > 0 {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("driver-bound in %d of %d trials%s: the load generator, not the server, may be the limit", bound, len(ts), detail))
-	}
-	if upBound > 0 {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("upstream-bound in %d of %d trials%s: the translator, not the server, may be the limit", upBound, len(ts), detail))
-	}
-	if s.Errors > 0 {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("%d failed lines or connections over %d trials", s.Errors, len(ts)))
-	}
-	if need := sc.Profiles[p].Trials; len(ts) < need {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("only %d of %d trials ran", len(ts), need))
-	}
-	if s.Throughput.Center > 0 && (s.Throughput.Hi-s.Throughput.Lo)/s.Throughput.Center > 0.2 {
-		w := fmt.Sprintf("noisy: trials spread %.0f%% around the median", 100*(s.Throughput.Hi-s.Throughput.Lo)/s.Throughput.Center)
-		if c := s.Canary; c.N > 1 && c.Center > 0 && (c.Hi-c.Lo)/c.Center > analysis.CanaryNoise {
-			w += fmt.Sprintf("; the machine's canary moved %.0f%% between them: the machine, not the server, is the suspect", 100*(c.Hi-c.Lo)/c.Center)
-		}
-		s.Warnings = append(s.Warnings, w)
-	}
+	s.DriverBound = facts.DriverBound > 0
+	s.UpstreamBound = facts.UpBound > 0
+	s.Warnings = analysis.StepWarnings(facts)
 	if sc.Mode == "fetch" && def.Loop == lab.Closed {
 		up := sc.Upstream
 		if def.Upstream != nil {

@@ -17,10 +17,11 @@ import (
 
 	"github.com/linelab/linelab/internal/conformance"
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 )
 
 // Schema names this version of results.json.
-const Schema = "linelab.results/v2"
+const Schema = "linelab.results/v3"
 
 // File is results.json.
 type File struct {
@@ -221,7 +222,7 @@ type Summary struct {
 	DriverBound   bool     `json:"driver_bound"`
 	UpstreamBound bool     `json:"upstream_bound,omitempty"`
 	Ideal         float64  `json:"ideal,omitempty"` // fetch closed loop: connections ÷ upstream latency
-	Warnings      []string `json:"warnings,omitempty"`
+	Warnings      []analysis.Warning `json:"warnings,omitempty"`
 }
 
 // Knee is the highest open-loop rate an implementation sustained: found
@@ -251,4 +252,7 @@ type Failure struct {
 	Step     string    `json:"step,omitempty"`
 	Message  string    `json:"message"`
 	At       time.Time `json:"at"`
+	// LeftOut: the server took no further part in the run (issue: a
+	// failure should cost only its step).
+	LeftOut bool `json:"left_out,omitempty"`
 }
