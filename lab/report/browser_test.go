@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/results"
 )
 
@@ -30,23 +32,22 @@ import (
 // beside the report and its path logged.
 func TestBrowserReport(t *testing.T) {
 	dir := os.Getenv("LINELAB_RUN")
+	var f *results.File
 	if dir == "" {
 		// Kept after the test, so the screenshot can be looked at.
 		dir = filepath.Join(os.TempDir(), "linelab-report-fixture")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteFiles(dir, fixture()); err != nil {
-			t.Fatal(err)
-		}
+		f = fixture()
 	} else {
-		f, err := results.Load(dir)
-		if err != nil {
+		var err error
+		if f, err = results.Load(dir); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteFiles(dir, f); err != nil {
-			t.Fatal(err)
-		}
+	}
+	if err := WriteFiles(dir, f); err != nil {
+		t.Fatal(err)
 	}
 	path, err := filepath.Abs(filepath.Join(dir, File))
 	if err != nil {
@@ -141,6 +142,66 @@ func TestBrowserReport(t *testing.T) {
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[verdict](check))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The page opens on the matrix: in the first screen, a row for every
+	// implementation but the floor, a column for every scenario, and in
+	// every cell a figure or the reason there is none.
+	first := `(() => {
+	  const t = document.getElementById("matrix");
+	  if (!t) return {top: -1};
+	  return {
+	    top: t.getBoundingClientRect().top, screen: window.innerHeight,
+	    rows: Array.from(t.querySelectorAll("tr[data-impl]")).map(r => r.dataset.impl),
+	    cols: Array.from(t.querySelectorAll("th[data-scenario]")).map(c => c.dataset.scenario),
+	    blank: Array.from(t.querySelectorAll("td")).filter(td => td.textContent.trim() === "").length,
+	    csvless: Array.from(document.querySelectorAll("figure.chart-figure")).filter(fig => {
+	      const a = fig.querySelector("a.csv");
+	      return !a || !a.getAttribute("href").startsWith("data:text/csv") || a.getAttribute("href").length < 60;
+	    }).map(fig => fig.querySelector("figcaption").textContent),
+	    // In a knee's verdict every rate but the ideal's comes with its range.
+	    knees: Array.from(document.querySelectorAll(".verdict[data-knee] p, .verdict[data-knee] td")).map(e => e.textContent)
+	      .filter(x => /\d lines\/s(?! \()/.test(x) && !/below the lowest rate/.test(x)),
+	  };
+	})()`
+	type screen struct {
+		Top     float64  `json:"top"`
+		Screen  float64  `json:"screen"`
+		Rows    []string `json:"rows"`
+		Cols    []string `json:"cols"`
+		Blank   int      `json:"blank"`
+		CSVless []string `json:"csvless"`
+		Knees   []string `json:"knees"`
+	}
+	sc, err := chromedp.Run(ctx, chromedp.Evaluate[screen](first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantRows, wantCols []string
+	for _, impl := range f.Implementations {
+		if impl.Role != lab.RoleFloor {
+			wantRows = append(wantRows, impl.Name)
+		}
+	}
+	for _, s := range f.Scenarios {
+		wantCols = append(wantCols, s.Name)
+	}
+	switch {
+	case sc.Top < 0:
+		t.Error("the page has no matrix")
+	case sc.Top > sc.Screen:
+		t.Errorf("the matrix starts at %.0f px, below the first screen (%.0f px)", sc.Top, sc.Screen)
+	}
+	if !slices.Equal(sc.Rows, wantRows) || !slices.Equal(sc.Cols, wantCols) {
+		t.Errorf("matrix rows %v cols %v, want %v and %v", sc.Rows, sc.Cols, wantRows, wantCols)
+	}
+	if sc.Blank > 0 {
+		t.Errorf("%d matrix cells say nothing", sc.Blank)
+	}
+	for _, c := range sc.CSVless {
+		t.Errorf("chart %q has no CSV of its data", c)
+	}
+	for _, k := range sc.Knees {
+		t.Errorf("a knee without its range: %q", k)
 	}
 	impls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("details[id^=code-]").length`))
 	if err != nil {

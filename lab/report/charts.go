@@ -1,11 +1,14 @@
 package report
 
 import (
+	"encoding/csv"
 	"fmt"
 	"html"
 	"html/template"
 	"math"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/linelab/linelab/lab"
@@ -18,6 +21,65 @@ type Chart struct {
 	Hint   string // one line on how to read it
 	SVG    template.HTML
 	Series []string // implementations drawn, for the browser test and the legend
+	// CSV is the chart's data as a data: URL, so a reader can take the
+	// numbers without the page loading anything; File is its name.
+	CSV  template.URL
+	File string
+}
+
+// withData attaches the data drawn as CSV: one row per point, x named by
+// xName (nil: the number as it is), y with the range of its trials.
+func (c Chart) withData(x, y axis, ss []Series, xName func(float64) string) Chart {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"implementation", x.label, y.label, y.label + " (lowest trial)", y.label + " (highest trial)"})
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, s := range ss {
+		for _, p := range s.Points {
+			xv := num(p.X)
+			if xName != nil {
+				xv = xName(p.X)
+			}
+			lo, hi := "", ""
+			if p.Lo != 0 || p.Hi != 0 {
+				lo, hi = num(p.Lo), num(p.Hi)
+			}
+			_ = w.Write([]string{s.Impl, xv, num(p.Y), lo, hi})
+		}
+	}
+	w.Flush()
+	c.CSV = template.URL("data:text/csv;charset=utf-8," + url.PathEscape(b.String()))
+	c.File = slug(c.Title) + ".csv"
+	return c
+}
+
+// spansDecades reports whether the series' values differ by more than 10×,
+// where a linear axis would flatten the small ones against zero.
+func spansDecades(ss []Series) bool {
+	lo, hi := math.Inf(1), 0.0
+	for _, s := range ss {
+		for _, p := range s.Points {
+			if p.Y > 0 {
+				lo, hi = math.Min(lo, p.Y), math.Max(hi, p.Y)
+			}
+		}
+	}
+	return hi > 10*lo
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
 }
 
 // Series is one implementation's points.
@@ -276,7 +338,14 @@ func spectrum(f *results.File, m *Model, sc lab.Scenario, step string, corrected
 		Hint:   "Each curve is one implementation's " + what + " over all trials, read at every percentile; lower is better, and the right end is the tail a user meets once in ten thousand lines. Both axes are logarithmic.",
 		SVG:    lineChart(x, y, ss, nil),
 		Series: names,
-	}, true
+	}.withData(x, y, ss, func(v float64) string {
+		for _, q := range spectrumQuantiles {
+			if nines(q) == v {
+				return strconv.FormatFloat(q, 'g', -1, 64) + "%"
+			}
+		}
+		return x.fmt(v)
+	}), true
 }
 
 // charts picks the charts a scenario's shape calls for.
@@ -306,8 +375,12 @@ func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 			}
 		}
 		if len(ss) > 0 {
+			x, y := axis{label: "connections", log: true, fmt: fmtCount}, axis{label: "lines per second", log: spansDecades(ss), fmt: fmtCount}
+			if y.log {
+				hint += " The rates span more than a decade, so the lines-per-second axis is logarithmic too."
+			}
 			out = append(out, Chart{Title: sc.Name + ": throughput against connections", Hint: hint, Series: names,
-				SVG: lineChart(axis{label: "connections", log: true, fmt: fmtCount}, axis{label: "lines per second", fmt: fmtCount}, ss, extra)})
+				SVG: lineChart(x, y, ss, extra)}.withData(x, y, ss, nil))
 		}
 	}
 	// Open loop: p99 against offered rate, knees marked.
@@ -331,9 +404,10 @@ func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 			return b.String()
 		}
 		if len(ss) > 0 {
+			x, y := axis{label: "offered lines per second", fmt: fmtCount}, axis{label: "p99 latency (µs)", log: true, fmt: fmtMicros}
 			out = append(out, Chart{Title: sc.Name + ": p99 latency against offered rate", Series: names,
 				Hint: "Median p99, corrected for coordinated omission, at each offered rate; lower is better. A ring marks each implementation's knee: the highest rate whose p99 stays under the dashed bound with every line answered. The latency axis is logarithmic.",
-				SVG:  lineChart(axis{label: "offered lines per second", fmt: fmtCount}, axis{label: "p99 latency", log: true, fmt: fmtMicros}, ss, extra)})
+				SVG:  lineChart(x, y, ss, extra)}.withData(x, y, ss, nil))
 		}
 	}
 	// A latency spectrum for the step the scenario is about.
@@ -403,13 +477,15 @@ func idleCharts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	if len(mem) == 0 {
 		return nil
 	}
+	conns := axis{label: "open connections", log: true, fmt: fmtCount}
+	memY, thrY := axis{label: "working set (bytes)", log: true, fmt: fmtBytes}, axis{label: "threads", log: true, fmt: fmtCount}
 	return []Chart{
-		{Title: "memory against connections", Series: names,
+		Chart{Title: "memory against connections", Series: names,
 			Hint: "The server container's working set (memory in use, less file cache) at each number of open connections, from the echo steps and the idle step; lower is better. Both axes are logarithmic.",
-			SVG:  lineChart(axis{label: "open connections", log: true, fmt: fmtCount}, axis{label: "working set", log: true, fmt: fmtBytes}, mem, nil)},
-		{Title: "threads against connections", Series: names,
+			SVG:  lineChart(conns, memY, mem, nil)}.withData(conns, memY, mem, nil),
+		Chart{Title: "threads against connections", Series: names,
 			Hint: "Threads (tasks) in the server container at each number of open connections; a thread per connection shows as a diagonal. Both axes are logarithmic.",
-			SVG:  lineChart(axis{label: "open connections", log: true, fmt: fmtCount}, axis{label: "threads", log: true, fmt: fmtCount}, thr, nil)},
+			SVG:  lineChart(conns, thrY, thr, nil)}.withData(conns, thrY, thr, nil),
 	}
 }
 
@@ -438,9 +514,10 @@ func cpuChart(f *results.File, sc lab.Scenario, m *Model) (Chart, bool) {
 	if len(ss) == 0 {
 		return Chart{}, false
 	}
+	y := axis{label: "server cores busy", fmt: fmtCores}
 	return Chart{Title: sc.Name + ": server CPU per step", Series: names,
 		Hint: "CPU seconds the server container used per second of each step, from its cgroup (1.00 is its whole core). Read it beside throughput: the same lines for less CPU is the more efficient model.",
-		SVG:  barChart(cats, ss, axis{label: "server cores busy", fmt: fmtCores})}, true
+		SVG:  barChart(cats, ss, y)}.withData(axis{label: "step"}, y, ss, func(v float64) string { return cats[int(v)] }), true
 }
 
 // stepSeries makes a series per implementation with a point per step of

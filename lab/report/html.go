@@ -72,13 +72,20 @@ const pageHTML = `<!DOCTYPE html>
 <main>
 <h1>linelab: the "Why gevent" servers, measured</h1>
 <p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Every number is the median of the trials, with their range; ratios compare with the demo's threaded server ({{.Baseline}}), oriented so that above 1 is better.</p>
-<nav><a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
+<nav><a href="#glance">At a glance</a><a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
+
+<h2 id="glance">At a glance</h2>
+{{range .Banners}}<div class="banner">{{.}}</div>{{end}}
+<div class="glance-wrap"><table class="glance" id="matrix">
+<tr><th>implementation</th>{{range .Matrix.Cols}}<th data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a><div class="hint">{{.Figure}}, against {{if .Reference}}{{.Reference}}{{else}}nothing{{end}}</div></th>{{end}}</tr>
+{{range .Matrix.Rows}}<tr data-impl="{{.Impl}}"><th><span class="impl-dot" style="background: {{.Color}}"></span>{{.Impl}}</th>{{range .Cells}}<td{{if .Rank}} style="{{.Style}}" data-rank="{{.Rank}}"{{end}}{{if .Mark}} class="undecided"{{end}}><a href="{{.Link}}">{{if .Rank}}<strong>{{.Ratio}}</strong>{{if .Mark}}<sup>*</sup>{{end}}<span class="v">{{.Value}}</span>{{if .Mark}}<span class="v mark">* {{.Mark}}</span>{{end}}{{else}}<span class="muted">{{.Empty}}</span>{{end}}</a></td>{{end}}</tr>
+{{end}}</table></div>
+<p class="hint">Each cell is a scenario's headline figure (named under the scenario) as a ratio to the reference named there: the C floor server where it ran, the physical limit of this machine, else the best implementation. Ratios are oriented so that above 1 is better than the reference; colour ranks the implementations within the scenario, green the best. A cell marked * cannot decide (driver- or upstream-bound, noisy, errors, or a smoke-test run), and says why. Every cell links to its evidence; the verdicts below say it in words.</p>
 
 <h2 id="verdict">Verdict</h2>
-{{range .Banners}}<div class="banner">{{.}}</div>{{end}}
 {{if .Warnings}}<div class="warnings"><strong>Read these first:</strong><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 {{range .Verdicts}}
-<div class="verdict">
+<div class="verdict" data-scenario="{{.Scenario}}"{{if .Knee}} data-knee="1"{{end}}>
 <p><strong>{{.Scenario}}.</strong> {{.Text}}</p>
 <p class="hint">{{.Decided}}</p>
 {{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against threads</th><th></th></tr>
@@ -104,7 +111,7 @@ const pageHTML = `<!DOCTYPE html>
 <h3>{{.Name}} <span class="muted">({{.Mode}} mode)</span></h3>
 <p>{{.Description}}</p>
 {{range .Charts}}<figure class="chart-figure" data-series="{{range $i, $s := .Series}}{{if $i}},{{end}}{{$s}}{{end}}">
-<figcaption>{{.Title}}</figcaption><p class="hint">{{.Hint}}</p>
+<figcaption>{{.Title}} <a class="csv" download="{{.File}}" href="{{.CSV}}">data (CSV)</a></figcaption><p class="hint">{{.Hint}}</p>
 {{.SVG}}
 </figure>{{end}}
 <table>

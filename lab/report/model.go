@@ -29,6 +29,7 @@ type Model struct {
 	// Banners are the run-wide facts a reader needs before any number:
 	// a smoke-test profile, a machine that drifted.
 	Banners     []string
+	Matrix      Matrix // the first screen
 	Impls       []ImplInfo
 	Verdicts    []Verdict
 	Warnings    []string // run-wide
@@ -60,6 +61,7 @@ type SourceView struct {
 // Verdict is one scenario's outcome in plain words.
 type Verdict struct {
 	Scenario string
+	Knee     bool     // the figure is a knee: every rate shown carries its range
 	Decided  string   // which figure decided, and why
 	Text     string   // who leads, by how much
 	Ratios   []Ratio  // every implementation against the baseline
@@ -189,6 +191,7 @@ func Build(f *results.File) *Model {
 		m.Scenarios = append(m.Scenarios, scenarioView(f, sc, m))
 		m.Definitions = append(m.Definitions, Definition{Name: sc.File, Text: definition(sc)})
 	}
+	m.Matrix = buildMatrix(f, m)
 	m.Conformance = conformanceMatrix(f)
 	m.Env = environment(f)
 	for _, impl := range f.Implementations {
@@ -401,7 +404,7 @@ func decisive(h headline, st *results.Step, k *results.Knee) bool {
 
 func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	h := pickHeadline(f, sc)
-	v := Verdict{Scenario: sc.Name}
+	v := Verdict{Scenario: sc.Name, Knee: h.figure == "knee"}
 	v.Decided = "Decided by " + h.description
 	if h.why != "" {
 		v.Decided += ": " + h.why
@@ -496,7 +499,11 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		text = fmt.Sprintf("No implementation can be ranked by %s here: every one was limited by the driver or the upstream, not by itself", h.description)
 	default:
 		lead := ranked[0]
-		text = fmt.Sprintf("%s leads on %s with %s", lead.impl, h.description, format(h, lead.s.Center))
+		lv := format(h, lead.s.Center)
+		if lead.knee != nil {
+			lv = kneeText(*lead.knee)
+		}
+		text = fmt.Sprintf("%s leads on %s with %s", lead.impl, h.description, lv)
 		if len(ranked) > 1 {
 			second := ranked[1]
 			if second.s.Center > 0 && lead.s.Center > 0 {
@@ -620,10 +627,36 @@ func kneeText(k results.Knee) string {
 	if k.AtLeast {
 		t = "≥ " + t
 	}
-	if k.N > 1 {
+	switch {
+	case k.N > 1 && k.Lo == k.Hi:
+		t += fmt.Sprintf(" (in all %d trials)", k.N)
+	case k.N > 1:
 		t += fmt.Sprintf(" (trials %s–%s)", results.Count(k.Lo), results.Count(k.Hi))
 	}
 	return t
+}
+
+// rangeText is a figure's range over its trials, in the figure's unit
+// without repeating it, or how many trials agreed.
+func rangeText(h headline, s results.Stat) string {
+	if s.N < 2 {
+		return ""
+	}
+	bare := func(v float64) string {
+		switch h.figure {
+		case "memory":
+			return results.Bytes(v)
+		case "p50":
+			return results.Micros(v)
+		case "slowdown":
+			return fmt.Sprintf("×%.1f", v)
+		}
+		return results.Count(v)
+	}
+	if lo, hi := bare(s.Lo), bare(s.Hi); lo != hi {
+		return " (" + lo + "–" + hi + ")"
+	}
+	return fmt.Sprintf(" (all %d trials)", s.N)
 }
 
 func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {

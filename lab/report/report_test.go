@@ -5,6 +5,7 @@ import (
 	"flag"
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/results"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,9 +19,9 @@ func TestModelGolden(t *testing.T) {
 	m := Build(fixture())
 	for i := range m.Scenarios {
 		for j := range m.Scenarios[i].Charts {
-			// The SVG is checked by TestRender and the browser; the golden
-			// file keeps to the figures.
-			m.Scenarios[i].Charts[j].SVG = ""
+			// The SVG and its data have golden files of their own
+			// (TestChartsGolden); this one keeps to the figures.
+			m.Scenarios[i].Charts[j].SVG, m.Scenarios[i].Charts[j].CSV = "", ""
 		}
 	}
 	got, err := json.MarshalIndent(m, "", "  ")
@@ -39,6 +40,54 @@ func TestModelGolden(t *testing.T) {
 	}
 	if strings.TrimSpace(string(got)) != strings.TrimSpace(string(want)) {
 		t.Errorf("model differs from %s; if the change is intended, run go test ./lab/report -update and review the diff", path)
+	}
+}
+
+// TestChartsGolden pins every chart of the fixture: its SVG and its CSV,
+// one file each under testdata/charts, as vegeta pins its plot's HTML.
+func TestChartsGolden(t *testing.T) {
+	m := Build(fixture())
+	dir := filepath.Join("testdata", "charts")
+	if *update {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, sc := range m.Scenarios {
+		for _, c := range sc.Charts {
+			data, err := url.PathUnescape(strings.TrimPrefix(string(c.CSV), "data:text/csv;charset=utf-8,"))
+			if err != nil {
+				t.Fatalf("%s: %v", c.Title, err)
+			}
+			name := strings.TrimSuffix(c.File, ".csv")
+			if seen[name] {
+				t.Fatalf("two charts named %s", name)
+			}
+			seen[name] = true
+			for _, file := range []struct{ ext, text string }{{".svg", string(c.SVG)}, {".csv", data}} {
+				path := filepath.Join(dir, name+file.ext)
+				if *update {
+					if err := os.WriteFile(path, []byte(file.text), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./lab/report -update to create it)", err)
+				}
+				if string(want) != file.text {
+					t.Errorf("%s differs; if the change is intended, run go test ./lab/report -update and review the diff", path)
+				}
+			}
+		}
+	}
+	if len(seen) < 5 {
+		t.Errorf("only %d charts", len(seen))
 	}
 }
 
@@ -114,4 +163,3 @@ func TestRenderEscapesAndEmbeds(t *testing.T) {
 		}
 	}
 }
-

@@ -1,0 +1,173 @@
+package report
+
+import (
+	"fmt"
+	"html/template"
+	"slices"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/results"
+)
+
+// Matrix is the report's first screen: implementations × scenarios, each
+// cell the scenario's headline figure against the scenario's reference.
+type Matrix struct {
+	Cols []MatrixCol
+	Rows []MatrixRow
+	// Smoke: the whole run is a smoke test, so no cell decides anything.
+	Smoke bool
+}
+
+// MatrixCol is one scenario: what its cells show and against whom.
+type MatrixCol struct {
+	Scenario  string
+	Figure    string // the headline figure, in words
+	Reference string // the implementation every cell is divided by
+	Floor     bool   // the reference is the floor server
+}
+
+// MatrixRow is one implementation's cells, in column order.
+type MatrixRow struct {
+	Impl  string
+	Color string
+	Cells []MatrixCell
+}
+
+// MatrixCell is one implementation's headline figure in one scenario.
+type MatrixCell struct {
+	Ratio string // "0.83×", oriented so that above 1 is better than the reference
+	Value string // the figure with its range over trials
+	Rank  int    // 1 is the best of the scenario; 0: no figure
+	Of    int    // entries ranked in the scenario
+	Style template.CSS
+	Mark  string // why the figure cannot decide, or ""
+	Link  string // the evidence: the scenario's section
+	Empty string // why there is no figure ("did not run", "left the run")
+}
+
+// buildMatrix ranks each scenario's entries by their headline figure and
+// divides each by the reference: the floor server where it ran (the
+// machine's limit, so cells read as a share of what is possible), else the
+// best entry. The floor is a reference, never a contender, so it is not in
+// the rows.
+func buildMatrix(f *results.File, m *Model) Matrix {
+	mx := Matrix{Smoke: f.Profile == lab.Quick}
+	var impls []lab.Implementation
+	for _, impl := range f.Implementations {
+		if impl.Role != lab.RoleFloor {
+			impls = append(impls, impl)
+			mx.Rows = append(mx.Rows, MatrixRow{Impl: impl.Name, Color: m.color(impl.Name)})
+		}
+	}
+	for _, sc := range f.Scenarios {
+		h := pickHeadline(f, sc)
+		col := MatrixCol{Scenario: sc.Name, Figure: h.description}
+		type entry struct {
+			row  int
+			s    results.Stat
+			st   *results.Step
+			knee *results.Knee
+		}
+		var es []entry
+		for _, impl := range f.Implementations {
+			s, st, ok := figure(f, sc, h, impl.Name)
+			if !ok || s.Center <= 0 {
+				continue
+			}
+			if impl.Role == lab.RoleFloor {
+				col.Reference, col.Floor = impl.Name, true
+				continue
+			}
+			es = append(es, entry{slices.IndexFunc(impls, func(i lab.Implementation) bool { return i.Name == impl.Name }), s, st, kneeOf(f, impl.Name, sc.Name)})
+		}
+		better := func(a, b float64) bool {
+			if h.higherWins {
+				return a > b
+			}
+			return a < b
+		}
+		slices.SortStableFunc(es, func(a, b entry) int {
+			switch {
+			case better(a.s.Center, b.s.Center):
+				return -1
+			case better(b.s.Center, a.s.Center):
+				return 1
+			}
+			return 0
+		})
+		var ref results.Stat
+		if col.Floor {
+			ref, _, _ = figure(f, sc, h, col.Reference)
+		} else if len(es) > 0 {
+			col.Reference, ref = impls[es[0].row].Name, es[0].s
+		}
+		for i := range mx.Rows {
+			mx.Rows[i].Cells = append(mx.Rows[i].Cells, MatrixCell{Empty: "did not run", Link: "#s-" + sc.Name})
+		}
+		for i, e := range es {
+			c := &mx.Rows[e.row].Cells[len(mx.Cols)]
+			c.Empty = ""
+			// Ties share a rank: the number of entries strictly better, plus one.
+			rank := slices.IndexFunc(es, func(o entry) bool { return !better(o.s.Center, e.s.Center) })
+			if rank < 0 || rank > i {
+				rank = i
+			}
+			c.Rank, c.Of = rank+1, len(es)
+			c.Value = format(h, e.s.Center) + rangeText(h, e.s)
+			if e.knee != nil {
+				c.Value = kneeText(*e.knee)
+			}
+			if ref.Center > 0 {
+				r := e.s.Center / ref.Center
+				if !h.higherWins {
+					r = ref.Center / e.s.Center
+				}
+				c.Ratio = fmt.Sprintf("%.2f×", r)
+			}
+			c.Style = rankStyle(rank, len(es))
+			c.Mark = matrixMark(h, e.st, e.knee, mx.Smoke)
+		}
+		for i, impl := range impls {
+			if cell := &mx.Rows[i].Cells[len(mx.Cols)]; cell.Empty != "" {
+				if failed := m.Impls[slices.IndexFunc(m.Impls, func(x ImplInfo) bool { return x.Name == impl.Name })].Failed; failed != "" {
+					cell.Empty = "left the run"
+				}
+			}
+		}
+		mx.Cols = append(mx.Cols, col)
+	}
+	return mx
+}
+
+// matrixMark says why a cell's figure cannot rank its implementation, or
+// "" when it can.
+func matrixMark(h headline, st *results.Step, k *results.Knee, smoke bool) string {
+	switch {
+	case smoke:
+		return "smoke-test profile"
+	case !decisive(h, st, k):
+		if h.figure == "knee" {
+			return "knee not measurable here: the driver could not offer more"
+		}
+		if st != nil && st.Summary.UpstreamBound {
+			return "upstream-bound"
+		}
+		return "driver-bound"
+	case st != nil && analysis.Has(st.Summary.Warnings, analysis.Noisy):
+		return fmt.Sprintf("noisy: its trials spread more than %.0f%%", 100*analysis.NoisySpread)
+	case st != nil && st.Summary.Errors > 0:
+		return fmt.Sprintf("%d errors", st.Summary.Errors)
+	}
+	return ""
+}
+
+// rankStyle colours a cell by its rank: green for the best of a scenario
+// through amber to red for the last.
+func rankStyle(rank, of int) template.CSS {
+	pos := 0.0
+	if of > 1 {
+		pos = float64(rank) / float64(of-1)
+	}
+	return template.CSS(fmt.Sprintf("background: hsl(%.0f, 60%%, 88%%)", 120*(1-pos)))
+}
