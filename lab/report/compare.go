@@ -83,17 +83,17 @@ type Delta struct {
 
 // CompareModel is the comparison of two runs.
 type CompareModel struct {
-	A, B      string // run ids
-	Profile   string
-	Alpha     float64
-	Need      int // trials per run the rank test needs to call any change
-	TrialsA   int // the most trials of any step in A
-	TrialsB   int
-	EnvA      []KV
-	EnvB      []KV
-	Deltas    []Delta
-	Only      []string // steps in one run only
-	Changed   int      // deltas beyond the noise
+	A, B       string // run ids
+	Profile    string
+	Alpha      float64
+	Need       int // trials per run the rank test needs to call any change
+	TrialsA    int // the most trials of any step in A
+	TrialsB    int
+	EnvA       []KV
+	EnvB       []KV
+	Deltas     []Delta
+	Only       []string // steps in one run only
+	Changed    int      // deltas beyond the noise
 	Untestable int      // deltas with too few trials to test
 }
 

@@ -208,20 +208,20 @@ type Stat struct {
 
 // Summary is a step's trials in a few opinionated numbers.
 type Summary struct {
-	Throughput    Stat     `json:"throughput"`
-	P50           Stat     `json:"p50_us"`
-	P99           Stat     `json:"p99_us"`
-	LinesPerCPU   Stat     `json:"lines_per_cpu_second"`
-	ServerCores   Stat     `json:"server_cores"`
-	Memory        Stat     `json:"mem_working_set_bytes"`
-	MemPerConn    Stat     `json:"mem_per_connection,omitzero"`
-	Threads       Stat     `json:"threads"`
-	Errors        int64    `json:"errors"`                   // over all trials
-	Headroom      Stat     `json:"driver_headroom,omitzero"` // server CPU per line ÷ driver CPU per line
-	Canary        Stat     `json:"canary_ratio,omitzero"`    // each trial's canary ÷ the run's median
-	DriverBound   bool     `json:"driver_bound"`
-	UpstreamBound bool     `json:"upstream_bound,omitempty"`
-	Ideal         float64  `json:"ideal,omitempty"` // fetch closed loop: connections ÷ upstream latency
+	Throughput    Stat               `json:"throughput"`
+	P50           Stat               `json:"p50_us"`
+	P99           Stat               `json:"p99_us"`
+	LinesPerCPU   Stat               `json:"lines_per_cpu_second"`
+	ServerCores   Stat               `json:"server_cores"`
+	Memory        Stat               `json:"mem_working_set_bytes"`
+	MemPerConn    Stat               `json:"mem_per_connection,omitzero"`
+	Threads       Stat               `json:"threads"`
+	Errors        int64              `json:"errors"`                   // over all trials
+	Headroom      Stat               `json:"driver_headroom,omitzero"` // server CPU per line ÷ driver CPU per line
+	Canary        Stat               `json:"canary_ratio,omitzero"`    // each trial's canary ÷ the run's median
+	DriverBound   bool               `json:"driver_bound"`
+	UpstreamBound bool               `json:"upstream_bound,omitempty"`
+	Ideal         float64            `json:"ideal,omitempty"` // fetch closed loop: connections ÷ upstream latency
 	Warnings      []analysis.Warning `json:"warnings,omitempty"`
 }
 
