@@ -49,7 +49,7 @@ func ThoroughDefault(standard ProfileSpec) ProfileSpec {
 type Scenario struct {
 	Name        string            `yaml:"name" json:"name"`
 	Description string            `yaml:"description" json:"description"`
-	Mode        string            `yaml:"mode" json:"mode"` // echo or fetch
+	Mode        Mode              `yaml:"mode" json:"mode"`
 	Upstream    *UpstreamSettings `yaml:"upstream,omitempty" json:"upstream,omitempty"`
 	// Clients are the upstream-client disciplines a fetch scenario runs
 	// with (UPSTREAM_CLIENT; default pooled). The loader makes one scenario
@@ -69,6 +69,14 @@ type Scenario struct {
 	Steps    []Step    `yaml:"steps" json:"steps"`
 	File     string    `yaml:"-" json:"file"`
 }
+
+// Mode is what a server does with a line (the protocol's MODE).
+type Mode string
+
+const (
+	Echo  Mode = "echo"  // answer "echo: " and the payload
+	Fetch Mode = "fetch" // ask the upstream translator, answer with its reply
+)
 
 // The upstream-client disciplines of the protocol (UPSTREAM_CLIENT).
 const (

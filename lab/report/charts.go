@@ -492,7 +492,7 @@ func idleCharts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 func modeOf(f *results.File, scen string) string {
 	for _, s := range f.Scenarios {
 		if s.Name == scen {
-			return s.Mode
+			return string(s.Mode)
 		}
 	}
 	return ""

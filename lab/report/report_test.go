@@ -96,7 +96,7 @@ func TestVerdict(t *testing.T) {
 	v := m.Verdicts[0]
 	// go-eventloop's c100 is driver-bound: it has the highest rate, but
 	// the verdict must not crown it by that.
-	if !strings.HasPrefix(v.Text, "node leads on lines per second at c100") || !strings.Contains(v.Text, "go-eventloop is not ranked") {
+	if !strings.HasPrefix(v.Text, "node leads on answers per second at c100") || !strings.Contains(v.Text, "go-eventloop is not ranked") {
 		t.Errorf("verdict %q", v.Text)
 	}
 	if len(v.Ratios) != 3 || v.Ratios[0].Impl != "go-eventloop" || !strings.HasPrefix(v.Ratios[0].Ratio, "4.00×") || !v.Ratios[0].DriverBound {

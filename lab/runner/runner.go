@@ -337,7 +337,7 @@ func (r *runner) run(ctx context.Context) error {
 	for _, ph := range []struct{ mode, client string }{{"echo", ""}, {"fetch", lab.Pooled}, {"fetch", lab.PerRequest}} {
 		var scens []lab.Scenario
 		for _, s := range r.plan.Scenarios {
-			if s.Mode == ph.mode && s.Client == ph.client {
+			if string(s.Mode) == ph.mode && s.Client == ph.client {
 				scens = append(scens, s)
 			}
 		}

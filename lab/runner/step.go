@@ -101,7 +101,7 @@ func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.
 		// Every idle trial gets a container that has served nothing yet:
 		// runtimes keep memory they freed, which would hide what
 		// connections cost.
-		fresh, err := r.startServer(ctx, s.impl, sc.Mode)
+		fresh, err := r.startServer(ctx, s.impl, string(sc.Mode))
 		if err != nil {
 			if ctx.Err() == nil {
 				r.fail(s.impl.Name, sc.Name, def.Name, "could not start a fresh container for the idle step: "+err.Error())
@@ -198,7 +198,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	}
 	res, err := driver.Run(ctx, driver.Config{
 		Addr: s.c.Addr(ServerPort), Step: def, Warmup: spec.Warmup.D(), Duration: spec.Duration.D(),
-		Answer: answerFunc(sc.Mode), Hold: hold,
+		Answer: answerFunc(string(sc.Mode)), Hold: hold,
 	})
 	if err != nil {
 		r.fail(s.impl.Name, sc.Name, def.Name, err.Error())

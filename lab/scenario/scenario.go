@@ -221,7 +221,7 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 	case s.Name != base:
 		v.add(at(n, "name"), "name %q differs from the file name %q", s.Name, base)
 	}
-	if s.Mode != "echo" && s.Mode != "fetch" {
+	if s.Mode != lab.Echo && s.Mode != lab.Fetch {
 		v.add(at(n, "mode"), "mode %q: want echo or fetch", s.Mode)
 	}
 	if s.Upstream != nil {
@@ -288,6 +288,8 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 		if strings.TrimSpace(h.Why) == "" {
 			v.add(hn.Line, "headline: why is missing (one sentence: why this figure decides)")
 		}
+	} else {
+		v.add(n.Line, "headline is missing: name the step and the figure that decide this scenario (see scenarios/README.md)")
 	}
 	steps := child(n, "steps")
 	if len(s.Steps) == 0 {

@@ -31,6 +31,7 @@ profiles:
   standard: {duration: 2s, warmup: 1s, trials: 3}
 steps:
   - {name: a, loop: closed, connections: 2}
+headline: {step: a, figure: throughput, why: the only step}
 `
 
 func TestParseDefaults(t *testing.T) {
@@ -54,6 +55,8 @@ func TestParseErrors(t *testing.T) {
 			"scenarios/x.yaml:3: field colour not found in type Scenario"},
 		{"unknown step key", strings.Replace(good, "connections: 2}", "connections: 2, speed: 3}", 1),
 			"scenarios/x.yaml:7: field speed not found in type Step"},
+		{"no headline", strings.Replace(good, "headline: {step: a, figure: throughput, why: the only step}\n", "", 1),
+			"scenarios/x.yaml:1: headline is missing: name the step and the figure that decide this scenario (see scenarios/README.md)"},
 		{"bad mode", strings.Replace(good, "mode: echo", "mode: shout", 1),
 			`scenarios/x.yaml:2: mode "shout": want echo or fetch`},
 		{"name differs", strings.Replace(good, "name: x", "name: y", 1),
@@ -80,10 +83,10 @@ func TestParseErrors(t *testing.T) {
 			"scenarios/x.yaml:7: connections must be > 0"},
 		{"bad loop", strings.Replace(good, "loop: closed", "loop: round", 1),
 			`scenarios/x.yaml:7: loop "round": want closed, open, churn or idle`},
-		{"duplicate step", good + "  - {name: a, loop: churn, connections: 1}\n",
+		{"duplicate step", strings.Replace(good, "connections: 2}\n", "connections: 2}\n  - {name: a, loop: churn, connections: 1}\n", 1),
 			`scenarios/x.yaml:8: step name "a" is used twice`},
 		{"upstream in echo", good + "upstream: {latency: 5ms}\n",
-			"scenarios/x.yaml:8: upstream is set but mode is echo; it applies to fetch mode only"},
+			"scenarios/x.yaml:9: upstream is set but mode is echo; it applies to fetch mode only"},
 		{"bad error rate", strings.Replace(good, "mode: echo", "mode: fetch\nupstream: {error_rate: 2}", 1),
 			"scenarios/x.yaml:3: error_rate 2: want 0 to 1"},
 		{"bad client", strings.Replace(good, "mode: echo", "mode: fetch\nclients: [pooled, shared]", 1),
