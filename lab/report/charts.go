@@ -33,7 +33,7 @@ func (c Chart) withData(x, y axis, ss []Series, xName func(float64) string) Char
 	var b strings.Builder
 	w := csv.NewWriter(&b)
 	_ = w.Write([]string{"implementation", x.label, y.label, y.label + " (lowest trial)", y.label + " (highest trial)"})
-	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, s := range ss {
 		for _, p := range s.Points {
 			xv := num(p.X)

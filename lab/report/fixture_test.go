@@ -82,7 +82,7 @@ func fixture() *results.File {
 					t := results.Trial{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Trial: trial, Started: start,
 						Seconds: 0.3, Lines: int64(tp * 0.3), Throughput: tp, Latency: results.PercentilesOf(lat),
 						CPUSeconds: 0.3 * 0.9, ServerCores: 0.9, LinesPerCPUSecond: tp / 0.9,
-						MemWorkingSetMax: int64(10<<20) * int64(5-k), ThreadsMax: 4 + int(k), Histogram: results.EncodeHistogram(lat)}
+						MemWorkingSetMax: int64(float64(10<<20) * (5 - k)), ThreadsMax: 4 + int(k), Histogram: results.EncodeHistogram(lat)}
 					if st.Loop == lab.Open {
 						t.Offered = float64(st.Rate)
 						t.Uncorrected = &t.Latency

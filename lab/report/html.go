@@ -71,7 +71,7 @@ const pageHTML = `<!DOCTYPE html>
 <body>
 <main>
 <h1>linelab: the "Why gevent" servers, measured</h1>
-<p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Every number is the median of the trials, with their range; ratios compare with the demo's threaded server ({{.Baseline}}), oriented so that above 1 is better.</p>
+<p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Every number is the median of the trials, with their range. The matrix below compares each implementation with the floor server (or the best); the verdicts' ratios compare with the demo's threaded server ({{.Baseline}}). Every ratio is oriented so that above 1 is better.</p>
 <nav><a href="#glance">At a glance</a><a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
 
 <h2 id="glance">At a glance</h2>
