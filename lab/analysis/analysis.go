@@ -209,3 +209,67 @@ func Prune(rate float64, earlier [][]Rung, boundUS, bestClosed float64) (skip bo
 	}
 	return false, ""
 }
+
+// Decisive reports whether a headline figure can rank its implementation.
+// A rate taken where the driver or the upstream may have been the limit
+// cannot; lines per server CPU-second and memory can, since they do not
+// depend on how hard the driver pushed. A knee decides only where the
+// server, not the driver or the ladder's end, ended the climb (atLeast
+// false). measured is false when there is no figure at all.
+func Decisive(figure string, measured, driverBound, upstreamBound, kneeAtLeast bool) bool {
+	switch {
+	case !measured:
+		return false
+	case figure == "knee":
+		return !kneeAtLeast
+	case figure == "lines_per_cpu_second", figure == "connections_per_cpu_second", figure == "memory":
+		return true
+	}
+	return !driverBound && !upstreamBound
+}
+
+// Thresholds of a run the machine drifted under.
+const (
+	// DriftedShare: a run where more than this share of trials had a
+	// canary over CanaryTolerance off the median drifted.
+	DriftedShare = 0.1
+	// DriftedSpread: or where the canary's range spans more than this
+	// share of its median.
+	DriftedSpread = 0.3
+)
+
+// RunDrifted reports whether the machine drifted during a run, from its
+// canary's median, range, and the count of trials that drifted of n.
+func RunDrifted(median, lo, hi float64, drifted, n int) bool {
+	if median <= 0 {
+		return false
+	}
+	return float64(drifted)/float64(max(n, 1)) > DriftedShare || (hi-lo)/median > DriftedSpread
+}
+
+// Ideal is what a fetch closed loop could reach with an upstream that
+// answers in latency and a server that costs nothing: every line in
+// flight is answered once per latency.
+func Ideal(connections, depth int, latencySeconds float64) float64 {
+	if latencySeconds <= 0 {
+		return 0
+	}
+	return float64(connections*max(depth, 1)) / latencySeconds
+}
+
+// Ratio is a over b with the interval their ranges allow, oriented so that
+// above 1 is better (for a figure where less is better, b over a). ok is
+// false when a ratio cannot be had.
+func Ratio(a, b Spread, higher bool) (center, lo, hi float64, ok bool) {
+	if a.Center <= 0 || b.Center <= 0 || a.Lo <= 0 || b.Lo <= 0 {
+		return 0, 0, 0, false
+	}
+	if higher {
+		return a.Center / b.Center, a.Lo / b.Hi, a.Hi / b.Lo, true
+	}
+	return b.Center / a.Center, b.Lo / a.Hi, b.Hi / a.Lo, true
+}
+
+// Overlap reports whether two figures' ranges over trials overlap: then
+// neither is clearly ahead.
+func Overlap(a, b Spread) bool { return a.Lo <= b.Hi && b.Lo <= a.Hi }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -162,5 +163,54 @@ func TestStepWarnings(t *testing.T) {
 				t.Errorf("warnings %+v", ws)
 			}
 		})
+	}
+}
+
+func TestDecisive(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                          string
+		figure                        string
+		measured, driver, up, atLeast bool
+		want                          bool
+	}{
+		{"a clean rate", "throughput", true, false, false, false, true},
+		{"a driver-bound rate", "throughput", true, true, false, false, false},
+		{"an upstream-bound rate", "throughput", true, false, true, false, false},
+		{"CPU per line ignores the driver", "lines_per_cpu_second", true, true, false, false, true},
+		{"memory ignores the driver", "memory", true, true, true, false, true},
+		{"a knee the server ended", "knee", true, false, false, false, true},
+		{"a knee the driver ended", "knee", true, false, false, true, false},
+		{"nothing measured", "throughput", false, false, false, false, false},
+	} {
+		if got := Decisive(tc.figure, tc.measured, tc.driver, tc.up, tc.atLeast); got != tc.want {
+			t.Errorf("%s: Decisive = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestRunDriftedIdealRatio(t *testing.T) {
+	t.Parallel()
+	if RunDrifted(100, 95, 105, 1, 20) || !RunDrifted(100, 95, 105, 3, 20) || !RunDrifted(100, 60, 100, 0, 20) || RunDrifted(0, 0, 0, 5, 5) {
+		t.Error("RunDrifted: want a drifted run only past 10% of trials or a 30% spread")
+	}
+	if got := Ideal(100, 1, 0.05); got != 2000 {
+		t.Errorf("Ideal(100, 1, 50ms) = %v, want 2000", got)
+	}
+	if got := Ideal(50, 16, 0.05); got != 16000 {
+		t.Errorf("Ideal(50, 16, 50ms) = %v, want 16000", got)
+	}
+	c, lo, hi, ok := Ratio(Spread{Center: 200, Lo: 180, Hi: 220}, Spread{Center: 100, Lo: 90, Hi: 110}, true)
+	if !ok || c != 2 || math.Abs(lo-180.0/110) > 1e-9 || math.Abs(hi-220.0/90) > 1e-9 {
+		t.Errorf("Ratio, higher better = %v (%v–%v) %v", c, lo, hi, ok)
+	}
+	if c, _, _, _ := Ratio(Spread{Center: 50, Lo: 50, Hi: 50}, Spread{Center: 100, Lo: 100, Hi: 100}, false); c != 2 {
+		t.Errorf("Ratio, lower better = %v, want 2 (half the latency is twice as good)", c)
+	}
+	if _, _, _, ok := Ratio(Spread{Center: 1, Lo: 0, Hi: 2}, Spread{Center: 1, Lo: 1, Hi: 1}, true); ok {
+		t.Error("Ratio with a zero trial: want none")
+	}
+	if !Overlap(Spread{Lo: 1, Hi: 3}, Spread{Lo: 2, Hi: 4}) || Overlap(Spread{Lo: 1, Hi: 2}, Spread{Lo: 3, Hi: 4}) {
+		t.Error("Overlap")
 	}
 }

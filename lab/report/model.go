@@ -233,9 +233,7 @@ func banners(f *results.File) []string {
 		out = append(out, "Smoke-test profile: windows of a few hundred milliseconds. These figures show that the lab and every server run; do not compare servers by them. Use the standard or thorough profile for that.")
 	}
 	if c := f.Canary; c != nil && c.Median > 0 {
-		spread := (c.Hi - c.Lo) / c.Median
-		share := float64(c.Drifted) / float64(max(c.N, 1))
-		if share > 0.1 || spread > 0.3 {
+		if analysis.RunDrifted(c.Median, c.Lo, c.Hi, c.Drifted, c.N) {
 			out = append(out, fmt.Sprintf("The machine drifted during this run: the canary (%s against %s) read %s–%s lines/s around a median of %s, and %d of %d trials ran more than %.0f%% off it. Compare implementations within a step (their trials were interleaved), not figures across steps; each figure's canary is beside it in the tables.",
 				c.Step, c.Against, results.Count(c.Lo), results.Count(c.Hi), results.Count(c.Median), c.Drifted, c.N, 100*analysis.CanaryTolerance))
 		}
@@ -373,20 +371,12 @@ func kneeOf(f *results.File, impl, scen string) *results.Knee {
 	return nil
 }
 
-// decisive reports whether an entry's figure can rank it: not taken
-// from a driver- or upstream-bound step (lines per server CPU-second is
-// exempt: it does not depend on how hard the driver pushed), and, for a
-// knee, found where the server and not the driver ended the climb.
+// decisive reports whether an entry's figure can rank it (analysis.Decisive).
 func decisive(h headline, st *results.Step, k *results.Knee) bool {
-	switch {
-	case h.figure == "knee":
-		return k != nil && !k.AtLeast
-	case st == nil:
-		return false
-	case h.figure == "lines_per_cpu_second", h.figure == "connections_per_cpu_second", h.figure == "memory":
-		return true
+	if h.figure == "knee" {
+		return analysis.Decisive(h.figure, k != nil, false, false, k != nil && k.AtLeast)
 	}
-	return !st.Summary.DriverBound && !st.Summary.UpstreamBound
+	return st != nil && analysis.Decisive(h.figure, true, st.Summary.DriverBound, st.Summary.UpstreamBound, false)
 }
 
 func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
@@ -440,13 +430,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		if e.knee != nil {
 			r.Value = kneeText(*e.knee)
 		}
-		if hasBase && base.Center > 0 && e.s.Center > 0 {
-			// The ratio is oriented so that > 1 always means "better than
-			// the baseline"; its interval combines both ranges.
-			c, lo, hi := e.s.Center/base.Center, e.s.Lo/base.Hi, e.s.Hi/base.Lo
-			if !h.higherWins {
-				c, lo, hi = base.Center/e.s.Center, base.Lo/e.s.Hi, base.Hi/e.s.Lo
-			}
+		if c, lo, hi, ok := analysis.Ratio(spread(e.s), spread(base), h.higherWins); hasBase && ok {
+			// Oriented so that > 1 always means "better than the
+			// baseline"; its interval combines both ranges.
 			r.Ratio = fmt.Sprintf("%.2f× (%.2f–%.2f)", c, lo, hi)
 			r.Better = lo > 1
 		}
@@ -498,9 +484,8 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 				if !h.higherWins {
 					gap = second.s.Center / lead.s.Center
 				}
-				overlap := lead.s.Lo <= second.s.Hi && second.s.Lo <= lead.s.Hi
 				text += fmt.Sprintf(", %.2f× the next, %s", gap, second.impl)
-				if overlap {
+				if analysis.Overlap(spread(lead.s), spread(second.s)) {
 					text += " (their trials overlap: no clear winner)"
 				}
 			}
@@ -621,6 +606,11 @@ func kneeText(k results.Knee) string {
 		t += fmt.Sprintf(" (trials %s–%s)", results.Count(k.Lo), results.Count(k.Hi))
 	}
 	return t
+}
+
+// spread is a results.Stat as analysis reads it.
+func spread(s results.Stat) analysis.Spread {
+	return analysis.Spread{Center: s.Center, Lo: s.Lo, Hi: s.Hi, N: s.N}
 }
 
 // rangeText is a figure's range over its trials, in the figure's unit

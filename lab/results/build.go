@@ -258,7 +258,7 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryM
 			up = def.Upstream
 		}
 		if up != nil && up.Latency > 0 && up.SlowRate == 0 {
-			s.Ideal = float64(def.Connections*max(def.Depth, 1)) / up.Latency.D().Seconds()
+			s.Ideal = analysis.Ideal(def.Connections, def.Depth, up.Latency.D().Seconds())
 		}
 	}
 	return s
