@@ -1,12 +1,16 @@
 // Package lab holds the plain domain types of linelab's pipeline:
-// an Implementation (from compose.yaml) runs through Scenarios made of Steps,
-// and every measured step yields a StepResult inside a Run's results.
+// an Implementation (from compose.yaml) runs through Scenarios made of Steps;
+// every run of a step yields a Trial, and a step's trials a Summary with its
+// Warnings; a run also finds Knees and records Failures.
 //
 // It imports nothing heavy. Each subpackage owns one concern or one
-// dependency: catalog reads compose.yaml (compose-go), scenario reads the
-// scenario files (YAML), runtime runs containers (testcontainers-go and the
-// Docker client), driver makes the load, metrics samples the containers,
-// results stores a run, and report renders it.
+// dependency, and the pipeline reads in that order: scenario reads the
+// scenario files (YAML) and catalog compose.yaml (compose-go); runner runs a
+// scenario with runtime (testcontainers-go and the Docker client), driver
+// (the load) and metrics (the containers' and cores' use); results stores the
+// run (run.json, trials.jsonl, results.json) and rebuilds it from disk;
+// analysis holds every rule that decides what a figure may say; report
+// renders it.
 package lab
 
 // Role says what a compose service is to the lab.

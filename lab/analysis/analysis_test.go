@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/linelab/linelab/lab"
 )
 
 func TestJudge(t *testing.T) {
@@ -134,25 +136,25 @@ func TestStepWarnings(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		facts StepFacts
-		want  []Code
-		check func(ws []Warning) bool
+		want  []lab.WarningCode
+		check func(ws []lab.Warning) bool
 	}{
 		{"clean", StepFacts{Trials: 3, Want: 3, Lo: 95, Center: 100, Hi: 105}, nil, nil},
 		{"driver-bound with its reasons, two at most", StepFacts{Trials: 3, Want: 3, DriverBound: 2, Why: []string{"a", "b", "c"}, Center: 100, Lo: 100, Hi: 100},
-			[]Code{DriverBound}, func(ws []Warning) bool { return ws[0].Trials == 2 && ws[0].Of == 3 && len(ws[0].Why) == 2 }},
-		{"upstream and driver", StepFacts{Trials: 3, Want: 3, DriverBound: 1, UpBound: 3}, []Code{DriverBound, UpstreamBound}, nil},
-		{"failures and a missing trial", StepFacts{Trials: 2, Want: 3, Failed: 7}, []Code{Failed, MissingTrials},
-			func(ws []Warning) bool { return ws[0].Count == 7 && ws[1].Trials == 2 && ws[1].Of == 3 }},
-		{"noisy server", StepFacts{Trials: 3, Want: 3, Lo: 80, Center: 100, Hi: 110, CanaryLo: 0.98, CanaryCenter: 1, CanaryHi: 1.02}, []Code{Noisy},
-			func(ws []Warning) bool { return !ws[0].Machine && ws[0].Spread > 0.29 }},
-		{"noisy machine", StepFacts{Trials: 3, Want: 3, Lo: 60, Center: 100, Hi: 110, CanaryLo: 0.6, CanaryCenter: 1, CanaryHi: 1.05}, []Code{Noisy},
-			func(ws []Warning) bool { return ws[0].Machine && ws[0].Canary > 0.4 }},
+			[]lab.WarningCode{lab.WarnDriverBound}, func(ws []lab.Warning) bool { return ws[0].Trials == 2 && ws[0].Of == 3 && len(ws[0].Why) == 2 }},
+		{"upstream and driver", StepFacts{Trials: 3, Want: 3, DriverBound: 1, UpBound: 3}, []lab.WarningCode{lab.WarnDriverBound, lab.WarnUpstreamBound}, nil},
+		{"failures and a missing trial", StepFacts{Trials: 2, Want: 3, Failed: 7}, []lab.WarningCode{lab.WarnFailed, lab.WarnMissingTrials},
+			func(ws []lab.Warning) bool { return ws[0].Count == 7 && ws[1].Trials == 2 && ws[1].Of == 3 }},
+		{"noisy server", StepFacts{Trials: 3, Want: 3, Lo: 80, Center: 100, Hi: 110, CanaryLo: 0.98, CanaryCenter: 1, CanaryHi: 1.02}, []lab.WarningCode{lab.WarnNoisy},
+			func(ws []lab.Warning) bool { return !ws[0].Machine && ws[0].Spread > 0.29 }},
+		{"noisy machine", StepFacts{Trials: 3, Want: 3, Lo: 60, Center: 100, Hi: 110, CanaryLo: 0.6, CanaryCenter: 1, CanaryHi: 1.05}, []lab.WarningCode{lab.WarnNoisy},
+			func(ws []lab.Warning) bool { return ws[0].Machine && ws[0].Canary > 0.4 }},
 		{"just under noisy", StepFacts{Trials: 3, Want: 3, Lo: 90, Center: 100, Hi: 109}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ws := StepWarnings(tc.facts)
-			var got []Code
+			var got []lab.WarningCode
 			for _, w := range ws {
 				got = append(got, w.Code)
 			}

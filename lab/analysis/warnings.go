@@ -1,43 +1,10 @@
 package analysis
 
-// Code names what may be wrong with a step's figure. The words for a
-// reader are the report's business; a Code and its counts are what travel
-// in results.json.
-type Code string
-
-const (
-	// DriverBound: in some trials the driver (its core, its schedule or its
-	// calibrated ceiling) may have been the limit, not the server.
-	DriverBound Code = "driver-bound"
-	// UpstreamBound: in some fetch trials the upstream translator took so
-	// much of the shared core that it may have been the limit.
-	UpstreamBound Code = "upstream-bound"
-	// Failed: lines or connections failed or went unanswered.
-	Failed Code = "failed"
-	// MissingTrials: fewer trials ran than the profile asks for.
-	MissingTrials Code = "missing-trials"
-	// Noisy: the trials spread more than NoisySpread around their median.
-	Noisy Code = "noisy"
-)
+import "github.com/linelab/linelab/lab"
 
 // NoisySpread is the spread of a step's trials (range over median) past
 // which its figure is called noisy.
 const NoisySpread = 0.2
-
-// Warning is one thing a reader must know about a figure.
-type Warning struct {
-	Code   Code     `json:"code"`
-	Trials int      `json:"trials,omitempty"` // trials it touched (bound), or that ran (missing-trials)
-	Of     int      `json:"of,omitempty"`     // trials of the step (bound), or that the profile asks for (missing-trials)
-	Count  int64    `json:"count,omitempty"`  // failed: lines or connections
-	Spread float64  `json:"spread,omitempty"` // noisy: the trials' range over their median
-	Canary float64  `json:"canary_spread,omitempty"`
-	Why    []string `json:"why,omitempty"` // bound: what made it so, in words, at most two
-	// Machine: the step is noisy and the canary moved more than
-	// CanaryNoise between its trials: the machine, not the server, is
-	// the suspect.
-	Machine bool `json:"machine,omitempty"`
-}
 
 // StepFacts is what the warnings of a step are decided from.
 type StepFacts struct {
@@ -51,26 +18,26 @@ type StepFacts struct {
 }
 
 // StepWarnings applies the rules to one step.
-func StepWarnings(s StepFacts) []Warning {
-	var out []Warning
+func StepWarnings(s StepFacts) []lab.Warning {
+	var out []lab.Warning
 	why := s.Why
 	if len(why) > 2 {
 		why = why[:2]
 	}
 	if s.DriverBound > 0 {
-		out = append(out, Warning{Code: DriverBound, Trials: s.DriverBound, Of: s.Trials, Why: why})
+		out = append(out, lab.Warning{Code: lab.WarnDriverBound, Trials: s.DriverBound, Of: s.Trials, Why: why})
 	}
 	if s.UpBound > 0 {
-		out = append(out, Warning{Code: UpstreamBound, Trials: s.UpBound, Of: s.Trials, Why: why})
+		out = append(out, lab.Warning{Code: lab.WarnUpstreamBound, Trials: s.UpBound, Of: s.Trials, Why: why})
 	}
 	if s.Failed > 0 {
-		out = append(out, Warning{Code: Failed, Count: s.Failed, Of: s.Trials})
+		out = append(out, lab.Warning{Code: lab.WarnFailed, Count: s.Failed, Of: s.Trials})
 	}
 	if s.Trials < s.Want {
-		out = append(out, Warning{Code: MissingTrials, Trials: s.Trials, Of: s.Want})
+		out = append(out, lab.Warning{Code: lab.WarnMissingTrials, Trials: s.Trials, Of: s.Want})
 	}
 	if s.Center > 0 && (s.Hi-s.Lo)/s.Center > NoisySpread {
-		w := Warning{Code: Noisy, Spread: (s.Hi - s.Lo) / s.Center}
+		w := lab.Warning{Code: lab.WarnNoisy, Spread: (s.Hi - s.Lo) / s.Center}
 		if s.CanaryCenter > 0 && (s.CanaryHi-s.CanaryLo)/s.CanaryCenter > CanaryNoise {
 			w.Machine, w.Canary = true, (s.CanaryHi-s.CanaryLo)/s.CanaryCenter
 		}
@@ -80,7 +47,7 @@ func StepWarnings(s StepFacts) []Warning {
 }
 
 // Has reports whether ws holds a warning of code c.
-func Has(ws []Warning, c Code) bool {
+func Has(ws []lab.Warning, c lab.WarningCode) bool {
 	for _, w := range ws {
 		if w.Code == c {
 			return true

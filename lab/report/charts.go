@@ -357,7 +357,7 @@ func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	loop := sc.Steps[0].Loop
 	// Throughput against connections, for a sweep.
 	if loop == lab.Closed && len(sc.Steps) > 1 && sc.Steps[0].Connections != sc.Steps[1].Connections {
-		ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, results.Stat) {
+		ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, lab.Stat) {
 			return float64(x.Def.Connections), x.Summary.Throughput
 		})
 		hint := "Median lines per second over the trials (bars: the range of the trials) at each number of connections; higher is better. The connections axis is logarithmic."
@@ -385,7 +385,7 @@ func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	}
 	// Open loop: p99 against offered rate, knees marked.
 	if loop == lab.Open {
-		ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, results.Stat) {
+		ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, lab.Stat) {
 			return float64(x.Def.Rate), x.Summary.P99
 		})
 		bound := float64(sc.LatencyBound.D().Microseconds())
@@ -455,7 +455,7 @@ func idleCharts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 			}
 			c := x.Def.Connections
 			if x.Def.Loop == lab.Idle && len(x.Trials) > 0 {
-				c = int(median(x.Trials, func(t results.Trial) float64 { return float64(t.Connected) }))
+				c = int(median(x.Trials, func(t lab.Trial) float64 { return float64(t.Connected) }))
 			}
 			old := byConns[c]
 			byConns[c] = [2]float64{math.Max(old[0], x.Summary.Memory.Center), math.Max(old[1], x.Summary.Threads.Center)}
@@ -508,7 +508,7 @@ func cpuChart(f *results.File, sc lab.Scenario, m *Model) (Chart, bool) {
 	for i, st := range sc.Steps {
 		index[st.Name] = float64(i)
 	}
-	ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, results.Stat) {
+	ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, lab.Stat) {
 		return index[x.Step], x.Summary.ServerCores
 	})
 	if len(ss) == 0 {
@@ -522,7 +522,7 @@ func cpuChart(f *results.File, sc lab.Scenario, m *Model) (Chart, bool) {
 
 // stepSeries makes a series per implementation with a point per step of
 // sc, placed by point (x and the stat drawn with its range).
-func stepSeries(f *results.File, sc lab.Scenario, m *Model, point func(*results.Step) (float64, results.Stat)) ([]Series, []string) {
+func stepSeries(f *results.File, sc lab.Scenario, m *Model, point func(*results.Step) (float64, lab.Stat)) ([]Series, []string) {
 	var ss []Series
 	var names []string
 	for _, impl := range f.Implementations {

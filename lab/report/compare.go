@@ -187,18 +187,18 @@ type stepFig struct {
 	name   string
 	higher bool
 	rate   bool // scaled by the canary
-	value  func(results.Trial) float64
+	value  func(lab.Trial) float64
 	unit   func(float64) string
 }
 
 func stepFigure(loop lab.Loop) stepFig {
 	switch loop {
 	case lab.Open:
-		return stepFig{name: "p99 (corrected)", value: func(t results.Trial) float64 { return float64(t.Latency.P99) }, unit: results.Micros}
+		return stepFig{name: "p99 (corrected)", value: func(t lab.Trial) float64 { return float64(t.Latency.P99) }, unit: results.Micros}
 	case lab.Idle:
-		return stepFig{name: "memory per idle connection", value: func(t results.Trial) float64 { return t.MemPerConnection }, unit: results.Bytes}
+		return stepFig{name: "memory per idle connection", value: func(t lab.Trial) float64 { return t.MemPerConnection }, unit: results.Bytes}
 	}
-	return stepFig{name: "throughput per canary", higher: true, rate: true, value: func(t results.Trial) float64 { return t.Throughput }, unit: perSecond}
+	return stepFig{name: "throughput per canary", higher: true, rate: true, value: func(t lab.Trial) float64 { return t.Throughput }, unit: perSecond}
 }
 
 func perSecond(v float64) string { return results.Count(v) + "/s" }
@@ -215,7 +215,7 @@ func spreadText(s analysis.Spread, unit func(float64) string) string {
 }
 
 // sample is the figure in each trial, rates scaled to the speed refSpeed.
-func (f stepFig) sample(ts []results.Trial, refSpeed float64) analysis.Sample {
+func (f stepFig) sample(ts []lab.Trial, refSpeed float64) analysis.Sample {
 	var v, c []float64
 	for _, t := range ts {
 		v = append(v, f.value(t))
@@ -229,7 +229,7 @@ func (f stepFig) sample(ts []results.Trial, refSpeed float64) analysis.Sample {
 
 // byTrial is the figure by trial number, unscaled: a ratio between two
 // implementations of the same round needs no canary.
-func (f stepFig) byTrial(ts []results.Trial) map[int]float64 {
+func (f stepFig) byTrial(ts []lab.Trial) map[int]float64 {
 	out := map[int]float64{}
 	for _, t := range ts {
 		out[t.Trial] = f.value(t)

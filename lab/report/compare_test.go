@@ -33,7 +33,7 @@ func compareRun(id string, speed, noise []float64, slower map[string]float64) *r
 	capacity := map[string]float64{"floor": 60000, "go-eventloop": 50000, "node": 25000, "threads": 12000}
 	f := &results.File{Schema: results.Schema, RunID: id, Profile: lab.Standard, Scenarios: scens, Implementations: impls,
 		Environment: results.Environment{Images: map[string]results.Image{"threads": {ID: "sha256:aaa"}, "node": {ID: "sha256:bbb"}}}}
-	var trials []results.Trial
+	var trials []lab.Trial
 	for _, sc := range scens {
 		for _, impl := range impls {
 			for si, st := range sc.Steps {
@@ -43,7 +43,7 @@ func compareRun(id string, speed, noise []float64, slower map[string]float64) *r
 					for v := int64(1); v <= 100; v++ {
 						lat.RecordValue(v * int64(50*(1+noise[(i+si)%len(noise)])))
 					}
-					t := results.Trial{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Trial: i + 1, Throughput: rate,
+					t := lab.Trial{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Trial: i + 1, Throughput: rate,
 						Latency: results.PercentilesOf(lat), Canary: 100000 * sp, MemPerConnection: 2000 * (1 + noise[i])}
 					if st.Loop == lab.Open {
 						t.Throughput = float64(st.Rate)

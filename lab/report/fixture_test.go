@@ -58,10 +58,10 @@ func fixture() *results.File {
 			{Impl: "node", Target: "echo", Passed: true, Results: []conformance.Result{{Case: "one-line", Passed: true}}},
 			{Impl: "threads", Target: "echo", Passed: false, Results: []conformance.Result{{Case: "one-line", Passed: false, Detail: `answer 1: got "<oops>"`}}},
 		},
-		Failures: []results.Failure{{Impl: "threads", Scenario: "c10k-idle", Step: "c10000", Message: "exited with code 137, killed for memory over its 1024 MiB limit; skipped for the rest of the run", At: start, LeftOut: true}},
+		Failures: []lab.Failure{{Impl: "threads", Scenario: "c10k-idle", Step: "c10000", Message: "exited with code 137, killed for memory over its 1024 MiB limit; skipped for the rest of the run", At: start, LeftOut: true}},
 	}
 	speed := map[string]float64{"go-eventloop": 4, "node": 2, "threads": 1, "floor": 4.5}
-	var trials []results.Trial
+	var trials []lab.Trial
 	for _, sc := range scens {
 		for _, impl := range impls {
 			for si, st := range sc.Steps {
@@ -79,7 +79,7 @@ func fixture() *results.File {
 					for i := int64(1); i <= 1000; i++ {
 						lat.RecordValue(base + i*int64(trial))
 					}
-					t := results.Trial{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Trial: trial, Started: start,
+					t := lab.Trial{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Trial: trial, Started: start,
 						Seconds: 0.3, Lines: int64(tp * 0.3), Throughput: tp, Latency: results.PercentilesOf(lat),
 						CPUSeconds: 0.3 * 0.9, ServerCores: 0.9, LinesPerCPUSecond: tp / 0.9,
 						MemWorkingSetMax: int64(float64(10<<20) * (5 - k)), ThreadsMax: 4 + int(k), Histogram: results.EncodeHistogram(lat)}

@@ -65,9 +65,9 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 		col := MatrixCol{Scenario: sc.Name, Figure: h.description}
 		type entry struct {
 			row  int
-			s    results.Stat
+			s    lab.Stat
 			st   *results.Step
-			knee *results.Knee
+			knee *lab.Knee
 		}
 		var es []entry
 		for _, impl := range f.Implementations {
@@ -96,7 +96,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 			}
 			return 0
 		})
-		var ref results.Stat
+		var ref lab.Stat
 		if col.Floor {
 			ref, _, _ = figure(f, sc, h, col.Reference)
 		} else if len(es) > 0 {
@@ -142,7 +142,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 
 // matrixMark says why a cell's figure cannot rank its implementation, or
 // "" when it can.
-func matrixMark(h headline, st *results.Step, k *results.Knee, smoke bool) string {
+func matrixMark(h headline, st *results.Step, k *lab.Knee, smoke bool) string {
 	switch {
 	case smoke:
 		return "smoke-test profile"
@@ -154,7 +154,7 @@ func matrixMark(h headline, st *results.Step, k *results.Knee, smoke bool) strin
 			return "upstream-bound"
 		}
 		return "driver-bound"
-	case st != nil && analysis.Has(st.Summary.Warnings, analysis.Noisy):
+	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnNoisy):
 		return fmt.Sprintf("noisy: its trials spread more than %.0f%%", 100*analysis.NoisySpread)
 	case st != nil && st.Summary.Errors > 0:
 		return fmt.Sprintf("%d errors", st.Summary.Errors)

@@ -295,7 +295,7 @@ func find(f *results.File, impl, scen, step string) *results.Step {
 
 // figure returns an implementation's headline figure as a stat, and the
 // warnings that touch it.
-func figure(f *results.File, sc lab.Scenario, h headline, impl string) (results.Stat, *results.Step, bool) {
+func figure(f *results.File, sc lab.Scenario, h headline, impl string) (lab.Stat, *results.Step, bool) {
 	switch h.figure {
 	case "knee":
 		for _, k := range f.Knees {
@@ -304,14 +304,14 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (results.
 				if k.Step != "" {
 					st = find(f, impl, sc.Name, k.Step)
 				}
-				return results.Stat{Center: k.Rate, Lo: k.Lo, Hi: k.Hi, N: k.N}, st, true
+				return lab.Stat{Center: k.Rate, Lo: k.Lo, Hi: k.Hi, N: k.N}, st, true
 			}
 		}
-		return results.Stat{}, nil, false
+		return lab.Stat{}, nil, false
 	case "slowdown":
 		base, slow := find(f, impl, sc.Name, sc.Steps[0].Name), find(f, impl, sc.Name, h.step)
 		if base == nil || slow == nil || base.Summary.P50.Center == 0 {
-			return results.Stat{}, nil, false
+			return lab.Stat{}, nil, false
 		}
 		p90 := func(s *results.Step) []float64 {
 			var v []float64
@@ -322,13 +322,13 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (results.
 		}
 		b, s := results.NewStat(p90(base)), results.NewStat(p90(slow))
 		if b.Center == 0 || b.Lo == 0 {
-			return results.Stat{}, nil, false
+			return lab.Stat{}, nil, false
 		}
-		return results.Stat{Center: s.Center / b.Center, Lo: s.Lo / b.Hi, Hi: s.Hi / b.Lo, N: s.N}, slow, true
+		return lab.Stat{Center: s.Center / b.Center, Lo: s.Lo / b.Hi, Hi: s.Hi / b.Lo, N: s.N}, slow, true
 	}
 	st := find(f, impl, sc.Name, h.step)
 	if st == nil {
-		return results.Stat{}, nil, false
+		return lab.Stat{}, nil, false
 	}
 	switch h.figure {
 	case "memory":
@@ -362,7 +362,7 @@ func format(h headline, v float64) string {
 	return results.Count(v) + "/s"
 }
 
-func kneeOf(f *results.File, impl, scen string) *results.Knee {
+func kneeOf(f *results.File, impl, scen string) *lab.Knee {
 	for i := range f.Knees {
 		if k := &f.Knees[i]; k.Impl == impl && k.Scenario == scen {
 			return k
@@ -372,7 +372,7 @@ func kneeOf(f *results.File, impl, scen string) *results.Knee {
 }
 
 // decisive reports whether an entry's figure can rank it (analysis.Decisive).
-func decisive(h headline, st *results.Step, k *results.Knee) bool {
+func decisive(h headline, st *results.Step, k *lab.Knee) bool {
 	if h.figure == "knee" {
 		return analysis.Decisive(h.figure, k != nil, false, false, k != nil && k.AtLeast)
 	}
@@ -391,9 +391,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	base, _, hasBase := figure(f, sc, h, Baseline)
 	type entry struct {
 		impl     string
-		s        results.Stat
+		s        lab.Stat
 		st       *results.Step
-		knee     *results.Knee
+		knee     *lab.Knee
 		decisive bool
 	}
 	var es []entry
@@ -537,11 +537,11 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 }
 
 // warningKind is the heading a warning is grouped under in a verdict.
-func warningKind(w analysis.Warning) string {
+func warningKind(w lab.Warning) string {
 	switch w.Code {
-	case analysis.Failed:
+	case lab.WarnFailed:
 		return "failed lines or connections"
-	case analysis.MissingTrials:
+	case lab.WarnMissingTrials:
 		return "missing trials"
 	}
 	return string(w.Code)
@@ -556,21 +556,21 @@ var warningHint = map[string]string{
 }
 
 // WarningText is a warning in words, for a reader.
-func WarningText(w analysis.Warning) string {
+func WarningText(w lab.Warning) string {
 	why := ""
 	if len(w.Why) > 0 {
 		why = " (" + strings.Join(w.Why, "; ") + ")"
 	}
 	switch w.Code {
-	case analysis.DriverBound:
+	case lab.WarnDriverBound:
 		return fmt.Sprintf("driver-bound in %d of %d trials%s: the load generator, not the server, may be the limit", w.Trials, w.Of, why)
-	case analysis.UpstreamBound:
+	case lab.WarnUpstreamBound:
 		return fmt.Sprintf("upstream-bound in %d of %d trials%s: the translator, not the server, may be the limit", w.Trials, w.Of, why)
-	case analysis.Failed:
+	case lab.WarnFailed:
 		return fmt.Sprintf("%d failed lines or connections over %d trials", w.Count, w.Of)
-	case analysis.MissingTrials:
+	case lab.WarnMissingTrials:
 		return fmt.Sprintf("only %d of %d trials ran", w.Trials, w.Of)
-	case analysis.Noisy:
+	case lab.WarnNoisy:
 		t := fmt.Sprintf("noisy: trials spread %.0f%% around the median", 100*w.Spread)
 		if w.Machine {
 			t += fmt.Sprintf("; the machine's canary moved %.0f%% between them: the machine, not the server, is the suspect", 100*w.Canary)
@@ -591,7 +591,7 @@ func stepLoop(sc lab.Scenario, name string) lab.Loop {
 
 // kneeText is a knee with its range over trials, and "≥" where the climb
 // was cut short before the server failed.
-func kneeText(k results.Knee) string {
+func kneeText(k lab.Knee) string {
 	if k.Rate == 0 && !k.AtLeast {
 		return "below the lowest rate (" + k.Why + ")"
 	}
@@ -608,14 +608,14 @@ func kneeText(k results.Knee) string {
 	return t
 }
 
-// spread is a results.Stat as analysis reads it.
-func spread(s results.Stat) analysis.Spread {
+// spread is a lab.Stat as analysis reads it.
+func spread(s lab.Stat) analysis.Spread {
 	return analysis.Spread{Center: s.Center, Lo: s.Lo, Hi: s.Hi, N: s.N}
 }
 
 // rangeText is a figure's range over its trials, in the figure's unit
 // without repeating it, or how many trials agreed.
-func rangeText(h headline, s results.Stat) string {
+func rangeText(h headline, s lab.Stat) string {
 	if s.N < 2 {
 		return ""
 	}
@@ -648,7 +648,7 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 			Throughput: results.Count(sm.Throughput.Center) + "/s",
 			Range:      results.Count(sm.Throughput.Lo) + "–" + results.Count(sm.Throughput.Hi),
 			P50:        results.Micros(sm.P50.Center), P99: results.Micros(sm.P99.Center),
-			P999:        results.Micros(median(s.Trials, func(t results.Trial) float64 { return float64(t.Latency.P999) })),
+			P999:        results.Micros(median(s.Trials, func(t lab.Trial) float64 { return float64(t.Latency.P999) })),
 			LinesPerCPU: results.Count(sm.LinesPerCPU.Center), Cores: fmt.Sprintf("%.2f", sm.ServerCores.Center),
 			Memory: results.Bytes(sm.Memory.Center), Threads: fmt.Sprintf("%.0f", sm.Threads.Center),
 		}
@@ -702,7 +702,7 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 			row.Flags = append(row.Flags, fmt.Sprintf("%.0f%% of ideal %s/s", 100*sm.Throughput.Center/sm.Ideal, results.Count(sm.Ideal)))
 		}
 		for _, w := range sm.Warnings {
-			if w.Code == analysis.Noisy {
+			if w.Code == lab.WarnNoisy {
 				row.Flags = append(row.Flags, WarningText(w))
 			}
 		}
@@ -730,7 +730,7 @@ func floorStep(f *results.File, scen, step string) *results.Step {
 	return nil
 }
 
-func median(ts []results.Trial, f func(results.Trial) float64) float64 {
+func median(ts []lab.Trial, f func(lab.Trial) float64) float64 {
 	var v []float64
 	for _, t := range ts {
 		v = append(v, f(t))

@@ -129,7 +129,7 @@ func TestDriftBanner(t *testing.T) {
 		t.Fatalf("banners %q, want the smoke-test one only", bs)
 	}
 	f.Profile = lab.Standard
-	var ts []results.Trial
+	var ts []lab.Trial
 	for i, s := range f.Steps {
 		for _, t := range s.Trials {
 			t.Canary = 100000

@@ -64,7 +64,7 @@ func (w *Writer) Update(f func(*File)) error {
 }
 
 // Add appends one trial to trials.jsonl at once.
-func (w *Writer) Add(t Trial) error {
+func (w *Writer) Add(t lab.Trial) error {
 	b, err := json.Marshal(t)
 	if err != nil {
 		return err
@@ -99,11 +99,11 @@ func Rebuild(dir string) (*File, error) {
 		return nil, err
 	}
 	defer tf.Close()
-	var trials []Trial
+	var trials []lab.Trial
 	sc := bufio.NewScanner(tf)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for n := 1; sc.Scan(); n++ {
-		var t Trial
+		var t lab.Trial
 		if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
 			// A run killed mid-write leaves a torn last line; say so, keep the rest.
 			f.Warnings = append(f.Warnings, fmt.Sprintf("%s:%d: unreadable trial dropped: %v", TrialsFile, n, err))
@@ -135,7 +135,7 @@ func Load(dir string) (*File, error) {
 
 // Summarize groups trials into steps, in scenario and step order, and
 // computes summaries, knees and the canary's spread.
-func Summarize(f *File, trials []Trial) {
+func Summarize(f *File, trials []lab.Trial) {
 	f.Steps = nil
 	f.Knees = nil
 	f.Canary = canary(f, trials)
@@ -144,7 +144,7 @@ func Summarize(f *File, trials []Trial) {
 		med = f.Canary.Median
 	}
 	type key struct{ impl, scenario, step string }
-	groups := map[key][]Trial{}
+	groups := map[key][]lab.Trial{}
 	for _, t := range trials {
 		k := key{t.Impl, t.Scenario, t.Step}
 		groups[k] = append(groups[k], t)
@@ -172,7 +172,7 @@ func Summarize(f *File, trials []Trial) {
 }
 
 // canary summarises the canary readings of the trials.
-func canary(f *File, ts []Trial) *Canary {
+func canary(f *File, ts []lab.Trial) *Canary {
 	var v []float64
 	for _, t := range ts {
 		if t.Canary > 0 {
@@ -195,25 +195,25 @@ func canary(f *File, ts []Trial) *Canary {
 	return c
 }
 
-func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryMedian float64) Summary {
-	pick := func(f func(Trial) float64) Stat {
+func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, canaryMedian float64) lab.Summary {
+	pick := func(f func(lab.Trial) float64) lab.Stat {
 		var v []float64
 		for _, t := range ts {
 			v = append(v, f(t))
 		}
 		return NewStat(v)
 	}
-	s := Summary{
-		Throughput:  pick(func(t Trial) float64 { return t.Throughput }),
-		P50:         pick(func(t Trial) float64 { return float64(t.Latency.P50) }),
-		P99:         pick(func(t Trial) float64 { return float64(t.Latency.P99) }),
-		LinesPerCPU: pick(func(t Trial) float64 { return t.LinesPerCPUSecond }),
-		ServerCores: pick(func(t Trial) float64 { return t.ServerCores }),
-		Memory:      pick(func(t Trial) float64 { return float64(t.MemWorkingSetMax) }),
-		Threads:     pick(func(t Trial) float64 { return float64(t.ThreadsMax) }),
+	s := lab.Summary{
+		Throughput:  pick(func(t lab.Trial) float64 { return t.Throughput }),
+		P50:         pick(func(t lab.Trial) float64 { return float64(t.Latency.P50) }),
+		P99:         pick(func(t lab.Trial) float64 { return float64(t.Latency.P99) }),
+		LinesPerCPU: pick(func(t lab.Trial) float64 { return t.LinesPerCPUSecond }),
+		ServerCores: pick(func(t lab.Trial) float64 { return t.ServerCores }),
+		Memory:      pick(func(t lab.Trial) float64 { return float64(t.MemWorkingSetMax) }),
+		Threads:     pick(func(t lab.Trial) float64 { return float64(t.ThreadsMax) }),
 	}
 	if def.Loop == lab.Idle {
-		s.MemPerConn = pick(func(t Trial) float64 { return t.MemPerConnection })
+		s.MemPerConn = pick(func(t lab.Trial) float64 { return t.MemPerConnection })
 	}
 	if def.Loop != lab.Idle {
 		var h []float64
@@ -267,8 +267,8 @@ func summarize(sc lab.Scenario, def lab.Step, ts []Trial, p lab.Profile, canaryM
 // knee finds, in each trial, the last rate of an open-loop scenario's
 // ladder before the first that failed (analysis.TrialKnee), and gives the
 // median trial's knee with the range over trials.
-func knee(f *File, impl string, sc lab.Scenario) (Knee, bool) {
-	k := Knee{Impl: impl, Scenario: sc.Name, BoundUS: sc.LatencyBound.D().Microseconds()}
+func knee(f *File, impl string, sc lab.Scenario) (lab.Knee, bool) {
+	k := lab.Knee{Impl: impl, Scenario: sc.Name, BoundUS: sc.LatencyBound.D().Microseconds()}
 	var open []lab.Step
 	for _, st := range sc.Steps {
 		if st.Loop == lab.Open {
@@ -326,7 +326,7 @@ func knee(f *File, impl string, sc lab.Scenario) (Knee, bool) {
 	return k, true
 }
 
-func trialOf(f *File, impl, scen, step string, trial int) *Trial {
+func trialOf(f *File, impl, scen, step string, trial int) *lab.Trial {
 	for i := range f.Steps {
 		s := &f.Steps[i]
 		if s.Impl != impl || s.Scenario != scen || s.Step != step {
@@ -362,9 +362,9 @@ func cmpBool(a, b bool) int {
 }
 
 // NewStat is the median of v with its range.
-func NewStat(v []float64) Stat {
+func NewStat(v []float64) lab.Stat {
 	if len(v) == 0 {
-		return Stat{}
+		return lab.Stat{}
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -372,15 +372,15 @@ func NewStat(v []float64) Stat {
 	if len(s)%2 == 0 {
 		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
-	return Stat{Center: med, Lo: s[0], Hi: s[len(s)-1], N: len(s)}
+	return lab.Stat{Center: med, Lo: s[0], Hi: s[len(s)-1], N: len(s)}
 }
 
 // PercentilesOf reads the usual percentiles off h.
-func PercentilesOf(h *hdrhistogram.Histogram) Percentiles {
+func PercentilesOf(h *hdrhistogram.Histogram) lab.Percentiles {
 	if h == nil || h.TotalCount() == 0 {
-		return Percentiles{}
+		return lab.Percentiles{}
 	}
-	return Percentiles{
+	return lab.Percentiles{
 		P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90), P99: h.ValueAtQuantile(99),
 		P999: h.ValueAtQuantile(99.9), P9999: h.ValueAtQuantile(99.99), Max: h.Max(),
 		Mean: math.Round(h.Mean()*10) / 10, Count: h.TotalCount(),
@@ -432,7 +432,7 @@ func readJSON(path string, v any) error {
 
 // DecodeAll merges the latency histograms of trials (corrected or, for an
 // open loop, uncorrected); nil when none decodes.
-func DecodeAll(ts []Trial, corrected bool) *hdrhistogram.Histogram {
+func DecodeAll(ts []lab.Trial, corrected bool) *hdrhistogram.Histogram {
 	var out *hdrhistogram.Histogram
 	for _, t := range ts {
 		b := t.Histogram

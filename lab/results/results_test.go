@@ -25,11 +25,11 @@ func meta() File {
 	}
 }
 
-func trial(impl, step string, n int, tput float64, p99 int64) Trial {
+func trial(impl, step string, n int, tput float64, p99 int64) lab.Trial {
 	h := hdrhistogram.New(1, 100_000_000, 3)
 	h.RecordValue(p99)
-	return Trial{Impl: impl, Scenario: "s", Step: step, Trial: n, Throughput: tput, Lines: int64(tput),
-		Latency: Percentiles{P99: p99, P50: p99}, Histogram: EncodeHistogram(h), Errors: map[string]int64{}}
+	return lab.Trial{Impl: impl, Scenario: "s", Step: step, Trial: n, Throughput: tput, Lines: int64(tput),
+		Latency: lab.Percentiles{P99: p99, P50: p99}, Histogram: EncodeHistogram(h), Errors: map[string]int64{}}
 }
 
 // TestStreamAndRebuild writes a run as the runner does, with a torn last
@@ -41,7 +41,7 @@ func TestStreamAndRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := 1; n <= 3; n++ {
-		for _, tr := range []Trial{trial("a", "r1k", n, 1000, 500), trial("a", "r2k", n, 1990, 900), trial("b", "r1k", n, 1000, 800), trial("b", "r2k", n, 1500, 5000)} {
+		for _, tr := range []lab.Trial{trial("a", "r1k", n, 1000, 500), trial("a", "r2k", n, 1990, 900), trial("b", "r1k", n, 1000, 800), trial("b", "r2k", n, 1500, 5000)} {
 			if err := w.Add(tr); err != nil {
 				t.Fatal(err)
 			}
@@ -89,11 +89,11 @@ func TestNewStat(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		in   []float64
-		want Stat
+		want lab.Stat
 	}{
-		{[]float64{3, 1, 2}, Stat{Center: 2, Lo: 1, Hi: 3, N: 3}},
-		{[]float64{4, 1, 3, 2}, Stat{Center: 2.5, Lo: 1, Hi: 4, N: 4}},
-		{nil, Stat{}},
+		{[]float64{3, 1, 2}, lab.Stat{Center: 2, Lo: 1, Hi: 3, N: 3}},
+		{[]float64{4, 1, 3, 2}, lab.Stat{Center: 2.5, Lo: 1, Hi: 4, N: 4}},
+		{nil, lab.Stat{}},
 	} {
 		if got := NewStat(tt.in); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("NewStat(%v) = %+v, want %+v", tt.in, got, tt.want)
@@ -124,7 +124,7 @@ func FuzzHistogramRoundTrip(f *testing.F) {
 // driver cut short is a lower bound; the canary's spread is summarised.
 func TestKneesPerTrialAndCanary(t *testing.T) {
 	f := meta()
-	var ts []Trial
+	var ts []lab.Trial
 	for n := 1; n <= 3; n++ {
 		// a: sustains 1k; at 2k its p99 (2 ms) is over the 1 ms bound in
 		// trials 1 and 2, and fine in trial 3.

@@ -290,10 +290,10 @@ func (r *runner) say(format string, args ...any) {
 }
 
 func (r *runner) fail(impl, scen, step, msg string) {
-	r.record(results.Failure{Impl: impl, Scenario: scen, Step: step, Message: msg})
+	r.record(lab.Failure{Impl: impl, Scenario: scen, Step: step, Message: msg})
 }
 
-func (r *runner) record(x results.Failure) {
+func (r *runner) record(x lab.Failure) {
 	r.say("lab: %s: %s", x.Impl, x.Message)
 	x.At = time.Now().UTC()
 	r.w.Update(func(f *results.File) { f.Failures = append(f.Failures, x) })
@@ -611,7 +611,7 @@ func (r *runner) cleanup() {
 
 func (r *runner) markDead(impl, scen, step, why string) {
 	r.dead[impl] = why
-	r.record(results.Failure{Impl: impl, Scenario: scen, Step: step, Message: why + "; skipped for the rest of the run", LeftOut: true})
+	r.record(lab.Failure{Impl: impl, Scenario: scen, Step: step, Message: why + "; skipped for the rest of the run", LeftOut: true})
 }
 
 // conform runs the conformance step; a server that fails is out.

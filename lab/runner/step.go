@@ -95,7 +95,7 @@ func (r *runner) canary(ctx context.Context) float64 {
 
 // runOn runs the step on the server's container, or on a fresh one for an
 // idle step, and returns the trial; nil when it yielded no measurement.
-func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int) *results.Trial {
+func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int) *lab.Trial {
 	target := s
 	if def.Loop == lab.Idle {
 		// Every idle trial gets a container that has served nothing yet:
@@ -172,7 +172,7 @@ func (r *runner) quiet(ctx context.Context) float64 {
 }
 
 // step drives one step against a running server and measures it.
-func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int) *results.Trial {
+func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int) *lab.Trial {
 	spec := sc.Profiles[r.opts.Profile]
 	if sc.Mode == "fetch" {
 		if err := r.upc.set(ctx, behaviour(sc, def)); err != nil {
@@ -209,7 +209,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	}
 	s.sampler.Now()
 	win := s.sampler.Window(res.From, res.To)
-	t := &results.Trial{
+	t := &lab.Trial{
 		Impl: s.impl.Name, Scenario: sc.Name, Step: def.Name, Trial: trial,
 		Started: res.From.UTC(), Seconds: res.Elapsed.Seconds(), Lines: res.Lines, Late: res.Late, InFlight: res.InFlight,
 		Throughput: res.Throughput(), Offered: res.Offered,
@@ -282,7 +282,7 @@ func (r *runner) ceiling(def lab.Step) float64 {
 
 // checkAlive records a server that crashed or stopped answering, takes it
 // out of the rest of the run, and reports whether it is still there.
-func (r *runner) checkAlive(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, t *results.Trial) bool {
+func (r *runner) checkAlive(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, t *lab.Trial) bool {
 	st, err := s.c.State(ctx)
 	if err != nil || !st.Running {
 		r.lost(ctx, s, sc, def, err)

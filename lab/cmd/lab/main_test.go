@@ -51,7 +51,7 @@ func TestReportRebuildsAnInterruptedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Add(results.Trial{Impl: "a", Scenario: "s", Step: "c1", Trial: 1, Throughput: 1000, Lines: 1000})
+	w.Add(lab.Trial{Impl: "a", Scenario: "s", Step: "c1", Trial: 1, Throughput: 1000, Lines: 1000})
 	// No Close: the run was killed.
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"report", dir}, &out, &out); err != nil {
