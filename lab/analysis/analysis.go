@@ -273,3 +273,66 @@ func Ratio(a, b Spread, higher bool) (center, lo, hi float64, ok bool) {
 // Overlap reports whether two figures' ranges over trials overlap: then
 // neither is clearly ahead.
 func Overlap(a, b Spread) bool { return a.Lo <= b.Hi && b.Lo <= a.Hi }
+
+// KneeTrial is one trial's knee as TrialKnee found it.
+type KneeTrial struct {
+	Rate    float64
+	Step    string
+	AtLeast bool
+	Why     string
+}
+
+// MedianKnee is the trial whose knee speaks for the step: the median by
+// rate, ties going to a climb the server ended (the more decided reading).
+func MedianKnee(ks []KneeTrial) KneeTrial {
+	if len(ks) == 0 {
+		return KneeTrial{}
+	}
+	s := slices.Clone(ks)
+	slices.SortStableFunc(s, func(a, b KneeTrial) int {
+		switch {
+		case a.Rate != b.Rate:
+			if a.Rate < b.Rate {
+				return -1
+			}
+			return 1
+		case a.AtLeast == b.AtLeast:
+			return 0
+		case !a.AtLeast:
+			return -1
+		}
+		return 1
+	})
+	return s[len(s)/2]
+}
+
+// Entry is one implementation's headline figure in a scenario.
+type Entry struct {
+	Name     string
+	Figure   Spread
+	Decisive bool
+}
+
+// Rank orders entries best first (by the median; higher says which way is
+// better; a tie keeps the entries' order), and splits that order into the
+// entries whose figure can rank them and those whose cannot (see Decisive).
+func Rank(es []Entry, higher bool) (order, ranked, undecided []Entry) {
+	s := slices.Clone(es)
+	slices.SortStableFunc(s, func(a, b Entry) int {
+		switch {
+		case a.Figure.Center == b.Figure.Center:
+			return 0
+		case (a.Figure.Center > b.Figure.Center) == higher:
+			return -1
+		}
+		return 1
+	})
+	for _, e := range s {
+		if e.Decisive {
+			ranked = append(ranked, e)
+		} else {
+			undecided = append(undecided, e)
+		}
+	}
+	return s, ranked, undecided
+}

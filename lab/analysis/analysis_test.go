@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -214,5 +215,46 @@ func TestRunDriftedIdealRatio(t *testing.T) {
 	}
 	if !Overlap(Spread{Lo: 1, Hi: 3}, Spread{Lo: 2, Hi: 4}) || Overlap(Spread{Lo: 1, Hi: 2}, Spread{Lo: 3, Hi: 4}) {
 		t.Error("Overlap")
+	}
+}
+
+func TestMedianKnee(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		ks   []KneeTrial
+		want KneeTrial
+	}{
+		{"none", nil, KneeTrial{}},
+		{"the middle rate", []KneeTrial{{Rate: 30}, {Rate: 10}, {Rate: 20, Step: "r20"}}, KneeTrial{Rate: 20, Step: "r20"}},
+		// Of two trials at 20k, the one the server ended is the median's.
+		{"a tie goes to the decided", []KneeTrial{{Rate: 20, AtLeast: true}, {Rate: 20, Why: "p99"}, {Rate: 10}}, KneeTrial{Rate: 20, Why: "p99"}},
+	} {
+		if got := MedianKnee(tc.ks); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: MedianKnee = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	t.Parallel()
+	es := []Entry{
+		{Name: "slow", Figure: Spread{Center: 10}, Decisive: true},
+		{Name: "fast but driver-bound", Figure: Spread{Center: 90}},
+		{Name: "fast", Figure: Spread{Center: 50}, Decisive: true},
+	}
+	names := func(es []Entry) (out []string) {
+		for _, e := range es {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	order, ranked, undecided := Rank(es, true)
+	if !slices.Equal(names(order), []string{"fast but driver-bound", "fast", "slow"}) ||
+		!slices.Equal(names(ranked), []string{"fast", "slow"}) || !slices.Equal(names(undecided), []string{"fast but driver-bound"}) {
+		t.Errorf("higher better: order %v ranked %v undecided %v", names(order), names(ranked), names(undecided))
+	}
+	if order, _, _ := Rank(es, false); names(order)[0] != "slow" {
+		t.Errorf("lower better: order %v", names(order))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"slices"
+	"strconv"
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
@@ -81,21 +82,17 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 			}
 			es = append(es, entry{slices.IndexFunc(impls, func(i lab.Implementation) bool { return i.Name == impl.Name }), s, st, kneeOf(f, impl.Name, sc.Name)})
 		}
-		better := func(a, b float64) bool {
-			if h.higherWins {
-				return a > b
-			}
-			return a < b
+		var aes []analysis.Entry
+		for i, e := range es {
+			aes = append(aes, analysis.Entry{Name: strconv.Itoa(i), Figure: spread(e.s)})
 		}
-		slices.SortStableFunc(es, func(a, b entry) int {
-			switch {
-			case better(a.s.Center, b.s.Center):
-				return -1
-			case better(b.s.Center, a.s.Center):
-				return 1
-			}
-			return 0
-		})
+		order, _, _ := analysis.Rank(aes, h.higherWins)
+		sorted := make([]entry, len(es))
+		for i, a := range order {
+			j, _ := strconv.Atoi(a.Name)
+			sorted[i] = es[j]
+		}
+		es = sorted
 		var ref lab.Stat
 		if col.Floor {
 			ref, _, _ = figure(f, sc, h, col.Reference)
@@ -108,8 +105,8 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 		for i, e := range es {
 			c := &mx.Rows[e.row].Cells[len(mx.Cols)]
 			c.Empty = ""
-			// Ties share a rank: the number of entries strictly better, plus one.
-			rank := slices.IndexFunc(es, func(o entry) bool { return !better(o.s.Center, e.s.Center) })
+			// Ties share a rank: the first entry with the same figure's.
+			rank := slices.IndexFunc(es, func(o entry) bool { return o.s.Center == e.s.Center })
 			if rank < 0 || rank > i {
 				rank = i
 			}

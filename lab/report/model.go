@@ -414,13 +414,22 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		v.Text = "No implementation finished this scenario."
 		return v
 	}
-	better := func(a, b float64) bool {
-		if h.higherWins {
-			return a > b
-		}
-		return a < b
+	byName := map[string]entry{}
+	var aes []analysis.Entry
+	for _, e := range es {
+		byName[e.impl] = e
+		aes = append(aes, analysis.Entry{Name: e.impl, Figure: spread(e.s), Decisive: e.decisive})
 	}
-	sort.SliceStable(es, func(i, j int) bool { return better(es[i].s.Center, es[j].s.Center) })
+	order, rk, un := analysis.Rank(aes, h.higherWins)
+	pick := func(as []analysis.Entry) []entry {
+		var out []entry
+		for _, a := range as {
+			out = append(out, byName[a.Name])
+		}
+		return out
+	}
+	es = pick(order)
+	ranked, undecided := pick(rk), pick(un)
 	// Warnings are grouped by kind, one line each, naming the
 	// implementations they touch; the details stay in the scenario's table.
 	var kinds []string
@@ -455,15 +464,7 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	for _, k := range kinds {
 		v.Warnings = append(v.Warnings, k+": "+strings.Join(byKind[k], ", ")+warningHint[k])
 	}
-	// A winner is named only from figures that could decide.
-	var ranked, undecided []entry
-	for _, e := range es {
-		if e.decisive {
-			ranked = append(ranked, e)
-		} else {
-			undecided = append(undecided, e)
-		}
-	}
+	// A winner is named only from figures that could decide (analysis.Rank).
 	var text string
 	switch {
 	case len(ranked) == 0 && h.figure == "knee":

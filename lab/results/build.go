@@ -287,13 +287,7 @@ func knee(f *File, impl string, sc lab.Scenario) (lab.Knee, bool) {
 	if trials == 0 {
 		return k, false
 	}
-	type result struct {
-		rate    float64
-		step    string
-		atLeast bool
-		why     string
-	}
-	var rs []result
+	var rs []analysis.KneeTrial
 	for trial := 1; trial <= trials; trial++ {
 		var ladder []analysis.Rung
 		for _, st := range open {
@@ -308,21 +302,13 @@ func knee(f *File, impl string, sc lab.Scenario) (lab.Knee, bool) {
 			ladder = append(ladder, r)
 		}
 		rate, step, atLeast, why := analysis.TrialKnee(ladder, float64(k.BoundUS))
-		rs = append(rs, result{rate, step, atLeast, why})
+		rs = append(rs, analysis.KneeTrial{Rate: rate, Step: step, AtLeast: atLeast, Why: why})
 		k.Trials = append(k.Trials, rate)
 	}
-	// The median trial by knee speaks for the step; ties go to the one
-	// whose climb the server ended, the more decided reading.
-	slices.SortStableFunc(rs, func(a, b result) int {
-		if a.rate != b.rate {
-			return cmpFloat(a.rate, b.rate)
-		}
-		return cmpBool(!a.atLeast, !b.atLeast)
-	})
-	m := rs[len(rs)/2]
+	m := analysis.MedianKnee(rs)
 	st := NewStat(k.Trials)
-	k.Rate, k.Lo, k.Hi, k.N = m.rate, st.Lo, st.Hi, st.N
-	k.Step, k.AtLeast, k.Why = m.step, m.atLeast, m.why
+	k.Rate, k.Lo, k.Hi, k.N = m.Rate, st.Lo, st.Hi, st.N
+	k.Step, k.AtLeast, k.Why = m.Step, m.AtLeast, m.Why
 	return k, true
 }
 
@@ -339,26 +325,6 @@ func trialOf(f *File, impl, scen, step string, trial int) *lab.Trial {
 		}
 	}
 	return nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return -1
-	}
-	return 1
 }
 
 // NewStat is the median of v with its range.
