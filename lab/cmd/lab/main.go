@@ -65,7 +65,7 @@ const usage = `usage:
   lab run [--profile quick|standard|thorough] [--impl a,b] [--scenario x,y] [--seed n] [--out runs]
   lab list                 implementations and scenarios
   lab clean                remove containers and networks a run left behind
-  lab report <run>         rebuild results.json, report.html and the table of a run folder
+  lab report <run>         rebuild results.json (from trials.jsonl), report.html and the table of a run folder
   lab compare [--any-profile] [--any-images] [--alpha 0.05] <runA> <runB> [--out file.html]
                            figures of two runs, with a rank test on every one
 `
@@ -184,11 +184,9 @@ func cmdReport(args []string, stdout io.Writer) error {
 		return usageError{"report: want one run folder, e.g. runs/20261126-171500"}
 	}
 	dir := args[0]
-	f, err := results.Load(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		// An interrupted run may have no results.json yet: rebuild it.
-		f, err = results.Rebuild(dir)
-	}
+	// Always from trials.jsonl, so that today's rules judge the run and an
+	// interrupted run (no results.json yet) reads like any other.
+	f, err := results.Rebuild(dir)
 	if err != nil {
 		return err
 	}
@@ -218,11 +216,11 @@ func cmdCompare(args []string, stdout io.Writer) error {
 	if opts.Alpha <= 0 || opts.Alpha >= 1 {
 		return usageError{fmt.Sprintf("compare: --alpha %g: want a level between 0 and 1", opts.Alpha)}
 	}
-	a, err := results.Load(fs.Arg(0))
+	a, err := results.Rebuild(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	b, err := results.Load(fs.Arg(1))
+	b, err := results.Rebuild(fs.Arg(1))
 	if err != nil {
 		return err
 	}
