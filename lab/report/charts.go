@@ -103,7 +103,7 @@ type axis struct {
 
 const (
 	cw, ch           = 640.0, 300.0
-	padL, padR, padT = 70.0, 150.0, 16.0
+	padL, padR, padT = 70.0, 16.0, 16.0
 	padB             = 44.0
 )
 
@@ -190,13 +190,15 @@ func lineChart(x, y axis, series []Series, extra func(px, py func(float64) float
 	py := func(v float64) float64 { return y.pos(v, ch-padB, padT) }
 	var b strings.Builder
 	frame(&b, x, y, px, py)
-	for i, s := range series {
+	var marks [][2]float64 // where the data is drawn, for the legend to avoid
+	for _, s := range series {
 		fmt.Fprintf(&b, `<g class="series" data-impl="%s" stroke="%s" fill="%s">`, esc(s.Impl), s.Color, s.Color)
 		var d []string
 		for _, p := range s.Points {
 			if y.log && p.Y <= 0 {
 				continue
 			}
+			marks = append(marks, [2]float64{px(p.X), py(p.Y)})
 			d = append(d, fmt.Sprintf("%.1f,%.1f", px(p.X), py(p.Y)))
 			if p.Hi > 0 && p.Hi != p.Lo {
 				fmt.Fprintf(&b, `<line class="interval" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke-width="1.5"/>`, px(p.X), px(p.X), py(math.Max(p.Lo, y.min)), py(p.Hi))
@@ -206,12 +208,12 @@ func lineChart(x, y axis, series []Series, extra func(px, py func(float64) float
 		if len(d) > 1 {
 			fmt.Fprintf(&b, `<polyline fill="none" stroke-width="2" points="%s"/>`, strings.Join(d, " "))
 		}
-		legend(&b, i, s)
 		b.WriteString(`</g>`)
 	}
 	if extra != nil {
 		b.WriteString(extra(px, py))
 	}
+	legend(&b, series, marks)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
@@ -241,13 +243,42 @@ func frame(b *strings.Builder, x, y axis, px, py func(float64) float64) {
 	fmt.Fprintf(b, `<text class="label" transform="translate(14 %.0f) rotate(-90)" text-anchor="middle">%s</text>`, padT+(ch-padT-padB)/2, esc(y.label))
 }
 
-func legend(b *strings.Builder, i int, s Series) {
-	ly := padT + 14 + float64(i)*17
-	fmt.Fprintf(b, `<rect x="%.0f" y="%.0f" width="12" height="12" stroke="none"/><text class="legend" x="%.0f" y="%.0f" stroke="none" fill="currentColor">%s</text>`,
-		cw-padR+12, ly-10, cw-padR+30, ly, esc(s.Impl))
+// legend draws the series' names inside the plot, in the corner where the
+// fewest data marks fall (the top right on a tie), on a light box so that
+// a line passing under it stays readable.
+func legend(b *strings.Builder, series []Series, marks [][2]float64) {
+	if len(series) == 0 {
+		return
+	}
+	longest := 0
+	for _, s := range series {
+		longest = max(longest, len([]rune(s.Impl)))
+	}
+	w, h := 30+6.2*float64(longest), 8+17*float64(len(series))
+	left, right := padL+6, cw-padR-6-w
+	top, bottom := padT+6, ch-padB-6-h
+	corners := [][2]float64{{right, top}, {left, top}, {right, bottom}, {left, bottom}}
+	best, fewest := corners[0], -1
+	for _, c := range corners {
+		n := 0
+		for _, m := range marks {
+			if m[0] >= c[0]-4 && m[0] <= c[0]+w+4 && m[1] >= c[1]-4 && m[1] <= c[1]+h+4 {
+				n++
+			}
+		}
+		if fewest < 0 || n < fewest {
+			best, fewest = c, n
+		}
+	}
+	fmt.Fprintf(b, `<g class="legend-box"><rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" class="legend-bg"/>`, best[0], best[1], w, h)
+	for i, s := range series {
+		ly := best[1] + 18 + float64(i)*17
+		fmt.Fprintf(b, `<rect x="%.0f" y="%.0f" width="12" height="12" fill="%s"/><text class="legend" x="%.0f" y="%.0f">%s</text>`,
+			best[0]+8, ly-10, s.Color, best[0]+26, ly, esc(s.Impl))
+	}
+	b.WriteString(`</g>`)
 }
 
-// barChart draws one group of bars per category, a bar per series.
 func barChart(cats []string, series []Series, y axis) template.HTML {
 	var ys []float64
 	for _, s := range series {
@@ -268,6 +299,7 @@ func barChart(cats []string, series []Series, y axis) template.HTML {
 	for ci, c := range cats {
 		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%.0f" text-anchor="middle">%s</text>`, padL+groupW*(float64(ci)+0.5), ch-padB+16, esc(c))
 	}
+	var marks [][2]float64
 	for si, s := range series {
 		fmt.Fprintf(&b, `<g class="series" data-impl="%s" fill="%s" stroke="%s">`, esc(s.Impl), s.Color, s.Color)
 		for _, p := range s.Points {
@@ -278,15 +310,18 @@ func barChart(cats []string, series []Series, y axis) template.HTML {
 				base = py(0)
 			}
 			top := py(math.Max(p.Y, y.min))
+			for yy := top; yy <= base; yy += 8 { // a bar fills its column: mark it down to the base
+				marks = append(marks, [2]float64{x0 + barW/2, yy})
+			}
 			fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" stroke="none"><title>%s · %s: %s</title></rect>`,
 				x0, top, math.Max(barW-1, 1), math.Max(base-top, 0.5), esc(s.Impl), esc(cats[ci]), esc(y.fmt(p.Y)))
 			if p.Hi > 0 && p.Hi != p.Lo {
 				fmt.Fprintf(&b, `<line class="interval" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#333"/>`, x0+barW/2, x0+barW/2, py(math.Max(p.Lo, y.min)), py(p.Hi))
 			}
 		}
-		legend(&b, si, s)
 		b.WriteString(`</g>`)
 	}
+	legend(&b, series, marks)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
