@@ -73,14 +73,17 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 		var es []entry
 		for _, impl := range f.Implementations {
 			s, st, ok := figure(f, sc, h, impl.Name)
-			if !ok || s.Center <= 0 {
-				continue
+			k := kneeOf(f, impl.Name, sc.Name)
+			if !ok || (s.Center <= 0 && k == nil) {
+				continue // a knee of 0 is a finding: below the lowest rate, or not measurable here
 			}
 			if impl.Role == lab.RoleFloor {
-				col.Reference, col.Floor = impl.Name, true
+				if s.Center > 0 {
+					col.Reference, col.Floor = impl.Name, true
+				}
 				continue
 			}
-			es = append(es, entry{slices.IndexFunc(impls, func(i lab.Implementation) bool { return i.Name == impl.Name }), s, st, kneeOf(f, impl.Name, sc.Name)})
+			es = append(es, entry{slices.IndexFunc(impls, func(i lab.Implementation) bool { return i.Name == impl.Name }), s, st, k})
 		}
 		var aes []analysis.Entry
 		for i, e := range es {
@@ -96,7 +99,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 		var ref lab.Stat
 		if col.Floor {
 			ref, _, _ = figure(f, sc, h, col.Reference)
-		} else if len(es) > 0 {
+		} else if len(es) > 0 && es[0].s.Center > 0 {
 			col.Reference, ref = impls[es[0].row].Name, es[0].s
 		}
 		for i := range mx.Rows {
@@ -115,7 +118,8 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 			if e.knee != nil {
 				c.Value = kneeText(*e.knee)
 			}
-			if ref.Center > 0 {
+			c.Ratio = "—"
+			if ref.Center > 0 && e.s.Center > 0 {
 				r := e.s.Center / ref.Center
 				if !h.higherWins {
 					r = ref.Center / e.s.Center
@@ -142,17 +146,17 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 func matrixMark(h headline, st *results.Step, k *lab.Knee, smoke bool) string {
 	switch {
 	case smoke:
-		return "smoke-test profile"
+		return "smoke test"
 	case !decisive(h, st, k):
 		if h.figure == "knee" {
-			return "knee not measurable here: the driver could not offer more"
+			return "not measurable here: the driver's limit"
 		}
 		if st != nil && st.Summary.UpstreamBound {
 			return "upstream-bound"
 		}
 		return "driver-bound"
 	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnNoisy):
-		return fmt.Sprintf("noisy: its trials spread more than %.0f%%", 100*analysis.NoisySpread)
+		return fmt.Sprintf("noisy (trials spread > %.0f%%)", 100*analysis.NoisySpread)
 	case st != nil && st.Summary.Errors > 0:
 		return fmt.Sprintf("%d errors", st.Summary.Errors)
 	}

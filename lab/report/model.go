@@ -596,6 +596,9 @@ func kneeText(k lab.Knee) string {
 	if k.Rate == 0 && !k.AtLeast {
 		return "below the lowest rate (" + k.Why + ")"
 	}
+	if k.Rate == 0 && k.Hi == 0 {
+		return fmt.Sprintf("not measurable here: the driver fell behind at the lowest rate in all %d trials", k.N)
+	}
 	t := results.Count(k.Rate) + " lines/s"
 	if k.AtLeast {
 		t = "≥ " + t
