@@ -49,11 +49,14 @@ base:
 	reference/base/build.sh
 
 ## images: every image, from the Docker layer cache where nothing changed
+## (the legacy builder prints a deprecation notice on every build, so a
+## build's output is shown only when it fails)
 images: base bin/go-server bin/upstream
-	docker build -q -t linelab/go-server --build-arg GO_VERSION=$(GOVERSION) -f go-server/Dockerfile . >/dev/null
-	docker build -q -t linelab/upstream --build-arg GO_VERSION=$(GOVERSION) -f lab/cmd/upstream/Dockerfile . >/dev/null
-	@for i in $(REFERENCE); do \
-		docker build -q -t linelab/$$i -f reference/$$i/Dockerfile reference >/dev/null || exit 1; \
+	@build() { log=$$(mktemp); if docker build -q "$$@" >"$$log" 2>&1; then rm -f "$$log"; else cat "$$log"; rm -f "$$log"; return 1; fi; }; \
+	build -t linelab/go-server --build-arg GO_VERSION=$(GOVERSION) -f go-server/Dockerfile . && \
+	build -t linelab/upstream --build-arg GO_VERSION=$(GOVERSION) -f lab/cmd/upstream/Dockerfile . && \
+	for i in $(REFERENCE); do \
+		build -t linelab/$$i -f reference/$$i/Dockerfile reference || exit 1; \
 	done
 	@echo "images: linelab/{go-server,upstream,$(shell echo $(REFERENCE) | tr ' ' ,)} are built"
 

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # build.sh builds linelab/base: a Debian bookworm minbase with python3, gevent,
-# Twisted, node.js, the pooled HTTP clients of the servers (urllib3,
-# geventhttpclient, aiohttp) and gcc for the C floor server, made with
-# debootstrap from the machine's own apt mirror and imported with
-# `docker import`. Nothing is pulled from a registry.
+# Twisted, node.js, aiohttp (the asyncio server's HTTP client) and gcc for the
+# C floor server, made with debootstrap from the machine's own apt mirror and
+# imported with `docker import`. Nothing is pulled from a registry.
 #
 #   reference/base/build.sh          build it unless it exists
 #   reference/base/build.sh --force  rebuild it
@@ -14,7 +13,7 @@ set -euo pipefail
 
 image=${BASE_IMAGE:-linelab/base:bookworm}
 here=$(cd "$(dirname "$0")" && pwd)
-packages=python3,python3-cffi-backend,python3-gevent,python3-twisted,python3-urllib3,python3-geventhttpclient,python3-aiohttp,nodejs,ca-certificates,gcc,libc6-dev
+packages=python3,python3-cffi-backend,python3-gevent,python3-twisted,python3-aiohttp,nodejs,ca-certificates,gcc,libc6-dev
 
 # An image built from another package list (an older checkout) is rebuilt:
 # the servers would not find what they import.
