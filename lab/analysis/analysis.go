@@ -270,6 +270,18 @@ func Ratio(a, b Spread, higher bool) (center, lo, hi float64, ok bool) {
 	return b.Center / a.Center, b.Lo / a.Hi, b.Hi / a.Lo, true
 }
 
+// Relative is v against ref, oriented so that above 1 is better than ref
+// whichever way the figure goes; ok is false when either is not positive.
+func Relative(v, ref float64, higher bool) (float64, bool) {
+	if v <= 0 || ref <= 0 {
+		return 0, false
+	}
+	if higher {
+		return v / ref, true
+	}
+	return ref / v, true
+}
+
 // Overlap reports whether two figures' ranges over trials overlap: then
 // neither is clearly ahead.
 func Overlap(a, b Spread) bool { return a.Lo <= b.Hi && b.Lo <= a.Hi }
@@ -335,4 +347,26 @@ func Rank(es []Entry, higher bool) (order, ranked, undecided []Entry) {
 		}
 	}
 	return s, ranked, undecided
+}
+
+// RepeatShare is the share of a step's trials (over all implementations)
+// that may be run again because the canary moved.
+const RepeatShare = 0.1
+
+// RepeatBudget is how many of a step's trials may be run again: one in ten,
+// at least one, so that the budget is spread over the run instead of spent
+// by its first steps.
+func RepeatBudget(trials int) int {
+	return max(1, int(float64(trials)*RepeatShare))
+}
+
+// BacklogShare: an open loop that ends its window with more than this
+// share of a second's offered lines still unanswered fell behind.
+const BacklogShare = 0.01
+
+// Backlog reports whether an open loop offering rate lines a second fell
+// behind, inFlight lines being unanswered at the end of its window (the
+// mean over its trials).
+func Backlog(inFlight, rate float64) bool {
+	return inFlight > 0 && inFlight > BacklogShare*rate
 }

@@ -213,6 +213,12 @@ func TestRunDriftedIdealRatio(t *testing.T) {
 	if _, _, _, ok := Ratio(Spread{Center: 1, Lo: 0, Hi: 2}, Spread{Center: 1, Lo: 1, Hi: 1}, true); ok {
 		t.Error("Ratio with a zero trial: want none")
 	}
+	if r, ok := Relative(50, 100, false); !ok || r != 2 {
+		t.Errorf("Relative, lower better = %v %v, want 2", r, ok)
+	}
+	if _, ok := Relative(0, 100, true); ok {
+		t.Error("Relative of 0: want none")
+	}
 	if !Overlap(Spread{Lo: 1, Hi: 3}, Spread{Lo: 2, Hi: 4}) || Overlap(Spread{Lo: 1, Hi: 2}, Spread{Lo: 3, Hi: 4}) {
 		t.Error("Overlap")
 	}
@@ -256,5 +262,17 @@ func TestRank(t *testing.T) {
 	}
 	if order, _, _ := Rank(es, false); names(order)[0] != "slow" {
 		t.Errorf("lower better: order %v", names(order))
+	}
+}
+
+func TestBudgetsAndBacklog(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ trials, want int }{{3, 1}, {30, 3}, {27, 2}, {0, 1}} {
+		if got := RepeatBudget(tc.trials); got != tc.want {
+			t.Errorf("RepeatBudget(%d) = %d, want %d", tc.trials, got, tc.want)
+		}
+	}
+	if Backlog(0, 5000) || Backlog(50, 5000) || !Backlog(51, 5000) {
+		t.Error("Backlog: want more than 1% of a second's lines unanswered")
 	}
 }

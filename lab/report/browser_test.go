@@ -203,9 +203,23 @@ func TestBrowserReport(t *testing.T) {
 	for _, k := range sc.Knees {
 		t.Errorf("a knee without its range: %q", k)
 	}
-	impls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("details[id^=code-]").length`))
+	impls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("section[id^=code-]").length`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if impls != len(f.Implementations) {
+		t.Errorf("%d handlers in the code section, want %d", impls, len(f.Implementations))
+	}
+	// Side by side, as the talk showed them: the first two handlers share a row.
+	row, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+	  const c = document.querySelectorAll("section[id^=code-]");
+	  return c.length < 2 || Math.abs(c[0].getBoundingClientRect().top - c[1].getBoundingClientRect().top) < 1;
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !row {
+		t.Error("the handlers are not side by side")
 	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -273,8 +273,8 @@ func legend(b *strings.Builder, series []Series, marks [][2]float64) {
 	fmt.Fprintf(b, `<g class="legend-box"><rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" class="legend-bg"/>`, best[0], best[1], w, h)
 	for i, s := range series {
 		ly := best[1] + 18 + float64(i)*17
-		fmt.Fprintf(b, `<rect x="%.0f" y="%.0f" width="12" height="12" fill="%s"/><text class="legend" x="%.0f" y="%.0f">%s</text>`,
-			best[0]+8, ly-10, s.Color, best[0]+26, ly, esc(s.Impl))
+		fmt.Fprintf(b, `<g data-impl="%s"><rect x="%.0f" y="%.0f" width="12" height="12" fill="%s"/><text class="legend" x="%.0f" y="%.0f">%s</text></g>`,
+			esc(s.Impl), best[0]+8, ly-10, s.Color, best[0]+26, ly, esc(s.Impl))
 	}
 	b.WriteString(`</g>`)
 }

@@ -130,15 +130,18 @@ const pageHTML = `<!DOCTYPE html>
 {{end}}</table>
 
 <h2 id="code">Code beside the numbers</h2>
-<p class="hint">The handler of each implementation, as it was when the run started, with its lines of code (not blank, not only a comment). The talk argued from code like this; the numbers above are what it costs.</p>
+<p class="hint">The handler of each implementation side by side, as the talk showed them, as it was when the run started, with its lines of code (not blank, not only a comment). The talk argued from code like this; the numbers above are what it costs.</p>
+<div class="code-grid">
 {{range .Impls}}
-<details id="code-{{.Name}}" data-impl="{{.Name}}">
-<summary><span class="impl-dot" style="background: {{.Color}}"></span><strong>{{.Name}}</strong>: {{.Model}} · {{.Runtime}}{{range .Sources}} · {{.Path}} ({{.Lines}} lines of code){{end}}{{if .Failed}} · <span class="flag err">left the run</span>{{end}}</summary>
-<p>{{.Description}}</p>
+<section class="code-card" id="code-{{.Name}}" data-impl="{{.Name}}">
+<h3><span class="impl-dot" style="background: {{.Color}}"></span>{{.Name}} <span class="muted">{{range .Sources}}{{.Lines}} lines{{end}}</span>{{if .Failed}} <span class="flag err">left the run</span>{{end}}</h3>
+<p class="hint">{{.Model}} · {{.Runtime}}{{range .Sources}} · {{.Path}}{{end}}</p>
+<p class="hint">{{.Description}}</p>
 {{if .Failed}}<p class="flag err">{{.Failed}}</p>{{end}}
-{{range .Sources}}<h4>{{.Path}}</h4><pre class="code lang-{{.Lang}}">{{highlight .Lang .Text}}</pre>{{end}}
-</details>
+{{range .Sources}}<pre class="code lang-{{.Lang}}">{{highlight .Lang .Text}}</pre>{{end}}
+</section>
 {{end}}
+</div>
 
 <h2 id="environment">Environment and reproducibility</h2>
 <table>{{range .Env}}<tr><th>{{.Key}}</th><td>{{.Value}}</td></tr>{{end}}

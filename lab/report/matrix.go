@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html/template"
 	"slices"
-	"strconv"
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
@@ -85,17 +84,17 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 			}
 			es = append(es, entry{slices.IndexFunc(impls, func(i lab.Implementation) bool { return i.Name == impl.Name }), s, st, k})
 		}
+		byName := map[string]entry{}
 		var aes []analysis.Entry
-		for i, e := range es {
-			aes = append(aes, analysis.Entry{Name: strconv.Itoa(i), Figure: spread(e.s)})
+		for _, e := range es {
+			byName[impls[e.row].Name] = e
+			aes = append(aes, analysis.Entry{Name: impls[e.row].Name, Figure: spread(e.s)})
 		}
 		order, _, _ := analysis.Rank(aes, h.higherWins)
-		sorted := make([]entry, len(es))
-		for i, a := range order {
-			j, _ := strconv.Atoi(a.Name)
-			sorted[i] = es[j]
+		es = es[:0]
+		for _, a := range order {
+			es = append(es, byName[a.Name])
 		}
-		es = sorted
 		var ref lab.Stat
 		if col.Floor {
 			ref, _, _ = figure(f, sc, h, col.Reference)
@@ -119,11 +118,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 				c.Value = kneeText(*e.knee)
 			}
 			c.Ratio = "—"
-			if ref.Center > 0 && e.s.Center > 0 {
-				r := e.s.Center / ref.Center
-				if !h.higherWins {
-					r = ref.Center / e.s.Center
-				}
+			if r, ok := analysis.Relative(e.s.Center, ref.Center, h.higherWins); ok {
 				c.Ratio = fmt.Sprintf("%.2f×", r)
 			}
 			c.Style = rankStyle(rank, len(es))

@@ -327,18 +327,10 @@ func trialOf(f *File, impl, scen, step string, trial int) *lab.Trial {
 	return nil
 }
 
-// NewStat is the median of v with its range.
+// NewStat is the median of v with its range (analysis.SpreadOf).
 func NewStat(v []float64) lab.Stat {
-	if len(v) == 0 {
-		return lab.Stat{}
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return lab.Stat{Center: med, Lo: s[0], Hi: s[len(s)-1], N: len(s)}
+	s := analysis.SpreadOf(v)
+	return lab.Stat{Center: s.Center, Lo: s.Lo, Hi: s.Hi, N: s.N}
 }
 
 // PercentilesOf reads the usual percentiles off h.

@@ -141,11 +141,10 @@ func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.
 	return t
 }
 
-// repeatBudget is how many trials of one step may be run again: one in
-// ten of the step's trials, at least one, so the budget is spread over the
-// run instead of spent by its first steps.
+// repeatBudget is how many trials of one step may be run again
+// (analysis.RepeatBudget over every implementation's trials).
 func (r *runner) repeatBudget(sc lab.Scenario) int {
-	return max(1, sc.Profiles[r.opts.Profile].Trials*len(r.plan.Impls)/10)
+	return analysis.RepeatBudget(sc.Profiles[r.opts.Profile].Trials * len(r.plan.Impls))
 }
 
 // quiet waits, up to quietWait, until the server core is calm and the
