@@ -97,7 +97,9 @@ type CompareModel struct {
 	Untestable int      // deltas with too few trials to test
 }
 
-// BuildCompare compares runs a and b figure by figure. Rates are scaled
+// BuildCompare compares runs a and b figure by figure: every step's own
+// figure, every knee, and each scenario's headline where it is another
+// figure (lines per CPU-second, p50, slowdown). Rates are scaled
 // by each trial's canary to the speed the machine had in run A (a drifting
 // machine changes every rate alike; see analysis.PerCanary); latencies
 // and memory are compared as measured. Each figure is also given as a
@@ -150,6 +152,24 @@ func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
 				m.add(d)
 			}
 		}
+		// The headline, where it is not already a step's figure above.
+		if hf, ok := headlineFigure(sc); ok {
+			for _, impl := range a.Implementations {
+				sa, sb := find(a, impl.Name, sc.Name, sc.Headline.Step), find(b, impl.Name, sc.Name, sc.Headline.Step)
+				if sa == nil || sb == nil {
+					continue
+				}
+				va, vb := hf.sample(a, sa, refSpeed), hf.sample(b, sb, refSpeed)
+				if len(va) == 0 || len(vb) == 0 {
+					continue
+				}
+				c := analysis.Compare(va, vb, hf.higher, alpha)
+				d := Delta{Impl: impl.Name, Scenario: sc.Name, Step: sc.Headline.Step + " (headline)", Figure: hf.name,
+					A: spreadText(c.A, hf.unit), B: spreadText(c.B, hf.unit), Verdict: c.Verdict, P: fmt.Sprintf("p=%.3f n=%d+%d", c.P, c.A.N, c.B.N)}
+				d.Change, d.Class = changeText(c)
+				m.add(d)
+			}
+		}
 		for _, impl := range a.Implementations {
 			ka, kb := kneeOf(a, impl.Name, sc.Name), kneeOf(b, impl.Name, sc.Name)
 			if ka == nil || kb == nil {
@@ -199,6 +219,62 @@ func stepFigure(loop lab.Loop) stepFig {
 		return stepFig{name: "memory per idle connection", value: func(t lab.Trial) float64 { return t.MemPerConnection }, unit: results.Bytes}
 	}
 	return stepFig{name: "throughput per canary", higher: true, rate: true, value: func(t lab.Trial) float64 { return t.Throughput }, unit: perSecond}
+}
+
+// headFig is a scenario's headline figure where it is not a step's own
+// figure (throughput, knee and memory per connection are compared above).
+type headFig struct {
+	name   string
+	higher bool
+	unit   func(float64) string
+	sample func(f *results.File, st *results.Step, refSpeed float64) analysis.Sample
+}
+
+func headlineFigure(sc lab.Scenario) (headFig, bool) {
+	h := sc.Headline
+	if h == nil {
+		return headFig{}, false
+	}
+	switch h.Figure {
+	case lab.FigLinesPerCPU:
+		// What a line costs moves with the machine's speed as a rate does.
+		return headFig{name: "lines per server CPU-second, per canary", higher: true, unit: results.Count,
+			sample: func(_ *results.File, st *results.Step, refSpeed float64) analysis.Sample {
+				var v, c []float64
+				for _, t := range st.Trials {
+					v, c = append(v, t.LinesPerCPUSecond), append(c, t.Canary)
+				}
+				return analysis.PerCanary(v, c, refSpeed)
+			}}, true
+	case lab.FigP50:
+		return headFig{name: "p50", unit: results.Micros,
+			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
+				var v []float64
+				for _, t := range st.Trials {
+					v = append(v, float64(t.Latency.P50))
+				}
+				return v
+			}}, true
+	case lab.FigSlowdown:
+		// p90 of the step over p90 of the first step, trial by trial.
+		first := sc.Steps[0].Name
+		return headFig{name: "p90 over the first step's", unit: func(v float64) string { return fmt.Sprintf("×%.2f", v) },
+			sample: func(f *results.File, st *results.Step, _ float64) analysis.Sample {
+				base := find(f, st.Impl, st.Scenario, first)
+				if base == nil {
+					return nil
+				}
+				p90 := func(ts []lab.Trial) map[int]float64 {
+					out := map[int]float64{}
+					for _, t := range ts {
+						out[t.Trial] = float64(t.Latency.P90)
+					}
+					return out
+				}
+				return analysis.Ratios(p90(st.Trials), p90(base.Trials))
+			}}, true
+	}
+	return headFig{}, false
 }
 
 func perSecond(v float64) string { return results.Count(v) + "/s" }

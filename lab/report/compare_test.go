@@ -23,7 +23,7 @@ func compareRun(id string, speed, noise []float64, slower map[string]float64) *r
 	ms := func(d time.Duration) lab.Duration { return lab.Duration(d) }
 	prof := map[lab.Profile]lab.ProfileSpec{lab.Standard: {Duration: ms(2 * time.Second), Warmup: ms(time.Second), Trials: len(speed)}}
 	scens := []lab.Scenario{
-		{Name: "echo-sweep", Mode: "echo", Profiles: prof, Steps: []lab.Step{
+		{Name: "echo-sweep", Mode: "echo", Profiles: prof, Headline: &lab.Headline{Step: "c100", Figure: lab.FigLinesPerCPU, Why: "cost"}, Steps: []lab.Step{
 			{Name: "c1", Loop: lab.Closed, Connections: 1}, {Name: "c10", Loop: lab.Closed, Connections: 10}, {Name: "c100", Loop: lab.Closed, Connections: 100}}},
 		{Name: "echo-rate", Mode: "echo", LatencyBound: ms(10 * time.Millisecond), Profiles: prof, Steps: []lab.Step{
 			{Name: "r5k", Loop: lab.Open, Connections: 10, Rate: 5000}, {Name: "r20k", Loop: lab.Open, Connections: 10, Rate: 20000}}},
@@ -44,7 +44,7 @@ func compareRun(id string, speed, noise []float64, slower map[string]float64) *r
 						lat.RecordValue(v * int64(50*(1+noise[(i+si)%len(noise)])))
 					}
 					t := lab.Trial{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Trial: i + 1, Throughput: rate,
-						Latency: results.PercentilesOf(lat), Canary: 100000 * sp, MemPerConnection: 2000 * (1 + noise[i])}
+						Latency: results.PercentilesOf(lat), Canary: 100000 * sp, MemPerConnection: 2000 * (1 + noise[i]), LinesPerCPUSecond: rate / 0.9}
 					if st.Loop == lab.Open {
 						t.Throughput = float64(st.Rate)
 					}
@@ -76,18 +76,19 @@ func TestCompareFindsTheRegression(t *testing.T) {
 			t.Errorf("%s %s/%s: too few trials with 5 and 5", d.Impl, d.Scenario, d.Step)
 		}
 	}
-	want := []string{"threads echo-sweep/c1 worse -19.6%", "threads echo-sweep/c10 worse -19.6%", "threads echo-sweep/c100 worse -19.6%"}
+	want := []string{"threads echo-sweep/c1 worse -19.6%", "threads echo-sweep/c10 worse -19.6%", "threads echo-sweep/c100 worse -19.6%",
+		"threads echo-sweep/c100 (headline) worse -19.6%"}
 	if strings.Join(flagged, "\n") != strings.Join(want, "\n") {
 		t.Errorf("flagged:\n%s\nwant:\n%s", strings.Join(flagged, "\n"), strings.Join(want, "\n"))
 	}
-	if m.Changed != 3 || len(m.Deltas) != 4*6+4 {
-		t.Errorf("changed %d of %d, want 3 of %d (24 steps, 4 knees)", m.Changed, len(m.Deltas), 4*6+4)
+	if m.Changed != 4 || len(m.Deltas) != 4*6+4+4 {
+		t.Errorf("changed %d of %d, want 4 of %d (24 steps, 4 headlines, 4 knees)", m.Changed, len(m.Deltas), 4*6+4+4)
 	}
 	var text bytes.Buffer
 	if err := m.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"3 of 28 figures changed beyond the noise", "0.20× → 0.16× floor", "~ ("} {
+	for _, s := range []string{"4 of 32 figures changed beyond the noise", "0.20× → 0.16× floor", "~ ("} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("text lacks %q:\n%s", s, text.String())
 		}
