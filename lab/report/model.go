@@ -602,6 +602,9 @@ func kneeText(k lab.Knee) string {
 	if k.Rate == 0 && k.Hi == 0 {
 		return fmt.Sprintf("not measurable here: the driver fell behind at the lowest rate in all %d trials", k.N)
 	}
+	if k.Rate == 0 && k.AtLeast {
+		return fmt.Sprintf("not measurable here in the median trial (trials %s–%s)", results.Count(k.Lo), results.Count(k.Hi))
+	}
 	t := results.Count(k.Rate) + " lines/s"
 	if k.AtLeast {
 		t = "≥ " + t
