@@ -138,10 +138,7 @@ func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
 				m.TrialsA, m.TrialsB = max(m.TrialsA, len(sa.Trials)), max(m.TrialsB, len(sb.Trials))
 				fig := stepFigure(sa.Def.Loop)
 				c := analysis.Compare(fig.sample(sa.Trials, refSpeed), fig.sample(sb.Trials, refSpeed), fig.higher, alpha)
-				d := Delta{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Figure: fig.name,
-					A: fig.format(c.A), B: fig.format(c.B), Verdict: c.Verdict,
-					P: fmt.Sprintf("p=%.3f n=%d+%d", c.P, c.A.N, c.B.N)}
-				d.Change, d.Class = changeText(c)
+				d := newDelta(impl.Name, sc.Name, st.Name, fig.name, c, fig.unit)
 				if ref := reference(a, b, sc.Name, st.Name, fig); ref != "" && ref != impl.Name {
 					ra := analysis.SpreadOf(analysis.Ratios(fig.byTrial(sa.Trials), fig.byTrial(find(a, ref, sc.Name, st.Name).Trials)))
 					rb := analysis.SpreadOf(analysis.Ratios(fig.byTrial(sb.Trials), fig.byTrial(find(b, ref, sc.Name, st.Name).Trials)))
@@ -164,10 +161,7 @@ func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
 					continue
 				}
 				c := analysis.Compare(va, vb, hf.higher, alpha)
-				d := Delta{Impl: impl.Name, Scenario: sc.Name, Step: sc.Headline.Step + " (headline)", Figure: hf.name,
-					A: spreadText(c.A, hf.unit), B: spreadText(c.B, hf.unit), Verdict: c.Verdict, P: fmt.Sprintf("p=%.3f n=%d+%d", c.P, c.A.N, c.B.N)}
-				d.Change, d.Class = changeText(c)
-				m.add(d)
+				m.add(newDelta(impl.Name, sc.Name, sc.Headline.Step+" (headline)", hf.name, c, hf.unit))
 			}
 		}
 		for _, impl := range a.Implementations {
@@ -178,10 +172,7 @@ func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
 			// A knee is a rung of the scenario's ladder, as measured:
 			// scaling it by the canary would give a rate nobody ran.
 			c := analysis.Compare(ka.Trials, kb.Trials, true, alpha)
-			d := Delta{Impl: impl.Name, Scenario: sc.Name, Step: "knee", Figure: fmt.Sprintf("knee (p99 under %s)", sc.LatencyBound),
-				A: rateText(c.A), B: rateText(c.B), Verdict: c.Verdict, P: fmt.Sprintf("p=%.3f n=%d+%d", c.P, c.A.N, c.B.N)}
-			d.Change, d.Class = changeText(c)
-			m.add(d)
+			m.add(newDelta(impl.Name, sc.Name, "knee", fmt.Sprintf("knee (p99 under %s)", sc.LatencyBound), c, perSecond))
 		}
 	}
 	for _, sb := range b.Steps {
@@ -190,6 +181,14 @@ func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
 		}
 	}
 	return m
+}
+
+// newDelta puts a compared figure in words, in its unit.
+func newDelta(impl, scen, step, figure string, c analysis.Change, unit func(float64) string) Delta {
+	d := Delta{Impl: impl, Scenario: scen, Step: step, Figure: figure, A: spreadText(c.A, unit), B: spreadText(c.B, unit),
+		Verdict: c.Verdict, P: fmt.Sprintf("p=%.3f n=%d+%d", c.P, c.A.N, c.B.N)}
+	d.Change, d.Class = changeText(c)
+	return d
 }
 
 func (m *CompareModel) add(d Delta) {
@@ -278,10 +277,6 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 }
 
 func perSecond(v float64) string { return results.Count(v) + "/s" }
-
-func rateText(s analysis.Spread) string { return spreadText(s, perSecond) }
-
-func (f stepFig) format(s analysis.Spread) string { return spreadText(s, f.unit) }
 
 func spreadText(s analysis.Spread, unit func(float64) string) string {
 	if s.N == 0 {
