@@ -2,7 +2,12 @@
 GO        ?= go
 COMPOSE   ?= docker-compose
 GOVERSION := $(shell $(GO) env GOVERSION)
-REFERENCE := threads twisted twisted-inline gevent gevent-monkey node asyncio floor
+REFERENCE := threads twisted twisted-inline gevent gevent-monkey node asyncio asyncio-uvloop eventlet tornado floor
+# RELEASE is the Debian release of the reference images (bookworm, trixie or
+# sid); `make lab RELEASES=bookworm,trixie` runs each server on each.
+RELEASE   ?= trixie
+RELEASES  ?= $(RELEASE)
+comma     := ,
 GOFILES   := $(shell find go.mod internal go-server lab -name '*.go' -o -name go.mod)
 PROFILE   ?= standard
 LAB_ARGS  ?=
@@ -31,8 +36,9 @@ test-unit:
 
 ## lab: run every server through every scenario (PROFILE=quick|standard|thorough);
 ## the run folder gets results.json, report.html and summary.txt
-lab: images
-	$(GO) run ./lab/cmd/lab run --profile $(PROFILE) $(LAB_ARGS)
+lab:
+	@for r in $(subst $(comma), ,$(RELEASES)); do $(MAKE) --no-print-directory images RELEASE=$$r || exit 1; done
+	$(GO) run ./lab/cmd/lab run --profile $(PROFILE) --release $(RELEASES) $(LAB_ARGS)
 
 ## report: rebuild the report of the newest run (or RUN=runs/<id>)
 report:
@@ -44,9 +50,10 @@ bin/go-server: $(GOFILES)
 bin/upstream: $(GOFILES)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./lab/cmd/upstream
 
-## base: the Debian base image of the reference servers (skipped when it exists)
+## base: the Debian base image of the reference servers for RELEASE
+## (skipped when it exists)
 base:
-	reference/base/build.sh
+	reference/base/build.sh $(RELEASE)
 
 ## images: every image, from the Docker layer cache where nothing changed
 ## (the legacy builder prints a deprecation notice on every build, so a
@@ -56,13 +63,14 @@ images: base bin/go-server bin/upstream
 	build -t linelab/go-server --build-arg GO_VERSION=$(GOVERSION) -f go-server/Dockerfile . && \
 	build -t linelab/upstream --build-arg GO_VERSION=$(GOVERSION) -f lab/cmd/upstream/Dockerfile . && \
 	for i in $(REFERENCE); do \
-		build -t linelab/$$i -f reference/$$i/Dockerfile reference || exit 1; \
+		build -t linelab/$$i:$(RELEASE) --build-arg BASE=linelab/base:$(RELEASE) -f reference/$$i/Dockerfile reference || exit 1; \
 	done
-	@echo "images: linelab/{go-server,upstream,$(shell echo $(REFERENCE) | tr ' ' ,)} are built"
+	@echo "images: linelab/{go-server,upstream} and linelab/{$(shell echo $(REFERENCE) | tr ' ' ,)}:$(RELEASE) are built"
 
-## up: every server and the upstream, by hand (MODE=fetch for fetch mode)
+## up: every server and the upstream, by hand (MODE=fetch for fetch mode;
+## RELEASE picks the reference images)
 up: images
-	$(COMPOSE) -p linelab up
+	RELEASE=$(RELEASE) $(COMPOSE) -p linelab up
 
 down:
 	$(COMPOSE) -p linelab down

@@ -13,6 +13,8 @@
 // renders it.
 package lab
 
+import "strings"
+
 // Role says what a compose service is to the lab.
 type Role string
 
@@ -38,7 +40,46 @@ type Implementation struct {
 	Model       string            `json:"model"`       // the concurrency model in a few words
 	Source      []string          `json:"source"`      // handler files, relative to the repository
 	Description string            `json:"description"` // one sentence for the report
+	// Version names the image label runtime.<Version> that holds the
+	// version of the runtime (python, gevent, node, go, ...).
+	Version string `json:"version,omitempty"`
+	// Release is the Debian release the image is built on; empty for an
+	// image that is the same on every release (the Go servers, FROM
+	// scratch). With more than one release in a run, Name is
+	// "<service>@<release>".
+	Release string `json:"release,omitempty"`
 }
+
+// Service is the compose service of i: its Name without "@<release>".
+func (i Implementation) Service() string {
+	s, _, _ := strings.Cut(i.Name, "@")
+	return s
+}
+
+// Releases are the Debian releases the reference images build on, the
+// default first (reference/base/build.sh).
+var Releases = []string{"trixie", "bookworm", "sid"}
+
+// UpstreamVersion is the upstream part of a package version as an image
+// label holds it: "24.11.0" of Debian's "24.11.0-1", "14.2.0" of
+// "4:14.2.0-1", "20.19.2" of "20.19.2+dfsg-1+deb13u3", "1.26.8" of Go's
+// "go1.26.8".
+func UpstreamVersion(v string) string {
+	if _, after, ok := strings.Cut(v, ":"); ok {
+		v = after // the epoch
+	}
+	if i := strings.LastIndex(v, "-"); i > 0 {
+		v = v[:i] // the Debian revision
+	}
+	if i := strings.IndexAny(v, "+~"); i > 0 {
+		v = v[:i] // +dfsg, +ds1, ~deb12u1
+	}
+	return strings.TrimPrefix(v, "go")
+}
+
+// DefaultRelease is the release of `make images` and `lab run` with no
+// --release.
+const DefaultRelease = "trixie"
 
 // Hardening is what every container the lab starts runs under, servers and
 // upstream alike, and what compose.yaml says too: nothing a server does in

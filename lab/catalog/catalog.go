@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,12 +32,54 @@ type xLab struct {
 	Runtime     string   `mapstructure:"runtime"`
 	Model       string   `mapstructure:"model"`
 	Source      []string `mapstructure:"source"`
+	Version     string   `mapstructure:"version"`
 	Description string   `mapstructure:"description"`
 }
 
 // Load reads and validates the compose file at path against the Compose
-// Specification, and the x-lab fields against what the lab needs.
+// Specification, and the x-lab fields against what the lab needs, with the
+// images of the default release.
 func Load(ctx context.Context, path string) (*Catalog, error) {
+	return load(ctx, path, lab.DefaultRelease)
+}
+
+// LoadReleases is Load with the reference images of each release. With one
+// release the servers keep their names; with more, a server whose image
+// depends on the release (its tag is the release, as compose.yaml's
+// ${RELEASE} makes it) appears once per release as "<name>@<release>", and
+// one whose image is the same on every release (the Go servers) appears
+// once.
+func LoadReleases(ctx context.Context, path string, releases []string) (*Catalog, error) {
+	if len(releases) == 0 {
+		return Load(ctx, path)
+	}
+	var out *Catalog
+	for _, rel := range releases {
+		if !slices.Contains(lab.Releases, rel) {
+			return nil, fmt.Errorf("release %q: want one of %s", rel, strings.Join(lab.Releases, ", "))
+		}
+		c, err := load(ctx, path, rel)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = &Catalog{Upstream: c.Upstream}
+		}
+		for _, s := range c.Servers {
+			switch {
+			case s.Release == "" && slices.ContainsFunc(out.Servers, func(o lab.Implementation) bool { return o.Name == s.Name }):
+				continue // the same image on every release: once
+			case s.Release != "" && len(releases) > 1:
+				s.Name += "@" + rel
+			}
+			out.Servers = append(out.Servers, s)
+		}
+	}
+	sort.SliceStable(out.Servers, func(i, j int) bool { return out.Servers[i].Name < out.Servers[j].Name })
+	return out, nil
+}
+
+func load(ctx context.Context, path, release string) (*Catalog, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -44,7 +87,9 @@ func Load(ctx context.Context, path string) (*Catalog, error) {
 	details := types.ConfigDetails{
 		WorkingDir:  filepath.Dir(abs),
 		ConfigFiles: []types.ConfigFile{{Filename: abs}},
-		Environment: types.Mapping{}, // defaults in the file, not this shell's MODE
+		// Defaults in the file, not this shell's MODE; RELEASE picks the
+		// reference images.
+		Environment: types.Mapping{"RELEASE": release},
 	}
 	project, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
 		o.SetProjectName("linelab", true)
@@ -61,7 +106,7 @@ func Load(ctx context.Context, path string) (*Catalog, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		impl, err := fromService(project.Services[name])
+		impl, err := fromService(project.Services[name], release)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: service %s: %w", path, name, err))
 			continue
@@ -82,7 +127,7 @@ func Load(ctx context.Context, path string) (*Catalog, error) {
 	return c, errors.Join(errs...)
 }
 
-func fromService(s types.ServiceConfig) (lab.Implementation, error) {
+func fromService(s types.ServiceConfig, release string) (lab.Implementation, error) {
 	var x xLab
 	ok, err := s.Extensions.Get("x-lab", &x)
 	if err != nil {
@@ -95,6 +140,10 @@ func fromService(s types.ServiceConfig) (lab.Implementation, error) {
 		Name: s.Name, Role: lab.Role(x.Role), Image: s.Image,
 		Language: x.Language, Runtime: x.Runtime, Model: x.Model,
 		Source: x.Source, Description: x.Description, Env: map[string]string{},
+		Version: x.Version,
+	}
+	if strings.HasSuffix(s.Image, ":"+release) {
+		impl.Release = release
 	}
 	if s.Build != nil {
 		impl.Context, impl.Dockerfile = s.Build.Context, s.Build.Dockerfile

@@ -115,3 +115,46 @@ func declaresServe(t *testing.T, dir string) bool {
 	}
 	return false
 }
+
+// TestLoadReleases: with two releases every reference server appears once
+// per release, on that release's image, and the Go servers (the same image
+// on every release) once; with one release the names stay plain.
+func TestLoadReleases(t *testing.T) {
+	path := filepath.Join("..", "..", "compose.yaml")
+	one, err := LoadReleases(context.Background(), path, []string{"bookworm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := LoadReleases(context.Background(), path, []string{"bookworm", "trixie"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]lab.Implementation{}
+	for _, s := range two.Servers {
+		byName[s.Name] = s
+	}
+	for _, s := range one.Servers {
+		if strings.Contains(s.Name, "@") {
+			t.Errorf("one release: name %q has a release", s.Name)
+		}
+		if s.Release == "" {
+			if _, ok := byName[s.Name]; !ok || strings.HasSuffix(s.Image, ":bookworm") {
+				t.Errorf("%s (image %s, the same on every release): want it once under its own name", s.Name, s.Image)
+			}
+			continue
+		}
+		for _, rel := range []string{"bookworm", "trixie"} {
+			got, ok := byName[s.Name+"@"+rel]
+			if !ok {
+				t.Errorf("no %s@%s among %d servers", s.Name, rel, len(two.Servers))
+				continue
+			}
+			if got.Image != "linelab/"+s.Name+":"+rel || got.Release != rel || got.Service() != s.Name {
+				t.Errorf("%s: image %s, release %q, service %q", got.Name, got.Image, got.Release, got.Service())
+			}
+		}
+	}
+	if _, err := LoadReleases(context.Background(), path, []string{"potato"}); err == nil {
+		t.Error("release potato: want an error")
+	}
+}

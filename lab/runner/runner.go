@@ -46,7 +46,7 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(ctx, opts.ComposeFile)
+	cat, err := catalog.LoadReleases(ctx, opts.ComposeFile, opts.Releases)
 	if err != nil {
 		return nil, err
 	}
@@ -55,13 +55,36 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Catalog: cat}
-	if p.Impls, err = pick(cat.Servers, opts.Impls, func(i lab.Implementation) string { return i.Name }, "implementation"); err != nil {
+	if p.Impls, err = pickImpls(cat.Servers, opts.Impls); err != nil {
 		return nil, err
 	}
 	if p.Scenarios, err = pick(scens, opts.Scenarios, func(s lab.Scenario) string { return s.Name }, "scenario"); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// pickImpls is pick for implementations: a service's name picks it on
+// every release of the run ("gevent" picks gevent@bookworm and
+// gevent@trixie), a full name one entry.
+func pickImpls(all []lab.Implementation, names []string) ([]lab.Implementation, error) {
+	var out []lab.Implementation
+	for _, n := range names {
+		var found bool
+		for _, impl := range all {
+			if (impl.Name == n || impl.Service() == n) && !slices.ContainsFunc(out, func(o lab.Implementation) bool { return o.Name == impl.Name }) {
+				out, found = append(out, impl), true
+			}
+		}
+		if !found {
+			_, err := pick(all, []string{n}, func(i lab.Implementation) string { return i.Name }, "implementation")
+			return nil, err
+		}
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	return out, nil
 }
 
 func pick[T any](all []T, names []string, name func(T) string, what string) ([]T, error) {
@@ -138,7 +161,7 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 }
 
 func checkImages(ctx context.Context, rt *runtime.Runtime, p *Plan) error {
-	var missing []string
+	var missing, builds []string
 	for _, impl := range append([]lab.Implementation{p.Catalog.Upstream}, p.Impls...) {
 		ok, err := rt.ImageExists(ctx, impl.Image)
 		if err != nil {
@@ -146,10 +169,17 @@ func checkImages(ctx context.Context, rt *runtime.Runtime, p *Plan) error {
 		}
 		if !ok && !slices.Contains(missing, impl.Image) {
 			missing = append(missing, impl.Image)
+			build := "make images"
+			if impl.Release != "" {
+				build += " RELEASE=" + impl.Release
+			}
+			if !slices.Contains(builds, build) {
+				builds = append(builds, build)
+			}
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s", ErrMissingImages, strings.Join(missing, ", "))
+		return fmt.Errorf("%w: %s; build them with: %s", ErrMissingImages, strings.Join(missing, ", "), strings.Join(builds, "; "))
 	}
 	return nil
 }
@@ -268,6 +298,13 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 			}
 		}
 		env.Images[impl.Name] = img
+	}
+	// "Twisted" becomes "Twisted 24.11.0", from the image that runs.
+	f.Implementations = slices.Clone(f.Implementations)
+	for i, impl := range f.Implementations {
+		if v := lab.UpstreamVersion(env.Images[impl.Name].Runtimes[impl.Version]); v != "" {
+			f.Implementations[i].Runtime += " " + v
+		}
 	}
 	return f, nil
 }

@@ -54,7 +54,7 @@ func hintFor(err error) string {
 	case errors.Is(err, runtime.ErrNoEngine):
 		return "start the Docker engine (systemctl start docker, or dockerd &) and check `docker info`"
 	case errors.Is(err, runner.ErrMissingImages):
-		return "make images"
+		return "the commands above build them (make images is make images RELEASE=" + lab.DefaultRelease + ")"
 	case errors.As(err, &ue):
 		return "lab help"
 	}
@@ -62,7 +62,8 @@ func hintFor(err error) string {
 }
 
 const usage = `usage:
-  lab run [--profile quick|standard|thorough] [--impl a,b] [--scenario x,y] [--seed n] [--out runs]
+  lab run [--profile quick|standard|thorough] [--impl a,b] [--scenario x,y] [--release trixie,bookworm]
+          [--seed n] [--out runs]
   lab list                 implementations and scenarios
   lab clean                remove containers and networks a run left behind
   lab report <run>         rebuild results.json (from trials.jsonl), report.html and the table of a run folder
@@ -109,6 +110,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	profile := fs.String("profile", string(opts.Profile), "quick (a CI smoke test, minutes), standard, or thorough (figures to publish)")
 	impls := fs.String("impl", "", "comma-separated implementations (default: all)")
 	scens := fs.String("scenario", "", "comma-separated scenarios (default: all)")
+	releases := fs.String("release", "", "comma-separated Debian releases of the reference images: "+strings.Join(lab.Releases, ", ")+" (default: "+lab.DefaultRelease+"); with more than one, each reference server runs once per release")
 	fs.StringVar(&opts.OutDir, "out", opts.OutDir, "folder of run folders")
 	fs.StringVar(&opts.ComposeFile, "compose", opts.ComposeFile, "the catalogue of implementations")
 	fs.StringVar(&opts.ScenarioDir, "scenarios", opts.ScenarioDir, "folder of scenario files")
@@ -121,7 +123,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{fmt.Sprintf("run: unexpected argument %q", fs.Arg(0))}
 	}
 	opts.Profile = lab.Profile(*profile)
-	opts.Impls, opts.Scenarios = splitList(*impls), splitList(*scens)
+	opts.Impls, opts.Scenarios, opts.Releases = splitList(*impls), splitList(*scens), splitList(*releases)
 	opts.MemoryLimit = int64(*mem) << 20
 	opts.Progress = stderr
 	opts.Command = "go run ./lab/cmd/lab run " + strings.Join(args, " ")
