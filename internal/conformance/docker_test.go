@@ -3,8 +3,10 @@
 package conformance_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +24,8 @@ import (
 // failing, refusing, slow, redirecting, oversized and dripping upstream, with
 // each client discipline), with the suite that judges the Go servers
 // in-process. It needs the images (`make images`); a missing engine fails it.
+// LINELAB_RELEASE picks the Debian release of the reference images (trixie
+// by default): LINELAB_RELEASE=bookworm after `make images RELEASE=bookworm`.
 func TestDockerConformance(t *testing.T) {
 	env := newDockerEnv(t)
 	for _, impl := range env.catalog.Servers {
@@ -68,7 +72,7 @@ func newDockerEnv(t *testing.T) *dockerEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cat, err := catalog.Load(ctx, filepath.Join("..", "..", "compose.yaml"))
+	cat, err := catalog.LoadReleases(ctx, filepath.Join("..", "..", "compose.yaml"), []string{cmp.Or(os.Getenv("LINELAB_RELEASE"), lab.DefaultRelease)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -370,3 +370,12 @@ const BacklogShare = 0.01
 func Backlog(inFlight, rate float64) bool {
 	return inFlight > 0 && inFlight > BacklogShare*rate
 }
+
+// ReleaseChange is a newer figure against an older one (a runtime's next release
+// against its last), as Ratio orients it: above 1 is better. Beyond is true
+// when the two ranges over trials do not overlap, so the change is more than
+// the trials' own spread; ok is false when no ratio can be had.
+func ReleaseChange(older, newer Spread, higher bool) (center, lo, hi float64, beyond, ok bool) {
+	center, lo, hi, ok = Ratio(newer, older, higher)
+	return center, lo, hi, ok && !Overlap(older, newer), ok
+}

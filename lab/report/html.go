@@ -72,7 +72,7 @@ const pageHTML = `<!DOCTYPE html>
 <main>
 <h1>linelab: the "Why gevent" servers, measured</h1>
 <p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Every number is the median of the trials, with their range. The matrix below compares each implementation with the floor server (or the best); the verdicts' ratios compare with the demo's threaded server ({{.Baseline}}). Every ratio is oriented so that above 1 is better.</p>
-<nav><a href="#glance">At a glance</a><a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
+<nav><a href="#glance">At a glance</a>{{if .Releases.Rows}}<a href="#releases">Releases</a>{{end}}<a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
 
 <h2 id="glance">At a glance</h2>
 {{range .Banners}}<div class="banner">{{.}}</div>{{end}}
@@ -82,13 +82,22 @@ const pageHTML = `<!DOCTYPE html>
 {{end}}</table></div>
 <p class="hint">Each cell is a scenario's headline figure (named under the scenario) as a ratio to the reference named there: the C floor server where it ran, the physical limit of this machine, else the best implementation. Ratios are oriented so that above 1 is better than the reference; colour ranks the implementations within the scenario, green the best. A cell marked * cannot decide (driver- or upstream-bound, noisy, errors, or a smoke-test run), and says why. Every cell links to its evidence; the verdicts below say it in words.</p>
 
+{{if .Releases.Rows}}
+<h2 id="releases">Release over release</h2>
+<p class="hint">Each reference server ran on every Debian release below, as its own entry (<code>name@release</code>), its trials interleaved with all the others in this run. A cell is the scenario's headline figure on that release with its range over trials; under it, the change from the release to its left as a ratio with the interval the two ranges allow, oriented so that above 1 is better, and whether it is more than the trials' spread (the ranges do not overlap): better (green), worse (red), or within the noise. {{if .Releases.Same}}{{range $i, $n := .Releases.Same}}{{if $i}}, {{end}}{{$n}}{{end}} ran once: built with the repository's Go toolchain FROM scratch, the same image on every release.{{end}}</p>
+<div class="glance-wrap"><table class="releases" id="releases-table">
+<tr><th>server</th><th>scenario</th>{{range .Releases.Releases}}<th data-release="{{.}}">{{.}}</th>{{end}}</tr>
+{{range .Releases.Rows}}<tr data-impl="{{.Service}}" data-scenario="{{.Scenario}}"><th>{{.Service}}</th><td><a href="#s-{{.Scenario}}">{{.Scenario}}</a><div class="hint">{{.Figure}}</div></td>{{range .Cells}}<td{{if .Style}} style="{{.Style}}"{{end}}>{{.Value}}{{if .Change}}<span class="v">{{.Change}}: {{.Verdict}}</span>{{end}}</td>{{end}}</tr>
+{{end}}</table></div>
+{{end}}
+
 <h2 id="verdict">Verdict</h2>
 {{if .Warnings}}<div class="warnings"><strong>Read these first:</strong><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 {{range .Verdicts}}
 <div class="verdict" data-scenario="{{.Scenario}}"{{if .Knee}} data-knee="1"{{end}}>
 <p><strong>{{.Scenario}}.</strong> {{.Text}}</p>
 <p class="hint">{{.Decided}}</p>
-{{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against threads</th><th></th></tr>
+{{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against {{$.Baseline}}</th><th></th></tr>
 {{range .Ratios}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td class="num">{{.Value}}</td><td class="num{{if .Better}} better{{end}}">{{.Ratio}}</td><td>{{if .DriverBound}}<span class="flag">driver-bound</span>{{end}}{{if .Errors}}<span class="flag err">{{.Errors}} errors</span>{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Warnings}}<ul class="muted">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}

@@ -30,6 +30,7 @@ type Model struct {
 	// a smoke-test profile, a machine that drifted.
 	Banners     []string
 	Matrix      Matrix // the first screen
+	Releases    ReleaseView
 	Impls       []ImplInfo
 	Verdicts    []Verdict
 	Warnings    []string // run-wide
@@ -125,14 +126,36 @@ type ImageRow struct{ Impl, Ref, ID, Size, Runtimes string }
 // Definition is a scenario file as the run used it.
 type Definition struct{ Name, Text string }
 
-var palette = []string{"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"}
+// palette: Tableau 10, then its light half and four more, so that a run
+// of every server on two releases (24 entries) repeats no colour.
+var palette = []string{"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+	"#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d", "#f1ce63", "#499894", "#86bcb6", "#d37295", "#fabfd2", "#d4a6c8",
+	"#79706e", "#d7b5a6", "#1f77b4", "#17becf"}
+
+// baselineOf is the entry the verdicts' ratios compare with: Baseline, or
+// with several releases, Baseline on the default release (else the first).
+func baselineOf(f *results.File) string {
+	var first string
+	for _, impl := range f.Implementations {
+		switch {
+		case impl.Name == Baseline || impl.Name == Baseline+"@"+lab.DefaultRelease:
+			return impl.Name
+		case impl.Service() == Baseline && first == "":
+			first = impl.Name
+		}
+	}
+	if first != "" {
+		return first
+	}
+	return Baseline
+}
 
 // Build makes the page's model from a run's results.
 func Build(f *results.File) *Model {
 	m := &Model{
 		Title: "linelab report " + f.RunID, RunID: f.RunID, Profile: string(f.Profile),
 		Started: f.Started.UTC().Format("2006-01-02 15:04 UTC"), Command: f.Command,
-		Interrupted: f.Interrupted, Baseline: Baseline,
+		Interrupted: f.Interrupted, Baseline: baselineOf(f),
 	}
 	failed := map[string]string{}
 	for _, x := range f.Failures {
@@ -192,6 +215,7 @@ func Build(f *results.File) *Model {
 		m.Definitions = append(m.Definitions, Definition{Name: sc.File, Text: definition(sc)})
 	}
 	m.Matrix = buildMatrix(f, m)
+	m.Releases = buildReleases(f)
 	m.Conformance = conformanceMatrix(f)
 	m.Env = environment(f)
 	for _, impl := range f.Implementations {
@@ -391,7 +415,8 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	} else {
 		v.Decided += "."
 	}
-	base, _, hasBase := figure(f, sc, h, Baseline)
+	baseline := m.Baseline
+	base, _, hasBase := figure(f, sc, h, baseline)
 	type entry struct {
 		impl     string
 		s        lab.Stat
@@ -510,9 +535,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		}
 		text += fmt.Sprintf("; %s %s not ranked: %s", strings.Join(names, ", "), verb, what)
 	}
-	if hasBase && (len(ranked) == 0 || ranked[0].impl != Baseline) {
+	if hasBase && (len(ranked) == 0 || ranked[0].impl != baseline) {
 		bv := format(h, base.Center)
-		if k := kneeOf(f, Baseline, sc.Name); h.figure == "knee" && k != nil {
+		if k := kneeOf(f, baseline, sc.Name); h.figure == "knee" && k != nil {
 			bv = kneeText(*k)
 		}
 		text += fmt.Sprintf("; the demo's threaded server: %s", bv)

@@ -32,8 +32,9 @@ if (!/^https?:\/\//.test(upstream)) fail(`UPSTREAM_URL=${JSON.stringify(upstream
 
 const MAX_BODY = 1 << 20;
 const POOL_SIZE = 1024;
-// UPSTREAM_CLIENT: per-request is node 18's default agent (keep-alive off,
-// a connection per fetch, as the demo had); pooled keeps up to POOL_SIZE
+// UPSTREAM_CLIENT: per-request is an agent with keep-alive off (node 18's
+// default; node 19 and later keep alive by default), a connection per fetch
+// as the demo had; pooled keeps up to POOL_SIZE
 // idle connections. http.get never follows redirects.
 const agent = client === 'pooled'
   ? new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: POOL_SIZE })
