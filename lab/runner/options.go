@@ -18,9 +18,9 @@ import (
 
 // Options configure a run. Flags fill them; Validate checks them.
 type Options struct {
-	Profile     lab.Profile
-	Impls       []string // empty: every server of the catalogue
-	Scenarios   []string // empty: every scenario
+	Profile   lab.Profile
+	Impls     []string // empty: every server of the catalogue
+	Scenarios []string // empty: every scenario
 	// Releases are the Debian releases of the reference images; empty:
 	// lab.DefaultRelease. With more than one, each reference server runs
 	// once per release as "<name>@<release>".
