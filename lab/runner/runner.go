@@ -68,21 +68,28 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 // every release of the run ("gevent" picks gevent@bookworm and
 // gevent@trixie), a full name one entry.
 func pickImpls(all []lab.Implementation, names []string) ([]lab.Implementation, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
 	var out []lab.Implementation
 	for _, n := range names {
 		var found bool
 		for _, impl := range all {
-			if (impl.Name == n || impl.Service() == n) && !slices.ContainsFunc(out, func(o lab.Implementation) bool { return o.Name == impl.Name }) {
-				out, found = append(out, impl), true
+			if impl.Name != n && impl.Service() != n {
+				continue
+			}
+			found = true
+			if !slices.ContainsFunc(out, func(o lab.Implementation) bool { return o.Name == impl.Name }) {
+				out = append(out, impl)
 			}
 		}
 		if !found {
-			_, err := pick(all, []string{n}, func(i lab.Implementation) string { return i.Name }, "implementation")
-			return nil, err
+			var known []string
+			for _, impl := range all {
+				known = append(known, impl.Name)
+			}
+			return nil, fmt.Errorf("unknown implementation %q; known: %s", n, strings.Join(known, ", "))
 		}
-	}
-	if len(names) == 0 {
-		return all, nil
 	}
 	return out, nil
 }

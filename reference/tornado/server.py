@@ -11,9 +11,12 @@ bound.
 IOStream has no half-close: when the client shuts down its side, IOStream
 closes the whole socket as soon as it sees the end (it listens for it even
 between reads), and an answer still being fetched could no longer be
-written, while the contract wants every complete request answered. So each
-connection keeps a duplicate of its socket, and answers that outlive the
-IOStream go out through asyncio's sock_sendall on it.
+written, while the contract wants every complete request answered. So a
+connection in fetch mode keeps a duplicate of its socket, made before its
+first fetch, and answers that outlive the IOStream go out through asyncio's
+sock_sendall on it. (Echo mode writes each answer as soon as its line is
+read, and needs none: a duplicate per connection would take 20,000 files at
+c10k-idle, the container's limit.)
 
 The client is AsyncHTTPClient on its libcurl implementation
 (CurlAsyncHTTPClient): Tornado's default, simple_httpclient, never keeps a
@@ -72,14 +75,22 @@ async def fetch(data):
 class LineServer(TCPServer):
     async def handle_stream(self, stream, address):
         stream.set_nodelay(True)
-        rest = stream.socket.dup()  # for answers after the client's half-close
-        rest.setblocking(False)  # as the original: one file description
+        rest = None  # the socket's duplicate, for answers after the client's half-close
 
         async def send(data):
             if not stream.closed():
                 await stream.write(data)
-            else:
+            elif rest is not None:
                 await asyncio.get_running_loop().sock_sendall(rest, data)
+            else:
+                raise StreamClosedError()
+
+        async def fetched(data):
+            nonlocal rest
+            if rest is None and not stream.closed():
+                rest = stream.socket.dup()
+                rest.setblocking(False)  # as the original: one file description
+            return await fetch(data)
 
         pending = bytearray()
         try:
@@ -94,7 +105,7 @@ class LineServer(TCPServer):
                         return await too_long(stream, send)
                     data = bytes(pending[start:end - 1 if pending[end - 1:end] == b"\r" else end])
                     start = end + 1
-                    await send(await fetch(data) if config.mode == "fetch" else echo(data))
+                    await send(await fetched(data) if config.mode == "fetch" else echo(data))
                 del pending[:start]
                 if len(pending) > MAX_LINE:
                     return await too_long(stream, send)
@@ -102,7 +113,8 @@ class LineServer(TCPServer):
             pass  # a reset or vanished client ends only its own coroutine
         finally:
             stream.close()
-            rest.close()
+            if rest is not None:
+                rest.close()
 
 
 async def too_long(stream, send):

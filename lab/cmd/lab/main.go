@@ -54,7 +54,7 @@ func hintFor(err error) string {
 	case errors.Is(err, runtime.ErrNoEngine):
 		return "start the Docker engine (systemctl start docker, or dockerd &) and check `docker info`"
 	case errors.Is(err, runner.ErrMissingImages):
-		return "the commands above build them (make images is make images RELEASE=" + lab.DefaultRelease + ")"
+		return "build them with the command named above"
 	case errors.As(err, &ue):
 		return "lab help"
 	}
