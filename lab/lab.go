@@ -56,9 +56,9 @@ func (i Implementation) Service() string {
 	return s
 }
 
-// Releases are the Debian releases the reference images build on, the
-// default first (reference/base/build.sh).
-var Releases = []string{"trixie", "bookworm", "sid"}
+// Releases are the Debian releases the reference images build on
+// (reference/base/build.sh), oldest first.
+var Releases = []string{"bookworm", "trixie", "sid"}
 
 // UpstreamVersion is the upstream part of a package version as an image
 // label holds it: "24.11.0" of Debian's "24.11.0-1", "14.2.0" of

@@ -37,9 +37,6 @@ type ReleaseCell struct {
 	Style   template.CSS
 }
 
-// releaseOrder is Debian's, oldest first.
-var releaseOrder = []string{"bookworm", "trixie", "sid"}
-
 func buildReleases(f *results.File) ReleaseView {
 	var v ReleaseView
 	services := map[string]map[string]string{} // service → release → entry name
@@ -65,7 +62,7 @@ func buildReleases(f *results.File) ReleaseView {
 		return ReleaseView{}
 	}
 	slices.SortFunc(v.Releases, func(a, b string) int {
-		return slices.Index(releaseOrder, a) - slices.Index(releaseOrder, b)
+		return slices.Index(lab.Releases, a) - slices.Index(lab.Releases, b)
 	})
 	for _, sc := range f.Scenarios {
 		h := pickHeadline(f, sc)
