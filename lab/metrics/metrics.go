@@ -178,13 +178,15 @@ type Window struct {
 	Samples        int
 }
 
-// Window summarises [from, to]. CPU time is the rate between the samples
-// nearest the window's ends, times the window's length.
+// Window summarises [from, to]. CPU time is the rate between the first and
+// last samples inside the window (or, for a window too short to hold
+// samples half its length apart, those just around it), times the window's
+// length.
 func (s *Sampler) Window(from, to time.Time) Window {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var w Window
-	var first, last *Sample
+	var first, last, in0, in1 *Sample
 	var sum int64
 	for i := range s.samples {
 		x := &s.samples[i]
@@ -195,6 +197,12 @@ func (s *Sampler) Window(from, to time.Time) Window {
 			first = x
 		}
 		last = x
+		if !x.T.Before(from) && !x.T.After(to) {
+			if in0 == nil {
+				in0 = x
+			}
+			in1 = x
+		}
 		w.Samples++
 		w.WorkingSetMax = max(w.WorkingSetMax, x.WorkingSet)
 		w.ThreadsMax = max(w.ThreadsMax, x.Threads)
@@ -203,6 +211,14 @@ func (s *Sampler) Window(from, to time.Time) Window {
 	}
 	if w.Samples > 0 {
 		w.WorkingSetMean = sum / int64(w.Samples)
+	}
+	// The CPU rate comes from the samples inside the window when they span
+	// most of it: a sample just past the end sees the server already idle
+	// (the load stopped), which would understate a short window's CPU by up
+	// to an Interval's share. A window too short for that (the quick
+	// profile's) takes the samples around it.
+	if in0 != nil && in1.T.Sub(in0.T) >= to.Sub(from)/2 {
+		first, last = in0, in1
 	}
 	if first != nil && last != first {
 		span := last.T.Sub(first.T).Seconds()

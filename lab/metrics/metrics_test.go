@@ -26,6 +26,26 @@ func TestWindow(t *testing.T) {
 	}
 }
 
+// A server busy on its whole core until the load stops at 1.05 s, then
+// idle: the window's CPU is the core's, not diluted by the idle sample
+// after the end.
+func TestWindowEndsWithTheLoad(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &Sampler{}
+	for i := range 13 {
+		at := time.Duration(i) * Interval
+		s.samples = append(s.samples, Sample{T: t0.Add(at), CPU: min(at, 1050*time.Millisecond)})
+	}
+	from, to := t0.Add(50*time.Millisecond), t0.Add(1050*time.Millisecond)
+	if w := s.Window(from, to); w.CPUSeconds < 0.99 || w.CPUSeconds > 1.01 {
+		t.Errorf("CPU seconds %v, want 1 (a full core for 1 s)", w.CPUSeconds)
+	}
+	// Too short for samples inside: the samples around it.
+	if w := s.Window(t0.Add(520*time.Millisecond), t0.Add(580*time.Millisecond)); w.CPUSeconds < 0.059 || w.CPUSeconds > 0.061 {
+		t.Errorf("short window: CPU seconds %v, want 0.06", w.CPUSeconds)
+	}
+}
+
 func TestCoresBusy(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	stat := func(core1 string) []byte {

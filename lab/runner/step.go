@@ -21,6 +21,10 @@ const (
 	quietBusy   = 0.1
 	driverQuiet = 0.5 // the upstream's idle work and the samplers stay below
 	quietWait   = 2 * time.Second
+	// quietLook is how far back the cores' load is read: two core samples,
+	// long enough to see dockerd settle after a pause, short enough not to
+	// wait out the canary's own load (300 ms cost 0.1–0.2 s a trial).
+	quietLook = 200 * time.Millisecond
 )
 
 // canaryStep is the fixed reference measured before every trial.
@@ -158,15 +162,15 @@ func (r *runner) quiet(ctx context.Context) float64 {
 	deadline := time.Now().Add(quietWait)
 	for {
 		now := time.Now()
-		b := r.score.Busy(now.Add(-300*time.Millisecond), now)
+		b := r.score.Busy(now.Add(-quietLook), now)
 		d := 0.0
 		if r.dcores != nil {
-			d = r.dcores.Busy(now.Add(-300*time.Millisecond), now)
+			d = r.dcores.Busy(now.Add(-quietLook), now)
 		}
 		if b >= 0 && b < quietBusy && d < driverQuiet || now.After(deadline) || ctx.Err() != nil {
 			return b
 		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		sleepCtx(ctx, quietLook/4)
 	}
 }
 
