@@ -164,15 +164,34 @@ func (r Rung) Fails(boundUS float64) string {
 }
 
 // TrialKnee climbs one trial's ladder (in rising rate) and returns the
-// last rate before the first that failed, its step, whether the climb was
-// cut short by the driver or the ladder's end rather than by the server
-// (the knee is then at least that), and why the climb ended.
+// last rate the server sustained before the first it failed, its step,
+// whether the knee may lie higher (a driver-bound rung above it, or the
+// ladder's end), and why the climb ended.
+//
+// A driver-bound rung decides nothing about the server (the driver fell
+// behind its own schedule, and the latency it charges counts that), so it
+// does not end the climb: when a higher rung is sustained, so is the rate
+// below it. Ending the climb there made one stall of the driver at 10k
+// read as a knee of 0 in a trial whose every other rung held.
 func TrialKnee(ladder []Rung, boundUS float64) (rate float64, step string, atLeast bool, why string) {
+	unjudged := "" // the first driver-bound rung above the last sustained one
 	for _, r := range ladder {
-		if f := r.Fails(boundUS); f != "" {
-			return rate, step, f == "driver-bound", fmt.Sprintf("%s at %s", f, r.Step)
+		switch f := r.Fails(boundUS); f {
+		case "":
+			rate, step, unjudged = r.Rate, r.Step, ""
+		case "driver-bound":
+			if unjudged == "" {
+				unjudged = r.Step
+			}
+		default:
+			if unjudged != "" {
+				return rate, step, true, fmt.Sprintf("driver-bound at %s, then %s at %s", unjudged, f, r.Step)
+			}
+			return rate, step, false, fmt.Sprintf("%s at %s", f, r.Step)
 		}
-		rate, step = r.Rate, r.Step
+	}
+	if unjudged != "" {
+		return rate, step, true, "driver-bound at " + unjudged
 	}
 	return rate, step, true, "every rate of the ladder was sustained"
 }

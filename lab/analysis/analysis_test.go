@@ -76,6 +76,8 @@ func TestTrialKnee(t *testing.T) {
 	backlog := Rung{Step: "r40k", Rate: 40000, Ran: true, P99US: 900, Answers: 40000, Errors: 12}
 	driver := Rung{Step: "r40k", Rate: 40000, Ran: true, P99US: 500, Answers: 40000, Driver: true}
 	skipped := Rung{Step: "r40k", Rate: 40000}
+	stalled := Rung{Step: "r10k", Rate: 10000, Ran: true, P99US: 85000, Answers: 10000, Driver: true}
+	slowAt80k := Rung{Step: "r80k", Rate: 80000, Ran: true, P99US: 25000, Answers: 80000}
 	for _, tc := range []struct {
 		name    string
 		ladder  []Rung
@@ -90,6 +92,10 @@ func TestTrialKnee(t *testing.T) {
 		{"a rung not run", []Rung{ok("r10k", 10000), skipped}, 10000, false, "not run at r40k"},
 		{"all sustained", []Rung{ok("r10k", 10000), ok("r20k", 20000)}, 20000, true, "every rate"},
 		{"fails the lowest", []Rung{slow}, 0, false, "at r40k"},
+		// One stall of the driver low on the ladder decides nothing: the
+		// server held every rate above it.
+		{"driver stalls below sustained rungs", []Rung{stalled, ok("r20k", 20000), ok("r40k", 40000)}, 40000, true, "every rate"},
+		{"driver-bound, then the server fails", []Rung{stalled, ok("r20k", 20000), driver, slowAt80k}, 20000, true, "driver-bound at r40k, then p99 25.0 ms over the bound at r80k"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
