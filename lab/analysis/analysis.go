@@ -368,6 +368,22 @@ func Rank(es []Entry, higher bool) (order, ranked, undecided []Entry) {
 	return s, ranked, undecided
 }
 
+// Contested names the undecided entries that did at least as well as the
+// best ranked one, lead. An undecided figure errs on one side only: a
+// driver-bound rate or an "at least" knee is what the driver could offer,
+// not what the server could take, and a driver-bound latency includes the
+// driver's own delay; so the server behind it may be better still, and a
+// lead over it is not shown.
+func Contested(lead Entry, undecided []Entry, higher bool) []string {
+	var out []string
+	for _, e := range undecided {
+		if e.Figure.Center == lead.Figure.Center || (e.Figure.Center > lead.Figure.Center) == higher {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
 // RepeatShare is the share of a step's trials (over all implementations)
 // that may be run again because the canary moved.
 const RepeatShare = 0.1

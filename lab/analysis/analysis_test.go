@@ -269,6 +269,17 @@ func TestRank(t *testing.T) {
 	if order, _, _ := Rank(es, false); names(order)[0] != "slow" {
 		t.Errorf("lower better: order %v", names(order))
 	}
+	// The driver-bound 90 may be more still: "fast" cannot be said to lead.
+	if got := Contested(ranked[0], undecided, true); !slices.Equal(got, []string{"fast but driver-bound"}) {
+		t.Errorf("contested: %v", got)
+	}
+	behind := []Entry{{Name: "bound below", Figure: Spread{Center: 40}}, {Name: "level", Figure: Spread{Center: 50}}}
+	if got := Contested(ranked[0], behind, true); !slices.Equal(got, []string{"level"}) {
+		t.Errorf("contested, higher better: %v", got)
+	}
+	if got := Contested(ranked[0], behind, false); !slices.Equal(got, []string{"bound below", "level"}) {
+		t.Errorf("contested, lower better: %v", got)
+	}
 }
 
 func TestBudgetsAndBacklog(t *testing.T) {

@@ -492,13 +492,36 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	for _, k := range kinds {
 		v.Warnings = append(v.Warnings, k+": "+strings.Join(byKind[k], ", ")+warningHint[k])
 	}
-	// A winner is named only from figures that could decide (analysis.Rank).
+	// A winner is named only from figures that could decide (analysis.Rank),
+	// and only when none that could not did as well.
 	var text string
+	var contested []string
+	if len(ranked) > 0 {
+		var un []analysis.Entry
+		for _, e := range undecided {
+			un = append(un, analysis.Entry{Name: e.impl, Figure: spread(e.s)})
+		}
+		contested = analysis.Contested(analysis.Entry{Name: ranked[0].impl, Figure: spread(ranked[0].s)}, un, h.higherWins)
+	}
 	switch {
 	case len(ranked) == 0 && h.figure == "knee":
 		text = "The driver could not offer enough load to find any implementation's knee: each sustained every rate it was given, up to what the driver could keep to its schedule"
 	case len(ranked) == 0:
 		text = fmt.Sprintf("No implementation can be ranked by %s here: every one was limited by the driver or the upstream, not by itself", h.description)
+	case len(contested) > 0:
+		// The best decided figure is matched by one the driver or the
+		// upstream bounded: no lead can be named (analysis.Contested).
+		lead := ranked[0]
+		lv := format(h, lead.s.Center)
+		if lead.knee != nil {
+			lv = kneeText(*lead.knee)
+		}
+		what := "whose figures were bound by the driver or the upstream and may be better still"
+		if h.figure == "knee" {
+			what = "whose knees the driver could not offer enough load to find"
+		}
+		text = fmt.Sprintf("No implementation can be said to lead on %s: the best figure that decides, %s's %s, is matched or passed by %s, %s",
+			h.description, lead.impl, lv, strings.Join(contested, ", "), what)
 	default:
 		lead := ranked[0]
 		lv := format(h, lead.s.Center)
@@ -520,10 +543,12 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			}
 		}
 	}
-	if len(undecided) > 0 && len(ranked) > 0 {
+	if len(undecided) > len(contested) && len(ranked) > 0 {
 		var names []string
 		for _, e := range undecided {
-			names = append(names, e.impl)
+			if !slices.Contains(contested, e.impl) {
+				names = append(names, e.impl)
+			}
 		}
 		what := "their figures were bound by the driver or the upstream"
 		if h.figure == "knee" {
