@@ -80,9 +80,16 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/... ./go-server/...
 	taskset -c 0 $(GO) test -run '^$$' -bench Driver ./lab/driver
 
+## fuzz: each fuzz target for FUZZTIME (the codec, the scenario loader, the
+## results reader, the catalogue's x-lab); what a target finds is kept
+## under its package's testdata/fuzz/ and replayed by `make test`
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/lineproto
-	$(GO) test -run '^$$' -fuzz FuzzRoundTrip -fuzztime 30s ./internal/lineproto
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime $(FUZZTIME) ./internal/lineproto
+	$(GO) test -run '^$$' -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME) ./internal/lineproto
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./lab/scenario
+	$(GO) test -run '^$$' -fuzz FuzzRebuildTornAndReordered -fuzztime $(FUZZTIME) ./lab/results
+	$(GO) test -run '^$$' -fuzz FuzzXLab -fuzztime $(FUZZTIME) ./lab/catalog
 
 clean:
 	rm -rf bin

@@ -158,3 +158,50 @@ func TestLoadReleases(t *testing.T) {
 		t.Error("release potato: want an error")
 	}
 }
+
+// FuzzXLab puts anything in a service's x-lab block. compose-go and the
+// catalogue must not panic; a service the catalogue accepts has everything
+// the lab reads from it; a refusal names the file. Seeds: a good block,
+// the rejects above, and testdata/fuzz/FuzzXLab.
+func FuzzXLab(f *testing.F) {
+	for _, s := range []string{
+		"{role: server, language: go, runtime: Go, model: m, source: [a.go]}",
+		"{role: server}",
+		"{role: upstream, language: go, runtime: Go, model: m, source: [a.go]}",
+		"{role: floor, language: c, runtime: gcc, model: epoll, source: [floor.c], version: runtime.gcc}",
+		"{role: server, language: go, runtime: Go, model: m, source: a.go}",
+		"[1, 2]",
+		"\"${RELEASE}\"",
+		"{role: server, language: go, runtime: Go, model: m, source: [\"\"]}",
+	} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, xlab string) {
+		if strings.ContainsAny(xlab, "\n\r") {
+			return // one flow value; lines of their own are the YAML parser's business, not the catalogue's
+		}
+		doc := "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    x-lab: " + xlab + "\n" +
+			"  upstream:\n    image: linelab/upstream\n    build: {context: .}\n    x-lab: {role: upstream, language: go, runtime: Go, model: net/http, source: [u.go]}\n"
+		p := filepath.Join(dir, "compose.yaml")
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(context.Background(), p)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), p) {
+				t.Fatalf("an error that does not name the file: %v", err)
+			}
+			return
+		}
+		if c.Upstream.Name == "" {
+			t.Fatal("accepted without an upstream")
+		}
+		for _, s := range c.Servers {
+			if s.Language == "" || s.Runtime == "" || s.Model == "" || len(s.Source) == 0 || !strings.HasPrefix(s.Image, "linelab/") || s.Context == "" ||
+				(s.Role != lab.RoleServer && s.Role != lab.RoleFloor) {
+				t.Fatalf("accepted %+v", s)
+			}
+		}
+	})
+}

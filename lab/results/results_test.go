@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,93 @@ func TestKneesPerTrialAndCanary(t *testing.T) {
 	if c := f.Steps[0].Summary.Canary; c.Hi != 1.5 || c.Center != 1 {
 		t.Errorf("canary ratio %+v, want 1 (1–1.5)", c)
 	}
+}
+
+// FuzzRebuildTornAndReordered rebuilds a run from its trials.jsonl with the
+// lines in another order and the file cut anywhere, as a killed run or a
+// hand-edited file leaves it. The reader must not fail or panic; a
+// reordered file must give the same figures; a cut one keeps every whole
+// line before the cut and says it dropped the torn one.
+func FuzzRebuildTornAndReordered(f *testing.F) {
+	var lines [][]byte
+	for n := 1; n <= 3; n++ {
+		for _, tr := range []lab.Trial{trial("a", "r1k", n, 1000, 500), trial("a", "r2k", n, 1990, 900), trial("b", "r1k", n, 1000, 800), trial("b", "r2k", n, 1500, 5000+int64(n))} {
+			b, err := json.Marshal(tr)
+			if err != nil {
+				f.Fatal(err)
+			}
+			lines = append(lines, b)
+		}
+	}
+	rebuild := func(t *testing.T, body []byte) *File {
+		dir := t.TempDir()
+		w, err := Create(dir, meta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.f.Close()
+		if err := os.WriteFile(filepath.Join(dir, TrialsFile), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := Rebuild(dir)
+		if err != nil {
+			t.Fatalf("rebuild: %v", err)
+		}
+		return out
+	}
+	join := func(ls [][]byte) []byte {
+		var b []byte
+		for _, l := range ls {
+			b = append(append(b, l...), '\n')
+		}
+		return b
+	}
+	f.Add(uint64(0), uint16(0))
+	f.Add(uint64(7), uint16(400))
+	f.Add(uint64(12345), uint16(65535))
+	f.Fuzz(func(t *testing.T, perm uint64, cut uint16) {
+		whole := rebuild(t, join(lines))
+		// A permutation of the lines from perm (Fisher–Yates on its bits).
+		ls := slices.Clone(lines)
+		for i := len(ls) - 1; i > 0; i-- {
+			j := int(perm % uint64(i+1))
+			perm /= uint64(i + 1)
+			ls[i], ls[j] = ls[j], ls[i]
+		}
+		body := join(ls)
+		if got := rebuild(t, body); !reflect.DeepEqual(figures(got), figures(whole)) {
+			t.Errorf("reordered lines give other figures:\n%v\nwant\n%v", figures(got), figures(whole))
+		}
+		at := int(cut) % (len(body) + 1)
+		torn := rebuild(t, body[:at])
+		complete := strings.Count(string(body[:at]), "\n")
+		rest := body[strings.LastIndexByte(string(body[:at]), '\n')+1 : at]
+		if json.Valid(rest) { // cut right at a line's end: the line is whole
+			complete++
+		}
+		n := 0
+		for _, s := range torn.Steps {
+			n += len(s.Trials)
+		}
+		if n != complete {
+			t.Errorf("cut at %d: %d trials kept, want the %d whole lines", at, n, complete)
+		}
+		if len(rest) > 0 && !json.Valid(rest) && !strings.Contains(strings.Join(torn.Warnings, "\n"), "unreadable trial dropped") {
+			t.Errorf("cut at %d inside a line: no warning", at)
+		}
+	})
+}
+
+// figures is what a reader of the run sees: every step's summary and
+// every knee, without the order trials came in.
+func figures(f *File) []any {
+	var out []any
+	for _, s := range f.Steps {
+		out = append(out, s.Impl+"/"+s.Step, s.Summary)
+	}
+	for _, k := range f.Knees {
+		k.Trials = slices.Clone(k.Trials)
+		out = append(out, k)
+	}
+	return out
 }

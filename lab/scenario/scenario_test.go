@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,4 +131,66 @@ func TestExpand(t *testing.T) {
 	if got := Expand(lab.Scenario{Name: "e", Mode: "echo"}); len(got) != 1 || got[0].Client != "" {
 		t.Errorf("echo: %+v", got)
 	}
+}
+
+// FuzzParse feeds the loader anything. It must not panic; what it accepts
+// must be a scenario the runner can run as it is; what it refuses, it
+// refuses with errors that each name the file. Seeds: every real
+// scenario (read here) and testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "scenarios", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no scenario files to seed with (%v)", err)
+	}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		// Under one name, so that the name check passes for real files.
+		f.Add(bytes.Replace(b, []byte("name: "+strings.TrimSuffix(filepath.Base(p), ".yaml")), []byte("name: x"), 1))
+	}
+	f.Add([]byte(good))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse("x.yaml", data)
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "x.yaml") {
+					t.Fatalf("an error line that does not name the file: %q", line)
+				}
+			}
+			return
+		}
+		if s.Name != "x" || s.Headline == nil || len(s.Steps) == 0 {
+			t.Fatalf("accepted without a name, a headline or steps: %+v", s)
+		}
+		for _, p := range lab.Profiles {
+			if spec, ok := s.Profiles[p]; !ok || spec.Duration <= 0 || spec.Warmup < 0 || spec.Trials < 3 {
+				t.Fatalf("accepted with profile %s %+v (present %v)", p, spec, ok)
+			}
+		}
+		names := map[string]bool{}
+		for _, st := range s.Steps {
+			if st.Name == "" || names[st.Name] {
+				t.Fatalf("accepted a step without a name, or twice: %q", st.Name)
+			}
+			names[st.Name] = true
+			if st.Connections <= 0 || st.Connections > MaxConnections || st.Payload == "" || strings.ContainsAny(st.Payload, "\r\n") {
+				t.Fatalf("accepted step %+v", st)
+			}
+			switch st.Loop {
+			case lab.Closed:
+				if st.Depth < 1 || st.Rate != 0 {
+					t.Fatalf("accepted closed step %+v", st)
+				}
+			case lab.Open:
+				if st.Rate <= 0 || s.LatencyBound <= 0 {
+					t.Fatalf("accepted open step %+v with latency_bound %v", st, s.LatencyBound)
+				}
+			case lab.Churn, lab.Idle:
+			default:
+				t.Fatalf("accepted loop %q", st.Loop)
+			}
+		}
+	})
 }
