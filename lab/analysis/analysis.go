@@ -406,11 +406,17 @@ func Backlog(inFlight, rate float64) bool {
 	return inFlight > 0 && inFlight > BacklogShare*rate
 }
 
+// MinChange is the smallest change between releases worth a word: memory
+// per idle connection repeats to the byte across trials, so its ranges do
+// not overlap for a 0.2% move, which no reader would call better or worse.
+const MinChange = 0.02
+
 // ReleaseChange is a newer figure against an older one (a runtime's next release
 // against its last), as Ratio orients it: above 1 is better. Beyond is true
 // when the two ranges over trials do not overlap, so the change is more than
-// the trials' own spread; ok is false when no ratio can be had.
+// the trials' own spread, and the change is at least MinChange; ok is false
+// when no ratio can be had.
 func ReleaseChange(older, newer Spread, higher bool) (center, lo, hi float64, beyond, ok bool) {
 	center, lo, hi, ok = Ratio(newer, older, higher)
-	return center, lo, hi, ok && !Overlap(older, newer), ok
+	return center, lo, hi, ok && !Overlap(older, newer) && math.Abs(center-1) >= MinChange, ok
 }

@@ -282,6 +282,30 @@ func TestRank(t *testing.T) {
 	}
 }
 
+func TestReleaseChange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		older, newer Spread
+		higher       bool
+		center       float64
+		beyond       bool
+	}{
+		{"faster, ranges apart", Spread{Center: 100, Lo: 95, Hi: 105, N: 3}, Spread{Center: 120, Lo: 115, Hi: 125, N: 3}, true, 1.2, true},
+		{"ranges overlap", Spread{Center: 100, Lo: 90, Hi: 110, N: 3}, Spread{Center: 105, Lo: 100, Hi: 112, N: 3}, true, 1.05, false},
+		{"apart but tiny", Spread{Center: 49.5, Lo: 49.5, Hi: 49.6, N: 3}, Spread{Center: 49.4, Lo: 49.4, Hi: 49.4, N: 3}, false, 1.002, false},
+		{"less memory is better", Spread{Center: 6.3, Lo: 6.3, Hi: 6.3, N: 3}, Spread{Center: 7.8, Lo: 7.8, Hi: 7.8, N: 3}, false, 0.81, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, _, _, beyond, ok := ReleaseChange(tc.older, tc.newer, tc.higher)
+			if !ok || math.Abs(c-tc.center) > 0.01 || beyond != tc.beyond {
+				t.Errorf("change %.3f beyond %v ok %v, want %.3f %v", c, beyond, ok, tc.center, tc.beyond)
+			}
+		})
+	}
+}
+
 func TestBudgetsAndBacklog(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ trials, want int }{{3, 1}, {30, 3}, {27, 2}, {0, 1}} {

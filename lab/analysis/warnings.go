@@ -36,7 +36,7 @@ func StepWarnings(s StepFacts) []lab.Warning {
 	if s.Trials < s.Want {
 		out = append(out, lab.Warning{Code: lab.WarnMissingTrials, Trials: s.Trials, Of: s.Want})
 	}
-	if s.Center > 0 && (s.Hi-s.Lo)/s.Center > NoisySpread {
+	if Noisy(Spread{Center: s.Center, Lo: s.Lo, Hi: s.Hi}) {
 		w := lab.Warning{Code: lab.WarnNoisy, Spread: (s.Hi - s.Lo) / s.Center}
 		if s.CanaryCenter > 0 && (s.CanaryHi-s.CanaryLo)/s.CanaryCenter > CanaryNoise {
 			w.Machine, w.Canary = true, (s.CanaryHi-s.CanaryLo)/s.CanaryCenter
@@ -54,4 +54,11 @@ func Has(ws []lab.Warning, c lab.WarningCode) bool {
 		}
 	}
 	return false
+}
+
+// Noisy reports whether trials spread more than NoisySpread around their
+// median. A ratio's interval taken from such a range says more about one
+// stray trial than about the two figures (one stall gave "0.09–1.05").
+func Noisy(s Spread) bool {
+	return s.Center > 0 && (s.Hi-s.Lo)/s.Center > NoisySpread
 }

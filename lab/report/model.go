@@ -471,6 +471,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			// Oriented so that > 1 always means "better than the
 			// baseline"; its interval combines both ranges.
 			r.Ratio = fmt.Sprintf("%.2f× (%.2f–%.2f)", c, lo, hi)
+			if analysis.Noisy(spread(e.s)) || analysis.Noisy(spread(base)) {
+				r.Ratio = fmt.Sprintf("%.2f× (no interval: noisy trials)", c)
+			}
 			r.Better = lo > 1
 		}
 		if e.st != nil {

@@ -111,12 +111,14 @@ func releaseChange(h headline, older, newer lab.Stat, steps [2]*results.Step, kn
 	if !ok {
 		return "—", "no ratio: a figure is zero", ""
 	}
-	change := fmt.Sprintf("%.2f× (%.2f–%.2f)", r, lo, hi)
 	for i, st := range steps {
 		if mark := matrixMark(h, st, knees[i], smoke); mark != "" {
-			return change, "cannot say: " + mark, ""
+			// No interval: one built from ranges that cannot decide
+			// (a noisy trial, a driver-bound knee) reads like "0.91–281.62".
+			return fmt.Sprintf("%.2f×", r), "cannot say: " + mark, ""
 		}
 	}
+	change := fmt.Sprintf("%.2f× (%.2f–%.2f)", r, lo, hi)
 	switch {
 	case !beyond:
 		return change, "within the noise", ""
