@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"slices"
 
 	"github.com/linelab/linelab/lab"
@@ -33,7 +34,7 @@ type ReleaseRow struct {
 type ReleaseCell struct {
 	Value   string // the figure with its range over trials, or why there is none
 	Change  string // "1.18× (1.05–1.31)", oriented so that above 1 is better; "" for the first
-	Verdict string // "better", "worse", "within the noise", or why it cannot say
+	Verdict string // "better", "worse", "within the noise", "no change (under 2%)", or why it cannot say
 	Style   template.CSS
 }
 
@@ -120,6 +121,8 @@ func releaseChange(h headline, older, newer lab.Stat, steps [2]*results.Step, kn
 	}
 	change := fmt.Sprintf("%.2f× (%.2f–%.2f)", r, lo, hi)
 	switch {
+	case !beyond && math.Abs(r-1) < analysis.MinChange:
+		return change, fmt.Sprintf("no change (under %.0f%%)", 100*analysis.MinChange), ""
 	case !beyond:
 		return change, "within the noise", ""
 	case r > 1:
