@@ -177,7 +177,8 @@ type interrupter struct {
 }
 
 func (w interrupter) Write(b []byte) (int, error) {
-	if strings.HasPrefix(string(b), "[ 4/") {
+	// "[4/9]" or "[ 4/12]": the counter is padded to the total's width.
+	if strings.HasPrefix(strings.TrimLeft(strings.TrimPrefix(string(b), "["), " "), "4/") {
 		w.cancel()
 	}
 	return w.testWriter.Write(b)
