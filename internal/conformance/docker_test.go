@@ -158,7 +158,7 @@ func (e *dockerEnv) badMode(t *testing.T, impl lab.Implementation) {
 		full[k] = v
 	}
 	full["MODE"] = "shout"
-	c, err := e.rt.Start(ctx, runtime.Spec{Image: impl.Image, Name: impl.Name, Env: full, Network: e.nw})
+	c, err := e.rt.Start(ctx, runtime.Spec{Image: impl.Image, Name: impl.Name, Env: full, Network: e.nw, Exits: true})
 	if err != nil {
 		t.Fatal(err)
 	}
