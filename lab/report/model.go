@@ -499,12 +499,8 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	// and only when none that could not did as well.
 	var text string
 	var contested []string
-	if len(ranked) > 0 {
-		var un []analysis.Entry
-		for _, e := range undecided {
-			un = append(un, analysis.Entry{Name: e.impl, Figure: spread(e.s)})
-		}
-		contested = analysis.Contested(analysis.Entry{Name: ranked[0].impl, Figure: spread(ranked[0].s)}, un, h.higherWins)
+	if len(rk) > 0 {
+		contested = analysis.Contested(rk[0], un, h.higherWins)
 	}
 	switch {
 	case len(ranked) == 0 && h.figure == "knee":
