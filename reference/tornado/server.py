@@ -10,13 +10,14 @@ bound.
 
 IOStream has no half-close: when the client shuts down its side, IOStream
 closes the whole socket as soon as it sees the end (it listens for it even
-between reads), and an answer still being fetched could no longer be
-written, while the contract wants every complete request answered. So a
-connection in fetch mode keeps a duplicate of its socket, made before its
-first fetch, and answers that outlive the IOStream go out through asyncio's
-sock_sendall on it. (Echo mode writes each answer as soon as its line is
-read, and needs none: a duplicate per connection would take 20,000 files at
-c10k-idle, the container's limit.)
+between reads), and drops what it still had to write, while the contract
+wants every complete request answered. So answers go to the socket
+directly, and a connection keeps a duplicate of its socket once an answer
+might outlive the IOStream: before its first fetch (fetch mode), or when
+the kernel will not take an answer at once (a pipelining client that reads
+slowly); what follows goes out through asyncio's sock_sendall on the
+duplicate. (A duplicate for every connection from the start would take
+20,000 files at c10k-idle, the container's limit.)
 
 The client is AsyncHTTPClient on its libcurl implementation
 (CurlAsyncHTTPClient): Tornado's default, simple_httpclient, never keeps a
@@ -77,19 +78,29 @@ class LineServer(TCPServer):
         stream.set_nodelay(True)
         rest = None  # the socket's duplicate, for answers after the client's half-close
 
-        async def send(data):
-            if not stream.closed():
-                await stream.write(data)
-            elif rest is not None:
-                await asyncio.get_running_loop().sock_sendall(rest, data)
-            else:
-                raise StreamClosedError()
-
-        async def fetched(data):
+        def keep():
             nonlocal rest
-            if rest is None and not stream.closed():
+            if rest is None:
                 rest = stream.socket.dup()
                 rest.setblocking(False)  # as the original: one file description
+
+        async def send(data):
+            if rest is None:
+                if stream.closed():
+                    raise StreamClosedError()
+                try:
+                    sent = stream.socket.send(data)  # what the kernel takes now
+                except BlockingIOError:
+                    sent = 0
+                if sent == len(data):
+                    return
+                data = data[sent:]
+                keep()
+            await asyncio.get_running_loop().sock_sendall(rest, data)
+
+        async def fetched(data):
+            if not stream.closed():
+                keep()
             return await fetch(data)
 
         pending = bytearray()
