@@ -3,7 +3,8 @@
 // to the demo's node.js and Twisted servers.
 //
 // Echo mode answers inside the read callback, all complete lines of one read
-// in one write. Fetch mode must never block a loop: each request gets a slot
+// in one write, straight to the socket; a client that reads slower than it
+// sends gets a backlog written from a goroutine (see backlog). Fetch mode must never block a loop: each request gets a slot
 // in its connection's queue and a goroutine that asks the upstream; the loop
 // writes the queue's finished head slots, so answers leave in request order
 // even when the upstream answers out of order.
@@ -116,12 +117,19 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 }
 
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	var b *backlog
 	switch s := c.Context().(type) {
 	case discarding:
 		c.Discard(-1)
 		return gnet.None
 	case *session:
 		return h.fetchTraffic(c, s)
+	case *backlog:
+		if s.discarding {
+			c.Discard(-1)
+			return gnet.None
+		}
+		b = s
 	}
 	buf, _ := c.Peek(-1)
 	op := outBuf.Get().(*[]byte)
@@ -133,9 +141,20 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if err != nil {
 			c.Discard(-1)
 			out = append(out, lineproto.TooLongLine...)
-			c.Write(out)
 			*op = out
-			return linger(c)
+			b, err := send(c, b, out)
+			if err != nil {
+				return gnet.Close
+			}
+			if b == nil {
+				return linger(c)
+			}
+			// The backlog's writer half-closes after the error line and
+			// lingers on the duplicate; gnet's close does not end the
+			// connection while that is open.
+			b.discarding = true
+			b.end()
+			return gnet.Close
 		}
 		if n == 0 {
 			break
@@ -146,10 +165,12 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	if used > 0 { // Discard(0) would drop everything
 		c.Discard(used)
 	}
-	if len(out) > 0 {
-		c.Write(out)
-	}
 	*op = out
+	if len(out) > 0 {
+		if _, err := send(c, b, out); err != nil {
+			return gnet.Close
+		}
+	}
 	return gnet.None
 }
 
@@ -166,8 +187,11 @@ func linger(c gnet.Conn) gnet.Action {
 }
 
 func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
-	if s, ok := c.Context().(*session); ok {
+	switch s := c.Context().(type) {
+	case *session:
 		s.onClose(c, err)
+	case *backlog:
+		s.end()
 	}
 	return gnet.None
 }
