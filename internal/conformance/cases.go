@@ -13,7 +13,8 @@ import (
 	"github.com/linelab/linelab/internal/lineproto"
 )
 
-var cases = []Case{
+// contract is the cases that check PROTOCOL.md rule by rule.
+var contract = []Case{
 	{Name: "one-line", Applies: healthyOrEcho, Run: func(ctx context.Context, t Target) error {
 		in, ps := lines("hello my friend")
 		return expect(ctx, t, t.answers(ps...), in)

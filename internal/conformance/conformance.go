@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,9 @@ type Result struct {
 	Detail  string        `json:"detail,omitempty"` // why it failed
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
+
+// cases is every case, in a fixed order: the contract, then hostile clients.
+var cases = slices.Concat(contract, hostile)
 
 // Cases returns every case, in a fixed order.
 func Cases() []Case { return cases }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,7 +60,8 @@ func TestTheSuiteCatchesLiars(t *testing.T) {
 }
 
 // TestTheSuiteCatchesNetworkLiars: servers that keep every answer right but
-// leave Nagle's algorithm on, or never stop draining after too-long.
+// leave Nagle's algorithm on, never stop draining after too-long, let one
+// client hold up the others, or read a line however long it grows.
 func TestTheSuiteCatchesNetworkLiars(t *testing.T) {
 	t.Parallel()
 	nagle := linetest.ServeConn(t, func(c net.Conn) {
@@ -90,11 +92,35 @@ func TestTheSuiteCatchesNetworkLiars(t *testing.T) {
 		c.(*net.TCPConn).CloseWrite()
 		io.Copy(io.Discard, c) // as long as the client sends
 	})
+	// One client at a time: the whole connection under one lock, as a
+	// server with a single blocking loop.
+	var one sync.Mutex
+	serialConn := linetest.ServeConn(t, func(c net.Conn) {
+		one.Lock()
+		defer one.Unlock()
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			if _, err := c.Write(lineproto.AppendEcho(nil, line[:len(line)-1])); err != nil {
+				return
+			}
+		}
+	})
+	noLimit := linetest.Serve(t, func(c net.Conn, _ int, line []byte) bool { // reads to the LF, however far
+		_, err := c.Write(lineproto.AppendEcho(nil, line))
+		return err == nil
+	})
 	for _, tt := range []struct {
 		name, addr, fails string
 	}{
 		{"leaves Nagle on", nagle, "warm-bursts-no-stall"},
 		{"drains for ever", drainsForEver, "too-long-lets-go"},
+		{"serves one connection at a time", serialConn, "slowloris"},
+		{"blocks every client on one full socket", serialConn, "never-reads"},
+		{"has no line limit", noLimit, "ten-megabyte-line"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
