@@ -139,7 +139,7 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	if seed == 0 {
 		seed = time.Now().UnixNano() % 1_000_000
 	}
-	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{},
+	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
 		seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
 		closedRates: map[[2]string][]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
 	r.pinned = pinSelf(opts.DriverCPU)
@@ -235,6 +235,7 @@ type runner struct {
 	calib  *results.Calibration
 	live   []*runtime.Container // to remove at the end
 	dead   map[string]string    // implementation → why it is out
+	failed map[[3]string]bool   // impl, scenario, step: the server failed it
 	rng    *rand.Rand           // the order of implementations in each round
 	seed   int64
 
@@ -457,8 +458,10 @@ func (r *runner) startUpstream(ctx context.Context) error {
 // server is one implementation's container in one phase.
 type server struct {
 	impl    lab.Implementation
+	mode    string
 	c       *runtime.Container
 	sampler *metrics.Sampler
+	broken  bool // its container failed a step: renew it before the next
 }
 
 func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) error {
@@ -473,7 +476,9 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 			if s.sampler != nil {
 				s.sampler.Stop()
 			}
-			r.remove(s.c)
+			if s.c != nil {
+				r.remove(s.c)
+			}
 		}
 	}()
 	for _, impl := range r.plan.Impls {
@@ -520,7 +525,14 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 					if _, out := r.dead[s.impl.Name]; out {
 						continue
 					}
+					if r.failed[[3]string{s.impl.Name, sc.Name, st.For(r.opts.Profile).Name}] {
+						r.skip(s, sc, st, trial, "the server failed this step in an earlier trial")
+						continue
+					}
 					if r.pruned(s, sc, st, trial) {
+						continue
+					}
+					if s.broken && !r.renew(ctx, s) {
 						continue
 					}
 					r.trial(ctx, s, sc, st, trial, pos+1)
@@ -558,12 +570,43 @@ func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool
 		return false
 	}
 	r.addRung(key, trial, analysis.Rung{Step: def.Name, Rate: float64(def.Rate)})
+	r.skip(s, sc, st, trial, why)
+	return true
+}
+
+// skip records a trial that is not run, and why.
+func (r *runner) skip(s *server, sc lab.Scenario, st lab.Step, trial int, why string) {
+	def := st.For(r.opts.Profile)
 	r.count++
 	spec := sc.Profiles[r.opts.Profile]
 	r.done += spec.Warmup.D() + spec.Duration.D() + stepOverhead
 	r.w.Update(func(f *results.File) {
 		f.Skipped = append(f.Skipped, results.Skip{Impl: s.impl.Name, Scenario: sc.Name, Step: def.Name, Trial: trial, Why: why})
 	})
+}
+
+// renew replaces the container of a server that failed a step with a fresh
+// one, paused like the others; a server that cannot start again leaves
+// the run. It reports whether the server can go on.
+func (r *runner) renew(ctx context.Context, s *server) bool {
+	s.sampler.Stop()
+	r.remove(s.c)
+	fresh, err := r.startServer(ctx, s.impl, s.mode)
+	if err == nil {
+		if err = fresh.c.Pause(ctx); err != nil {
+			fresh.sampler.Stop()
+			r.remove(fresh.c)
+		}
+	}
+	if err != nil {
+		*s = server{impl: s.impl, mode: s.mode} // nothing left to remove
+		if ctx.Err() == nil {
+			r.markDead(s.impl.Name, "", "", fmt.Sprintf("did not start again after a failed step: %v", err))
+		}
+		return false
+	}
+	r.say("lab: %s: a fresh container for its next step", s.impl.Name)
+	*s = *fresh
 	return true
 }
 
@@ -612,7 +655,7 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 		r.remove(c)
 		return nil, fmt.Errorf("%w; its output: %s", err, tail(logs, 400))
 	}
-	s := &server{impl: impl, c: c}
+	s := &server{impl: impl, mode: mode, c: c}
 	if s.sampler, err = metrics.Start(c.ID); err != nil {
 		r.remove(c)
 		return nil, err

@@ -170,6 +170,89 @@ func TestDockerInterruptedRun(t *testing.T) {
 	assertNothingLeft(t)
 }
 
+// TestDockerStepFailure kills a server's container in the middle of one
+// step: that step is recorded as failed (its other trials skipped, with the
+// reason), and the server, on a fresh container, still has every other
+// step and scenario.
+func TestDockerStepFailure(t *testing.T) {
+	opts := dockerOptions(t, t.TempDir())
+	opts.Impls = []string{"go-goroutine"}
+	opts.Scenarios = []string{"echo-sweep", "echo-latency"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	killed := make(chan error, 1)
+	opts.Progress = onLine{testWriter{t}, "go-goroutine · echo-sweep/c100 · trial 1/", func() {
+		go func() { killed <- killDuringStep(ctx, "go-goroutine") }()
+	}}
+	_, dir, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-killed; err != nil {
+		t.Fatal(err)
+	}
+	f, err := results.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Failures) != 1 {
+		t.Fatalf("failures %+v; want the one step", f.Failures)
+	}
+	if x := f.Failures[0]; x.Impl != "go-goroutine" || x.Scenario != "echo-sweep" || x.Step != "c100" || x.LeftOut {
+		t.Errorf("failure %+v; want go-goroutine echo-sweep/c100, not left out", x)
+	}
+	trials := map[string]int{}
+	for _, s := range f.Steps {
+		trials[s.Scenario+"/"+s.Step] += len(s.Trials)
+	}
+	skipped := 0
+	for _, sk := range f.Skipped {
+		if sk.Scenario == "echo-sweep" && sk.Step == "c100" && strings.Contains(sk.Why, "failed") {
+			skipped++
+		}
+	}
+	// The killed trial is kept (what it saw); the two after it are skipped.
+	if trials["echo-sweep/c100"] != 1 || skipped != 2 {
+		t.Errorf("echo-sweep/c100: %d trials, %d skipped as failed; want 1 and 2", trials["echo-sweep/c100"], skipped)
+	}
+	for _, k := range []string{"echo-sweep/c10", "echo-sweep/c1000", "echo-latency/c1"} {
+		if trials[k] != 3 {
+			t.Errorf("%s: %d trials after the failure, want 3 (%v)", k, trials[k], trials)
+		}
+	}
+	assertNothingLeft(t)
+}
+
+// killDuringStep waits until impl's container is running (only the server
+// under test is unpaused, during its step) and kills it.
+func killDuringStep(ctx context.Context, impl string) error {
+	rt, err := runtime.New(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n, err := rt.KillRunning(ctx, impl); err != nil || n > 0 {
+			return err
+		}
+	}
+	return errors.New("the server's container never ran within 20 s of its step's progress line")
+}
+
+// onLine calls do once, when a progress line containing line is written.
+type onLine struct {
+	testWriter
+	line string
+	do   func()
+}
+
+func (w onLine) Write(b []byte) (int, error) {
+	if strings.Contains(string(b), w.line) {
+		w.do()
+	}
+	return w.testWriter.Write(b)
+}
+
 // interrupter cancels the run when the progress reaches step 4.
 type interrupter struct {
 	testWriter

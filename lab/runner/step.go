@@ -284,8 +284,10 @@ func (r *runner) ceiling(def lab.Step) float64 {
 	return r.calib.Closed
 }
 
-// checkAlive records a server that crashed or stopped answering, takes it
-// out of the rest of the run, and reports whether it is still there.
+// checkAlive records a server that crashed or stopped answering in this
+// step, and reports whether it is still there. A failure is the step's
+// result: the rest of the step's trials are skipped, and a fresh container
+// serves the next step.
 func (r *runner) checkAlive(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, t *lab.Trial) bool {
 	st, err := s.c.State(ctx)
 	if err != nil || !st.Running {
@@ -298,13 +300,18 @@ func (r *runner) checkAlive(ctx context.Context, s *server, sc lab.Scenario, def
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := runtime.WaitProtocol(pctx, s.c.Addr(ServerPort)); err != nil && ctx.Err() == nil {
-		r.markDead(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("stopped answering (%s)", t.FirstError))
+		r.stepFailed(s, sc, def, fmt.Sprintf("stopped answering (%s)", t.FirstError))
 		return false
 	}
 	return true
 }
 
+// lost records a server whose container went away or could not be
+// reached during a step, with how it ended.
 func (r *runner) lost(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, cause error) {
+	if ctx.Err() != nil {
+		return // the run was stopped, not the server
+	}
 	why := "is gone"
 	if st, err := s.c.State(context.WithoutCancel(ctx)); err == nil {
 		why = fmt.Sprintf("exited with code %d", st.ExitCode)
@@ -318,7 +325,15 @@ func (r *runner) lost(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		why += " (" + cause.Error() + ")"
 	}
 	logs, _ := s.c.Logs(context.WithoutCancel(ctx))
-	r.markDead(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("%s; last output: %s", why, tail(logs, 300)))
+	r.stepFailed(s, sc, def, fmt.Sprintf("%s; last output: %s", why, tail(logs, 300)))
+}
+
+// stepFailed records the step as failed for the server and marks its
+// container for renewal (runner.renew) before its next step.
+func (r *runner) stepFailed(s *server, sc lab.Scenario, def lab.Step, why string) {
+	r.fail(s.impl.Name, sc.Name, def.Name, why+"; its other steps run on a fresh container")
+	r.failed[[3]string{s.impl.Name, sc.Name, def.Name}] = true
+	s.broken = true
 }
 
 func behaviour(sc lab.Scenario, def lab.Step) upstream.Behaviour {

@@ -331,6 +331,28 @@ func (r *Runtime) Clean(ctx context.Context) (containers, networks int, err erro
 	return containers, networks, errors.Join(errs...)
 }
 
+// KillRunning sends SIGKILL to the lab's running (not paused) containers
+// of implementation impl, of this Runtime's run ("" for any run), and
+// returns how many it killed: a crash on purpose.
+func (r *Runtime) KillRunning(ctx context.Context, impl string) (int, error) {
+	f := client.Filters{}.Add("label", LabelManaged+"=true").Add("label", "org.linelab.impl="+impl).Add("status", "running")
+	if r.runID != "" {
+		f = f.Add("label", LabelRun+"="+r.runID)
+	}
+	cs, err := r.cli.ContainerList(ctx, client.ContainerListOptions{Filters: f})
+	if err != nil {
+		return 0, fmt.Errorf("list containers: %w", err)
+	}
+	n := 0
+	for _, c := range cs.Items {
+		if _, err := r.cli.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+			return n, fmt.Errorf("kill container %.12s: %w", c.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // Leftovers counts the lab's containers and networks of run runID ("" for
 // any run) that still exist.
 func (r *Runtime) Leftovers(ctx context.Context, runID string) (containers, networks int, err error) {
