@@ -97,7 +97,7 @@ const pageHTML = `<!DOCTYPE html>
 <div class="verdict" data-scenario="{{.Scenario}}"{{if .Knee}} data-knee="1"{{end}}>
 <p><strong>{{.Scenario}}.</strong> {{.Text}}</p>
 <p class="hint">{{.Decided}}</p>
-{{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against {{$.Baseline}}</th><th></th></tr>
+{{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against {{.Against}}</th><th></th></tr>
 {{range .Ratios}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td class="num">{{.Value}}</td><td class="num{{if .Better}} better{{end}}">{{.Ratio}}</td><td>{{if .DriverBound}}<span class="flag">driver-bound</span>{{end}}{{if .Errors}}<span class="flag err">{{.Errors}} errors</span>{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Warnings}}<ul class="muted">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}

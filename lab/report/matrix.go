@@ -43,7 +43,7 @@ type MatrixCell struct {
 	Style template.CSS
 	Mark  string // why the figure cannot decide, or ""
 	Link  string // the evidence: the scenario's section
-	Empty string // why there is no figure ("did not run", "left the run")
+	Empty string // why there is no figure ("did not run", "left the run", "failed at c100: ...")
 }
 
 // buildMatrix ranks each scenario's entries by their headline figure and
@@ -128,6 +128,9 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 			if cell := &mx.Rows[i].Cells[len(mx.Cols)]; cell.Empty != "" {
 				if failed := m.Impls[slices.IndexFunc(m.Impls, func(x ImplInfo) bool { return x.Name == impl.Name })].Failed; failed != "" {
 					cell.Empty = "left the run"
+				}
+				if why, failed := failedAt(f, sc, h, impl.Name); failed {
+					cell.Empty = why
 				}
 			}
 		}

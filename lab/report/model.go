@@ -65,7 +65,8 @@ type Verdict struct {
 	Knee     bool     // the figure is a knee: every rate shown carries its range
 	Decided  string   // which figure decided, and why
 	Text     string   // who leads, by how much
-	Ratios   []Ratio  // every implementation against the baseline
+	Ratios   []Ratio  // every implementation against Against
+	Against  string   // the baseline, or the entry standing in for it where it failed
 	Warnings []string // next to the numbers they touch
 }
 
@@ -320,6 +321,9 @@ func find(f *results.File, impl, scen, step string) *results.Step {
 // figure returns an implementation's headline figure as a stat, and the
 // warnings that touch it.
 func figure(f *results.File, sc lab.Scenario, h headline, impl string) (lab.Stat, *results.Step, bool) {
+	if _, failed := failedAt(f, sc, h, impl); failed {
+		return lab.Stat{}, nil, false // what a failed step measured is no figure
+	}
 	switch h.figure {
 	case "knee":
 		for _, k := range f.Knees {
@@ -406,6 +410,29 @@ func decisive(h headline, st *results.Step, k *lab.Knee) bool {
 	return st != nil && analysis.Decisive(h.figure, true, st.Summary.DriverBound, st.Summary.UpstreamBound, false)
 }
 
+// failedAt returns why impl failed the step the headline figure comes from
+// (both steps of a slowdown), in short, when it did. A knee is left to
+// its ladder: a rung that failed ends the climb there.
+func failedAt(f *results.File, sc lab.Scenario, h headline, impl string) (string, bool) {
+	if h.figure == "knee" {
+		return "", false
+	}
+	steps := []string{h.step}
+	if h.figure == "slowdown" && len(sc.Steps) > 0 {
+		steps = append(steps, sc.Steps[0].Name)
+	}
+	for _, x := range f.Failures {
+		if x.Impl == impl && x.Scenario == sc.Name && !x.LeftOut && slices.Contains(steps, x.Step) {
+			why, _, _ := strings.Cut(x.Message, "; ")
+			if len(why) > 80 {
+				why = why[:77] + "..."
+			}
+			return "failed at " + x.Step + ": " + why, true
+		}
+	}
+	return "", false
+}
+
 func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	h := pickHeadline(f, sc)
 	v := Verdict{Scenario: sc.Name, Knee: h.figure == "knee"}
@@ -417,6 +444,21 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	}
 	baseline := m.Baseline
 	base, _, hasBase := figure(f, sc, h, baseline)
+	v.Against = baseline
+	if why, failed := failedAt(f, sc, h, baseline); failed {
+		// The ratios fall back to the first implementation that has the
+		// figure, and say so.
+		for _, impl := range f.Implementations {
+			if impl.Role == lab.RoleFloor || impl.Name == baseline {
+				continue
+			}
+			if s, _, ok := figure(f, sc, h, impl.Name); ok {
+				v.Against, base, hasBase = impl.Name, s, true
+				v.Warnings = append(v.Warnings, fmt.Sprintf("%s %s, so the ratios here are against %s", baseline, why, impl.Name))
+				break
+			}
+		}
+	}
 	type entry struct {
 		impl     string
 		s        lab.Stat

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -107,6 +108,27 @@ func TestVerdict(t *testing.T) {
 	idle := m.Verdicts[2]
 	if !strings.Contains(idle.Text, "go-eventloop leads on memory per idle connection") || !strings.Contains(strings.Join(idle.Warnings, " "), "threads is missing") {
 		t.Errorf("idle verdict %q %v", idle.Text, idle.Warnings)
+	}
+}
+
+// A server that failed the headline step has the failure where its number
+// would be, and the verdict's ratios fall back from a failed baseline to
+// the next entry, saying so.
+func TestFailedStep(t *testing.T) {
+	f := fixture()
+	f.Failures = append(f.Failures, lab.Failure{Impl: "threads", Scenario: "echo-sweep", Step: "c100",
+		Message: "exited with code 137; last output: ; its other steps run on a fresh container"})
+	m := Build(f)
+	row := m.Matrix.Rows[slices.IndexFunc(m.Matrix.Rows, func(r MatrixRow) bool { return r.Impl == "threads" })]
+	if c := row.Cells[0]; c.Rank != 0 || c.Empty != "failed at c100: exited with code 137" {
+		t.Errorf("threads' echo-sweep cell %+v", c)
+	}
+	v := m.Verdicts[0]
+	if v.Against != "go-eventloop" || len(v.Ratios) != 2 || !strings.Contains(strings.Join(v.Warnings, " "), "threads failed at c100: exited with code 137, so the ratios here are against go-eventloop") {
+		t.Errorf("against %q, ratios %+v, warnings %q", v.Against, v.Ratios, v.Warnings)
+	}
+	if other := m.Verdicts[1]; other.Against != "threads" {
+		t.Errorf("another scenario's ratios are against %q, want threads", other.Against)
 	}
 }
 
