@@ -211,9 +211,11 @@ func TestDockerStepFailure(t *testing.T) {
 			skipped++
 		}
 	}
-	// The killed trial is kept (what it saw); the two after it are skipped.
-	if trials["echo-sweep/c100"] != 1 || skipped != 2 {
-		t.Errorf("echo-sweep/c100: %d trials, %d skipped as failed; want 1 and 2", trials["echo-sweep/c100"], skipped)
+	// The killed trial is kept when the kill fell in its window (it lands
+	// as soon as the container is unpaused, often before); the two after
+	// it are skipped.
+	if trials["echo-sweep/c100"] > 1 || skipped != 2 {
+		t.Errorf("echo-sweep/c100: %d trials, %d skipped as failed; want at most 1 and 2", trials["echo-sweep/c100"], skipped)
 	}
 	for _, k := range []string{"echo-sweep/c10", "echo-sweep/c1000", "echo-latency/c1"} {
 		if trials[k] != 3 {
