@@ -53,32 +53,8 @@ func TestBrowserReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chrome := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chrome = p
-			break
-		}
-	}
-	if chrome == "" {
-		t.Fatal("no chromium on PATH: install it (apt-get install chromium); .ci/run does")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.Flag("disable-gpu", true),
-		// Belt and braces: a request that still got past the offline
-		// emulation would meet a proxy on loopback that is not there.
-		chromedp.Flag("proxy-server", "http://127.0.0.1:9"),
-		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
-		chromedp.WindowSize(1280, 900),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	ctx, done := browser(t)
+	defer done()
 
 	var mu sync.Mutex
 	var problems, requests []string
@@ -245,5 +221,70 @@ func TestBrowserReport(t *testing.T) {
 	}
 	for _, r := range requests {
 		t.Errorf("network request to %s", r)
+	}
+}
+
+// browser starts headless Chromium with no way to the network, and
+// returns a tab's context and what ends it.
+func browser(t *testing.T) (context.Context, func()) {
+	t.Helper()
+	chrome := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chrome = p
+			break
+		}
+	}
+	if chrome == "" {
+		t.Fatal("no chromium on PATH: install it (apt-get install chromium); .ci/run does")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.Flag("disable-gpu", true),
+		// Belt and braces: a request that still got past the offline
+		// emulation would meet a proxy on loopback that is not there.
+		chromedp.Flag("proxy-server", "http://127.0.0.1:9"),
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+		chromedp.WindowSize(1280, 900),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	return ctx, func() { cancelTab(); cancelAlloc(); cancel() }
+}
+
+// TestBrowserHostileReport renders a run whose server answers, sources,
+// descriptions and failures hold script, event handlers and javascript:
+// URLs (hostileFixture), opens it, and wants none of them to run or to be
+// a live link or element.
+func TestBrowserHostileReport(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteFiles(dir, hostileFixture()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, done := browser(t)
+	defer done()
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+filepath.Join(dir, File))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // what an onload or onerror would do, it has done
+	type seen struct {
+		Pwned    any `json:"pwned"`
+		JSLinks  int `json:"jsLinks"`
+		Handlers int `json:"handlers"`
+		Scripts  int `json:"scripts"`
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[seen](`({
+	  pwned: window.__pwned === undefined ? null : window.__pwned,
+	  jsLinks: document.querySelectorAll('[href^="javascript:" i], [src^="javascript:" i], [action^="javascript:" i]').length,
+	  handlers: Array.from(document.querySelectorAll("*")).filter(e => Array.from(e.attributes).some(a => /^on/i.test(a.name))).length,
+	  scripts: Array.from(document.scripts).filter(s => /__pwned/.test(s.textContent)).length,
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pwned != nil || got.JSLinks > 0 || got.Handlers > 0 || got.Scripts > 0 {
+		t.Errorf("hostile text came alive: %+v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"time"
 
 	"github.com/linelab/linelab/internal/conformance"
@@ -101,5 +102,34 @@ func fixture() *results.File {
 		}
 	}
 	results.Summarize(f, trials)
+	return f
+}
+
+// The hostile strings: each would run script, or load something, if the
+// report put it on the page as it came. Each sets window.__pwned to its
+// number when it runs.
+var hostile = []string{
+	`</script><script>window.__pwned=1</script>`,
+	`"><img src=x onerror="window.__pwned=2">`,
+	`javascript:window.__pwned=3`,
+	`'><svg onload="window.__pwned=4">`,
+}
+
+// hostileFixture is the fixture with the hostile strings everywhere a
+// server, a file or a scenario puts text into a report: a server's
+// answer in a conformance detail, its last output in a failure, its
+// handler source, an implementation's description and source path, a
+// scenario's description and headline reason, and a warning.
+func hostileFixture() *results.File {
+	f := fixture()
+	all := strings.Join(hostile, " ")
+	f.Scenarios[0].Description = all
+	f.Scenarios[0].Headline.Why = all
+	f.Implementations[0].Description = all
+	f.Implementations[1].Model = hostile[1]
+	f.Sources = append(f.Sources, results.Source{Impl: "go-eventloop", Path: hostile[2], Text: "// " + all + "\n" + hostile[0] + "\n"})
+	f.Conformance[2].Results[0].Detail = "answer 1: got " + all
+	f.Failures = append(f.Failures, lab.Failure{Impl: "node", Scenario: "echo-sweep", Step: "c100", Message: "exited with code 1; last output: " + all})
+	f.Warnings = append(f.Warnings, all)
 	return f
 }

@@ -170,6 +170,25 @@ func TestDriftBanner(t *testing.T) {
 	}
 }
 
+// TestRenderEscapesHostileText: no hostile string reaches the page as
+// markup or as a link (the browser test runs the page too).
+func TestRenderEscapesHostileText(t *testing.T) {
+	b, err := Render(hostileFixture())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, bad := range []string{"<script>window.__pwned", "<img src=x", "<svg onload", `href="javascript:`, `src="javascript:`} {
+		if strings.Contains(page, bad) {
+			i := strings.Index(page, bad)
+			t.Errorf("page holds %q: %s", bad, page[max(0, i-80):min(len(page), i+80)])
+		}
+	}
+	if !strings.Contains(page, "&lt;/script&gt;&lt;script&gt;window.__pwned=1") {
+		t.Error("the hostile text is not on the page at all, escaped")
+	}
+}
+
 func TestRenderEscapesAndEmbeds(t *testing.T) {
 	b, err := Render(fixture())
 	if err != nil {
