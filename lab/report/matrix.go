@@ -43,7 +43,7 @@ type MatrixCell struct {
 	Style template.CSS
 	Mark  string // why the figure cannot decide, or ""
 	Link  string // the evidence: the scenario's section
-	Empty string // why there is no figure ("did not run", "left the run", "failed at c100: ...")
+	Empty string // why there is no figure ("did not run", "left the run", "failed at c100: ...", "missing: ...")
 }
 
 // buildMatrix ranks each scenario's entries by their headline figure and
@@ -53,6 +53,7 @@ type MatrixCell struct {
 // the rows.
 func buildMatrix(f *results.File, m *Model) Matrix {
 	mx := Matrix{Smoke: f.Profile == lab.Quick}
+	missing := f.Missing()
 	var impls []lab.Implementation
 	for _, impl := range f.Implementations {
 		if impl.Role != lab.RoleFloor {
@@ -131,6 +132,10 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 				}
 				if why, failed := failedAt(f, sc, h, impl.Name); failed {
 					cell.Empty = why
+				} else if slices.ContainsFunc(missing, func(x results.Missing) bool {
+					return x.Impl == impl.Name && x.Scenario == sc.Name && (h.step == "" || h.figure == "knee" || x.Step == h.step)
+				}) {
+					cell.Empty = "missing: the run stopped first"
 				}
 			}
 		}

@@ -178,6 +178,29 @@ func Build(f *results.File) *Model {
 	if f.Interrupted != "" {
 		m.Warnings = append(m.Warnings, "the run stopped early ("+f.Interrupted+"); what it gathered is shown")
 	}
+	if n := len(f.Resumed); n > 0 {
+		var at []string
+		for _, t := range f.Resumed {
+			at = append(at, t.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		m.Warnings = append(m.Warnings, fmt.Sprintf("the run stopped and was resumed (%s): its trials were measured in %d sittings, so the machine may have moved between them; the canary's readings show whether it did",
+			strings.Join(at, ", "), n+1))
+	}
+	if miss := f.Missing(); len(miss) > 0 {
+		trials := 0
+		var where []string
+		for _, x := range miss {
+			trials += x.Want - x.Have
+			if len(where) < 6 {
+				where = append(where, fmt.Sprintf("%s %s/%s (%d of %d)", x.Impl, x.Scenario, x.Step, x.Have, x.Want))
+			}
+		}
+		if len(miss) > len(where) {
+			where = append(where, fmt.Sprintf("and %d more", len(miss)-len(where)))
+		}
+		m.Warnings = append(m.Warnings, fmt.Sprintf("%d planned trials are missing, in %d steps: %s; the matrix marks the figures they would have made as missing",
+			trials, len(miss), strings.Join(where, ", ")))
+	}
 	for _, x := range f.Failures {
 		where := x.Impl
 		if x.Scenario != "" {

@@ -2,6 +2,7 @@ package results
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,32 @@ func Create(dir string, meta File) (*Writer, error) {
 	}
 	w.f = f
 	return w, nil
+}
+
+// Open reopens a run folder to add trials to it (lab run --resume):
+// run.json as it is, trials.jsonl appended after its last whole line. A
+// torn last line, from a run killed mid-write, is cut off first, so the
+// next trial starts a line of its own.
+func Open(dir string) (*Writer, error) {
+	var meta File
+	if err := readJSON(filepath.Join(dir, RunFile), &meta); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, TrialsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i+1 < len(b) {
+		if err := os.Truncate(path, int64(i+1)); err != nil {
+			return nil, fmt.Errorf("cut the torn last line of %s: %w", path, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{dir: dir, run: meta, f: f}, nil
 }
 
 // Dir is the run folder.

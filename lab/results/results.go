@@ -24,14 +24,17 @@ const Schema = "linelab.results/v3"
 
 // File is results.json.
 type File struct {
-	Schema          string               `json:"schema"`
-	RunID           string               `json:"run_id"`
-	Profile         lab.Profile          `json:"profile"`
-	Command         string               `json:"command"` // reruns this run
-	Started         time.Time            `json:"started"`
-	Finished        time.Time            `json:"finished,omitzero"`
-	Interrupted     string               `json:"interrupted,omitempty"` // why the run stopped early
-	Seed            int64                `json:"seed"`                  // of the shuffled order of implementations
+	Schema      string      `json:"schema"`
+	RunID       string      `json:"run_id"`
+	Profile     lab.Profile `json:"profile"`
+	Command     string      `json:"command"` // reruns this run
+	Started     time.Time   `json:"started"`
+	Finished    time.Time   `json:"finished,omitzero"`
+	Interrupted string      `json:"interrupted,omitempty"` // why the run stopped early
+	// Resumed: when `lab run --resume` took the run up again after it
+	// stopped, once per time.
+	Resumed         []time.Time          `json:"resumed,omitempty"`
+	Seed            int64                `json:"seed"` // of the shuffled order of implementations
 	Environment     Environment          `json:"environment"`
 	Calibration     *Calibration         `json:"calibration,omitempty"`
 	Canary          *Canary              `json:"canary,omitempty"` // rebuilt from the trials

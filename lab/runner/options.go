@@ -38,6 +38,10 @@ type Options struct {
 	// step; 0 picks one from the clock. It is recorded, so a run's order
 	// can be repeated.
 	Seed int64
+	// Resume is the folder of a run that stopped early; Run then runs only
+	// the trials it did not finish, with its plan, images and seed, and
+	// ignores the other options that shape a run.
+	Resume string
 }
 
 // DefaultOptions are the options of `lab run` with no flags.

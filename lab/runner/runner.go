@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -117,21 +118,19 @@ func pick[T any](all []T, names []string, name func(T) string, what string) ([]T
 // happens after the folder exists, the trials gathered so far are kept and
 // results.json is written; the containers are removed.
 func Run(ctx context.Context, opts Options) (*results.File, string, error) {
+	if opts.Resume != "" {
+		return resume(ctx, opts)
+	}
 	plan, err := Resolve(ctx, opts)
 	if err != nil {
 		return nil, "", err
 	}
 	runID := time.Now().UTC().Format("20060102-150405")
-	rt, err := runtime.New(ctx, runID) // labels everything with this run's id
+	rt, err := openRuntime(ctx, runID, opts.Progress)
 	if err != nil {
 		return nil, "", err
 	}
 	defer rt.Close()
-	if n, m, err := rt.Clean(ctx); err != nil {
-		return nil, "", fmt.Errorf("sweep leftovers of earlier runs: %w", err)
-	} else if n+m > 0 {
-		fmt.Fprintf(opts.Progress, "lab: removed %d containers and %d networks left by an earlier run\n", n, m)
-	}
 	if err := checkImages(ctx, rt, plan); err != nil {
 		return nil, "", err
 	}
@@ -139,10 +138,7 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	if seed == 0 {
 		seed = time.Now().UnixNano() % 1_000_000
 	}
-	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
-		seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
-		closedRates: map[[2]string][]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
-	r.pinned = pinSelf(opts.DriverCPU)
+	r := newRunner(opts, plan, rt, runID, seed)
 	meta, err := r.meta(ctx)
 	if err != nil {
 		return nil, "", err
@@ -151,6 +147,49 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	r.w, err = results.Create(dir, meta)
 	if err != nil {
 		return nil, "", err
+	}
+	return r.execute(ctx, dir)
+}
+
+// openRuntime connects to the engine for run runID and removes what runs
+// whose lab process is gone left behind; a run that is still going is a
+// reason not to start.
+func openRuntime(ctx context.Context, runID string, progress io.Writer) (*runtime.Runtime, error) {
+	rt, err := runtime.New(ctx, runID) // labels everything with this run's id
+	if err != nil {
+		return nil, err
+	}
+	left, err := rt.Sweep(ctx, false)
+	for _, x := range left {
+		if x.Alive {
+			rt.Close()
+			return nil, fmt.Errorf("%s; two runs at once would measure each other: wait for it to end, or stop it and run `lab clean --all`", x)
+		}
+		fmt.Fprintf(progress, "lab: %s\n", x)
+	}
+	if err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("sweep leftovers of earlier runs: %w", err)
+	}
+	return rt, nil
+}
+
+func newRunner(opts Options, plan *Plan, rt *runtime.Runtime, runID string, seed int64) *runner {
+	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
+		finished: map[trialKey]bool{}, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
+		closedRates: map[[2]string][]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
+	r.pinned = pinSelf(opts.DriverCPU)
+	return r
+}
+
+// execute runs the plan into the run folder dir, whose writer is open:
+// the folder is locked while the run goes, and whatever happens, the
+// trials gathered are kept, results.json is written and the containers
+// are removed.
+func (r *runner) execute(ctx context.Context, dir string) (*results.File, string, error) {
+	self := runtime.Self()
+	if err := results.WriteLock(dir, results.Lock{RunID: r.runID, PID: self.PID, Owner: self.String(), Started: time.Now().UTC()}); err != nil {
+		return nil, "", fmt.Errorf("lock the run folder: %w", err)
 	}
 	runErr := r.run(ctx)
 	r.cleanup()
@@ -163,6 +202,9 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	file, err := r.w.Close()
 	if err != nil {
 		return nil, dir, fmt.Errorf("write results: %w", err)
+	}
+	if err := results.RemoveLock(dir); err != nil {
+		return file, dir, fmt.Errorf("unlock the run folder: %w", err)
 	}
 	return file, dir, runErr
 }
@@ -236,8 +278,11 @@ type runner struct {
 	live   []*runtime.Container // to remove at the end
 	dead   map[string]string    // implementation → why it is out
 	failed map[[3]string]bool   // impl, scenario, step: the server failed it
-	rng    *rand.Rand           // the order of implementations in each round
-	seed   int64
+	// finished: trials a resumed run found done (run, skipped) and does
+	// not run again.
+	finished map[trialKey]bool
+	rng      *rand.Rand // the order of implementations in each round
+	seed     int64
 
 	canaries    []float64                       // every canary so far, for the running median
 	repeats     map[string]int                  // per scenario/step: trials run again because the canary moved
@@ -525,6 +570,11 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 					if _, out := r.dead[s.impl.Name]; out {
 						continue
 					}
+					if r.finished[trialKey{s.impl.Name, sc.Name, st.For(r.opts.Profile).Name, trial}] {
+						r.count++
+						r.done += spec.Warmup.D() + spec.Duration.D() + stepOverhead
+						continue
+					}
 					if r.failed[[3]string{s.impl.Name, sc.Name, st.For(r.opts.Profile).Name}] {
 						r.skip(s, sc, st, trial, "the server failed this step in an earlier trial")
 						continue
@@ -723,6 +773,8 @@ func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
 		res := conformance.Check(ctx, t)
 		failed := conformance.FailedCases(res)
 		r.w.Update(func(f *results.File) {
+			// A resumed run judges again: the newer verdict stands.
+			f.Conformance = slices.DeleteFunc(f.Conformance, func(c results.Conformance) bool { return c.Impl == s.impl.Name && c.Target == t.Name() })
 			f.Conformance = append(f.Conformance, results.Conformance{Impl: s.impl.Name, Target: t.Name(), Passed: len(failed) == 0, Results: res})
 		})
 		if len(failed) > 0 && ctx.Err() == nil {

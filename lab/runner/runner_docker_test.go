@@ -5,8 +5,11 @@ package runner
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +171,43 @@ func TestDockerInterruptedRun(t *testing.T) {
 		t.Errorf("%d trials kept; want the 3 finished before the interrupt", kept)
 	}
 	assertNothingLeft(t)
+
+	// Resumed, the run does the other 6 and keeps the first 3 as they were.
+	opts.Progress = testWriter{t}
+	opts.Resume = dir
+	opts.Scenarios = []string{"echo-latency"} // ignored: the run's own plan holds
+	again, _, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Interrupted != "" || len(again.Resumed) != 1 {
+		t.Errorf("resumed run: interrupted %q, resumed %v", again.Interrupted, again.Resumed)
+	}
+	first := map[string]lab.Trial{}
+	for _, s := range f.Steps {
+		for _, tr := range s.Trials {
+			first[s.Step+"/"+strconv.Itoa(tr.Trial)] = tr
+		}
+	}
+	all := 0
+	for _, s := range again.Steps {
+		if s.Scenario != "echo-sweep" {
+			t.Errorf("the resumed run ran %s, not in its plan", s.Scenario)
+		}
+		for _, tr := range s.Trials {
+			all++
+			if was, ok := first[s.Step+"/"+strconv.Itoa(tr.Trial)]; ok && was.Throughput != tr.Throughput {
+				t.Errorf("%s trial %d changed on resume: %v, was %v", s.Step, tr.Trial, tr.Throughput, was.Throughput)
+			}
+		}
+	}
+	if all != 9 {
+		t.Errorf("%d trials after the resume; want all 9", all)
+	}
+	if _, _, err := Run(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "nothing to resume") {
+		t.Errorf("resuming a finished run: %v", err)
+	}
+	assertNothingLeft(t)
 }
 
 // TestDockerStepFailure kills a server's container in the middle of one
@@ -221,6 +261,67 @@ func TestDockerStepFailure(t *testing.T) {
 		if trials[k] != 3 {
 			t.Errorf("%s: %d trials after the failure, want 3 (%v)", k, trials[k], trials)
 		}
+	}
+	assertNothingLeft(t)
+}
+
+// TestDockerLeftovers: what a lab process that is gone left behind is
+// removed (and said) by the next run; a run whose lab process still runs
+// stops the next one from starting, naming it.
+func TestDockerLeftovers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	host := runtime.Self().Host
+	ended := exec.Command("true")
+	if err := ended.Run(); err != nil {
+		t.Fatal(err)
+	}
+	alive := exec.Command("sleep", "300")
+	if err := alive.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer alive.Process.Kill()
+	live, err := runtime.OwnerOf(alive.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leave := func(runID string, o runtime.Owner) {
+		rt, err := runtime.NewAs(ctx, runID, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt.Close()
+		if _, err := rt.NewNetwork(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leave("test-dead-run", runtime.Owner{Host: host, PID: ended.Process.Pid, Start: 1})
+	leave("test-live-run", live)
+
+	opts := dockerOptions(t, t.TempDir())
+	opts.Impls = []string{"go-goroutine"}
+	opts.Scenarios = []string{"echo-latency"}
+	var said strings.Builder
+	opts.Progress = io.MultiWriter(testWriter{t}, &said)
+	_, _, err = Run(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "run test-live-run is still going (lab process "+strconv.Itoa(live.PID)) {
+		t.Fatalf("with another run going: err = %v; want a refusal naming it", err)
+	}
+	if !strings.Contains(said.String(), "removed 0 containers and 1 network of run test-dead-run") {
+		t.Errorf("the dead run's network was not removed, or not said:\n%s", said.String())
+	}
+	alive.Process.Kill()
+	alive.Wait()
+	said.Reset()
+	_, dir, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(said.String(), "removed 0 containers and 1 network of run test-live-run") {
+		t.Errorf("the run whose lab ended was not swept:\n%s", said.String())
+	}
+	if _, ok, _ := results.ReadLock(dir); ok {
+		t.Errorf("the run ended and left its lock in %s", dir)
 	}
 	assertNothingLeft(t)
 }

@@ -56,24 +56,30 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, st lab.S
 			r.say("lab: the canary read %.0f lines/s, %.0f%% off the run's median %.0f: running the trial again", canary, 100*(canary/med-1), med)
 			continue
 		}
-		if def.Loop == lab.Closed && sc.Mode == "echo" {
-			k := [2]string{s.impl.Name, sc.Name + "/" + def.Name}
-			r.closedRates[k] = append(r.closedRates[k], t.Throughput)
-		}
-		if def.Loop == lab.Open {
-			var failed int64
-			for _, n := range t.Errors {
-				failed += n
-			}
-			r.addRung([2]string{s.impl.Name, sc.Name}, trial, analysis.Rung{
-				Step: def.Name, Rate: float64(def.Rate), Ran: true, P99US: float64(t.Latency.P99),
-				Answers: t.Throughput, Errors: failed, Driver: t.DriverBound,
-			})
-		}
+		r.remember(sc, def, t)
 		if err := r.w.Add(*t); err != nil {
 			r.say("lab: could not store a trial: %v", err)
 		}
 		return
+	}
+}
+
+// remember keeps what later trials are pruned by: echo closed-loop rates,
+// and each trial's ladder of open-loop rungs.
+func (r *runner) remember(sc lab.Scenario, def lab.Step, t *lab.Trial) {
+	if def.Loop == lab.Closed && sc.Mode == "echo" {
+		k := [2]string{t.Impl, sc.Name + "/" + def.Name}
+		r.closedRates[k] = append(r.closedRates[k], t.Throughput)
+	}
+	if def.Loop == lab.Open {
+		var failed int64
+		for _, n := range t.Errors {
+			failed += n
+		}
+		r.addRung([2]string{t.Impl, sc.Name}, t.Trial, analysis.Rung{
+			Step: def.Name, Rate: float64(def.Rate), Ran: true, P99US: float64(t.Latency.P99),
+			Answers: t.Throughput, Errors: failed, Driver: t.DriverBound,
+		})
 	}
 }
 

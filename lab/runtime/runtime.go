@@ -4,7 +4,8 @@
 //
 // What it believes, from ../shared/DOCKER-NOTES.md, each checked on the
 // lab's machines: Ryuk cannot be pulled, so it is off and everything the lab
-// creates carries the label org.linelab.managed, which Clean sweeps;
+// creates carries the label org.linelab.managed, which Sweep removes once
+// the lab process that made it (org.linelab.owner) is gone;
 // testcontainers' Host() answers with the default gateway here, so the lab
 // never uses it and dials container addresses on its own network instead;
 // every call has a deadline, since a missing image would otherwise mean
@@ -61,11 +62,18 @@ var ErrNoEngine = errors.New("no Docker engine answers")
 type Runtime struct {
 	cli   *client.Client
 	runID string
+	owner Owner // this process, on every label
 }
 
 // New connects to the Docker engine (DOCKER_HOST or the default socket) and
 // checks that it answers. runID labels everything this Runtime creates.
 func New(ctx context.Context, runID string) (*Runtime, error) {
+	return NewAs(ctx, runID, Self())
+}
+
+// NewAs is New for a Runtime whose containers and networks name owner as
+// the lab process that made them: a test plays an earlier lab with it.
+func NewAs(ctx context.Context, runID string, owner Owner) (*Runtime, error) {
 	setup()
 	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -77,14 +85,14 @@ func New(ctx context.Context, runID string) (*Runtime, error) {
 		cli.Close()
 		return nil, fmt.Errorf("%w (%v)", ErrNoEngine, err)
 	}
-	return &Runtime{cli: cli, runID: runID}, nil
+	return &Runtime{cli: cli, runID: runID, owner: owner}, nil
 }
 
 // Close releases the client.
 func (r *Runtime) Close() error { return r.cli.Close() }
 
 func (r *Runtime) labels(extra map[string]string) map[string]string {
-	l := map[string]string{LabelManaged: "true", LabelRun: r.runID}
+	l := map[string]string{LabelManaged: "true", LabelRun: r.runID, LabelOwner: r.owner.String()}
 	for k, v := range extra {
 		l[k] = v
 	}
@@ -295,40 +303,6 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("inspect image %s: %w", ref, err)
-}
-
-// Clean removes every container and network labelled as the lab's, of any
-// run, and returns how many of each it removed.
-func (r *Runtime) Clean(ctx context.Context) (containers, networks int, err error) {
-	f := client.Filters{}.Add("label", LabelManaged+"=true")
-	cs, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return 0, 0, fmt.Errorf("list containers: %w", err)
-	}
-	var errs []error
-	for _, c := range cs.Items {
-		if c.State == "paused" {
-			// A frozen container cannot take the signal that stops it.
-			r.cli.ContainerUnpause(ctx, c.ID, client.ContainerUnpauseOptions{})
-		}
-		if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, err))
-			continue
-		}
-		containers++
-	}
-	ns, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return containers, 0, fmt.Errorf("list networks: %w", err)
-	}
-	for _, n := range ns.Items {
-		if _, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
-			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
-			continue
-		}
-		networks++
-	}
-	return containers, networks, errors.Join(errs...)
 }
 
 // KillRunning sends SIGKILL to the lab's running (not paused) containers

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -64,8 +65,10 @@ func hintFor(err error) string {
 const usage = `usage:
   lab run [--profile quick|standard|thorough] [--impl a,b] [--scenario x,y] [--release trixie,bookworm]
           [--seed n] [--out runs]
+  lab run --resume runs/<id>  finish a run that stopped early (same plan, images and seed)
   lab list                 implementations and scenarios
-  lab clean                remove containers and networks a run left behind
+  lab clean [--all]        remove the containers and networks of runs whose lab process is gone
+                           (--all: of runs still going too)
   lab report <run>         rebuild results.json (from trials.jsonl), report.html and the table of a run folder
   lab compare [--any-profile] [--any-images] [--alpha 0.05] <runA> <runB> [--out file.html]
                            figures of two runs, with a rank test on every one
@@ -81,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "list":
 		return cmdList(ctx, args[1:], stdout)
 	case "clean":
-		return cmdClean(ctx, stdout)
+		return cmdClean(ctx, args[1:], stdout)
 	case "report":
 		return cmdReport(args[1:], stdout)
 	case "compare":
@@ -116,6 +119,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&opts.ScenarioDir, "scenarios", opts.ScenarioDir, "folder of scenario files")
 	mem := fs.Int("memory-mib", int(opts.MemoryLimit>>20), "memory limit of each server container, MiB")
 	fs.Int64Var(&opts.Seed, "seed", 0, "seed of the shuffled order of implementations (default: from the clock; recorded)")
+	fs.StringVar(&opts.Resume, "resume", "", "a run folder (runs/<id>) whose run stopped early: run only the trials it did not finish, with its plan, images and seed")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -145,7 +149,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "\nrun folder: %s (%s)\n", dir, time.Since(start).Round(time.Second))
 	}
 	if err != nil && ctx.Err() != nil && dir != "" {
-		return fmt.Errorf("interrupted; the trials finished so far are in %s", dir)
+		return fmt.Errorf("interrupted; the trials finished so far are in %s, and `lab run --resume %s` runs the rest", dir, dir)
 	}
 	return err
 }
@@ -170,14 +174,24 @@ func cmdList(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdClean(ctx context.Context, stdout io.Writer) error {
+func cmdClean(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("clean", flag.ContinueOnError)
+	all := fs.Bool("all", false, "remove the containers and networks of runs that are still going too")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
 	rt, err := runtime.New(ctx, "")
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	c, n, err := rt.Clean(ctx)
-	fmt.Fprintf(stdout, "removed %d containers and %d networks\n", c, n)
+	left, err := rt.Sweep(ctx, *all)
+	for _, x := range left {
+		fmt.Fprintln(stdout, x)
+	}
+	if len(left) == 0 && err == nil {
+		fmt.Fprintln(stdout, "nothing to remove: no run left containers or networks")
+	}
 	return err
 }
 
@@ -186,11 +200,28 @@ func cmdReport(args []string, stdout io.Writer) error {
 		return usageError{"report: want one run folder, e.g. runs/20261126-171500"}
 	}
 	dir := args[0]
+	// A lock means the run did not end: its lab process still writes the
+	// folder, or it was killed before it could say so (and run.json now
+	// does).
+	var going string
+	if l, ok, err := results.ReadLock(dir); err != nil {
+		return err
+	} else if ok {
+		if o, known := runtime.ParseOwner(l.Owner); known && o.Alive() {
+			going = l.RunID
+			fmt.Fprintf(stdout, "run %s is still going (lab process %d): this report shows what it has so far\n\n", l.RunID, l.PID)
+		} else if err := results.MarkInterrupted(dir, fmt.Sprintf("its lab process (pid %d) ended before the run did: killed, or the machine stopped", l.PID)); err != nil {
+			return err
+		}
+	}
 	// Always from trials.jsonl, so that today's rules judge the run and an
 	// interrupted run (no results.json yet) reads like any other.
 	f, err := results.Rebuild(dir)
 	if err != nil {
 		return err
+	}
+	if going != "" {
+		f.Interrupted = cmp.Or(f.Interrupted, "still going when this report was made")
 	}
 	if err := results.WriteTable(stdout, f); err != nil {
 		return err

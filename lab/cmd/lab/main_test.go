@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/runtime"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -52,7 +54,16 @@ func TestReportRebuildsAnInterruptedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Add(lab.Trial{Impl: "a", Scenario: "s", Step: "c1", Trial: 1, Throughput: 1000, Lines: 1000})
-	// No Close: the run was killed.
+	// No Close: the run was killed, and its lock names a process that is
+	// gone (a finished child's).
+	child := exec.Command("true")
+	if err := child.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := runtime.Owner{Host: runtime.Self().Host, PID: child.Process.Pid, Start: 1}
+	if err := results.WriteLock(dir, results.Lock{RunID: "x", PID: dead.PID, Owner: dead.String()}); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"report", dir}, &out, &out); err != nil {
 		t.Fatal(err)
@@ -64,5 +75,16 @@ func TestReportRebuildsAnInterruptedRun(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "only 1 of 3 trials") && !strings.Contains(out.String(), "1.00k") {
 		t.Errorf("table:\n%s", out.String())
+	}
+	f, err := results.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.Interrupted, "ended before the run did") {
+		t.Errorf("interrupted = %q; want the dead lab process named", f.Interrupted)
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	if !strings.Contains(string(page), "2 planned trials are missing, in 1 steps: a s/c1 (1 of 3)") {
+		t.Errorf("the report does not say which trials are missing")
 	}
 }

@@ -1,0 +1,122 @@
+package runner
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/catalog"
+	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/runtime"
+)
+
+// trialKey is one trial of one step of one implementation.
+type trialKey struct {
+	impl, scen, step string
+	trial            int
+}
+
+// resume takes up the run in opts.Resume where it stopped: the plan (the
+// implementations and scenarios as the run recorded them), the seed (so
+// every round's order is the one the run had) and the images, which must
+// be the very ones it measured. Trials already run or skipped are not run
+// again; the run is marked resumed.
+func resume(ctx context.Context, opts Options) (*results.File, string, error) {
+	dir := opts.Resume
+	prev, err := results.Rebuild(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if l, ok, err := results.ReadLock(dir); err != nil {
+		return nil, "", err
+	} else if ok {
+		if o, known := runtime.ParseOwner(l.Owner); known && o.Alive() {
+			return nil, "", fmt.Errorf("resume %s: run %s is still going (lab process %d)", dir, l.RunID, l.PID)
+		}
+		// Killed before it could say why it stopped.
+		prev.Interrupted = cmp.Or(prev.Interrupted, "its lab process died")
+	}
+	if prev.Interrupted == "" {
+		return nil, "", fmt.Errorf("resume %s: run %s ended with every trial; there is nothing to resume", dir, prev.RunID)
+	}
+	cat, err := catalog.LoadReleases(ctx, opts.ComposeFile, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios}
+	rt, err := openRuntime(ctx, prev.RunID, opts.Progress)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rt.Close()
+	if err := sameImages(ctx, rt, prev); err != nil {
+		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
+	}
+	opts.Profile = prev.Profile
+	r := newRunner(opts, plan, rt, prev.RunID, prev.Seed)
+	if r.w, err = results.Open(dir); err != nil {
+		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
+	}
+	r.w.Update(func(f *results.File) {
+		f.Interrupted = ""
+		f.Resumed = append(f.Resumed, time.Now().UTC())
+	})
+	n := r.preload(prev)
+	fmt.Fprintf(opts.Progress, "lab: resuming run %s (%s): %d trials are done, the rest run now\n", prev.RunID, prev.Interrupted, n)
+	return r.execute(ctx, dir)
+}
+
+// sameImages checks that every image the run measured is still the one
+// its tag names: a resumed run must not mix two builds in one comparison.
+func sameImages(ctx context.Context, rt *runtime.Runtime, prev *results.File) error {
+	var changed []string
+	for _, name := range slices.Sorted(maps.Keys(prev.Environment.Images)) {
+		img := prev.Environment.Images[name]
+		info, err := rt.Image(ctx, img.Ref)
+		switch {
+		case err != nil:
+			changed = append(changed, fmt.Sprintf("%s (%s) is gone", name, img.Ref))
+		case info.ID != img.ID:
+			changed = append(changed, fmt.Sprintf("%s (%s) was %.19s, is now %.19s", name, img.Ref, img.ID, info.ID))
+		}
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("images changed since the run: %s; a resumed run must measure the images it began with: rebuild them from the run's commit, or start a new run", strings.Join(changed, "; "))
+	}
+	return nil
+}
+
+// preload marks the run's finished trials, its failed steps and its
+// left-out implementations, and replays what pruning depends on; it
+// returns how many trials were done.
+func (r *runner) preload(prev *results.File) int {
+	n := 0
+	for _, s := range prev.Steps {
+		i := slices.IndexFunc(r.plan.Scenarios, func(sc lab.Scenario) bool { return sc.Name == s.Scenario })
+		for _, t := range s.Trials {
+			r.finished[trialKey{s.Impl, s.Scenario, s.Step, t.Trial}] = true
+			n++
+			if i >= 0 {
+				r.remember(r.plan.Scenarios[i], s.Def, &t)
+			}
+		}
+	}
+	for _, sk := range prev.Skipped {
+		r.finished[trialKey{sk.Impl, sk.Scenario, sk.Step, sk.Trial}] = true
+		n++
+	}
+	for _, x := range prev.Failures {
+		switch {
+		case x.LeftOut:
+			r.dead[x.Impl] = x.Message
+		case x.Step != "":
+			r.failed[[3]string{x.Impl, x.Scenario, x.Step}] = true
+		}
+	}
+	return n
+}

@@ -1,0 +1,58 @@
+package runtime
+
+import (
+	"os/exec"
+	"testing"
+)
+
+func TestOwner(t *testing.T) {
+	t.Parallel()
+	self := Self()
+	if self.Start == 0 {
+		t.Fatalf("no start time for this process: %+v", self)
+	}
+	back, ok := ParseOwner(self.String())
+	if !ok || back != self {
+		t.Fatalf("ParseOwner(%q) = %+v, %v", self.String(), back, ok)
+	}
+	// A finished child's pid is free: its owner is gone.
+	child := exec.Command("true")
+	if err := child.Run(); err != nil {
+		t.Fatal(err)
+	}
+	gone := Owner{Host: self.Host, PID: child.Process.Pid, Start: 1}
+	reused := self
+	reused.Start++ // the same pid, started at another time: another process
+	elsewhere := Owner{Host: self.Host + "-elsewhere", PID: 1, Start: 1}
+	for _, tt := range []struct {
+		name  string
+		o     Owner
+		alive bool
+	}{
+		{"this process", self, true},
+		{"a process that ended", gone, false},
+		{"a pid given to another process", reused, false},
+		{"another host, which cannot be asked", elsewhere, true},
+	} {
+		if got := tt.o.Alive(); got != tt.alive {
+			t.Errorf("%s: Alive() = %v, want %v", tt.name, got, tt.alive)
+		}
+	}
+	for _, bad := range []string{"", "host", "host/x/1", "host/1/x", "a/1/2/3"} {
+		if _, ok := ParseOwner(bad); ok {
+			t.Errorf("ParseOwner(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRunLeftSays(t *testing.T) {
+	t.Parallel()
+	x := RunLeft{RunID: "20261202-170000", Owner: "box/4242/99", Containers: 3, Networks: 1, Removed: true}
+	if got, want := x.String(), "removed 3 containers and 1 network of run 20261202-170000 (lab process 4242 on box is gone)"; got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	x.Removed, x.Alive = false, true
+	if got, want := x.String(), "run 20261202-170000 is still going (lab process 4242 on box): its 3 containers and 1 network left alone"; got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
