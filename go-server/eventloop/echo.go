@@ -35,9 +35,10 @@ type backlog struct {
 	discarding bool
 }
 
-// send writes out to c's socket, or behind the backlog when there is one;
-// it returns the connection's backlog (nil while there is none) or an
-// error when the connection is broken.
+// send writes out to c's socket, or behind the backlog b when there is
+// one; it returns the connection's backlog (nil while there is none, a new
+// one when the kernel took only part of out) or an error when the
+// connection is broken.
 func send(c gnet.Conn, b *backlog, out []byte) (*backlog, error) {
 	if b != nil {
 		b.push(out)
@@ -53,12 +54,7 @@ func send(c gnet.Conn, b *backlog, out []byte) (*backlog, error) {
 	if n == len(out) {
 		return nil, nil
 	}
-	b, err = startBacklog(c, out[n:])
-	if err != nil {
-		return nil, err
-	}
-	c.SetContext(b)
-	return b, nil
+	return startBacklog(c, out[n:])
 }
 
 func startBacklog(c gnet.Conn, rest []byte) (*backlog, error) {

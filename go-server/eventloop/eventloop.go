@@ -9,10 +9,12 @@
 // writes the queue's finished head slots, so answers leave in request order
 // even when the upstream answers out of order.
 //
-// gnet closes a connection as soon as it reads EOF, and a client that
-// half-closes still wants the answers to its fetches in flight. For that one
-// case the connection's descriptor is duplicated before gnet closes it and the
-// remaining answers are written to the duplicate (see session.onClose).
+// gnet closes a connection as soon as it reads EOF, and drops what its
+// output buffer still holds; a client that half-closes still wants every
+// answer. So answers never go through gnet's buffer: they are written to the
+// socket directly, and once the kernel pushes back, or gnet closes with
+// fetches still in flight, the rest go out through a backlog that a
+// goroutine writes to a duplicate of the descriptor (see backlog).
 package eventloop
 
 import (
@@ -167,8 +169,12 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	}
 	*op = out
 	if len(out) > 0 {
-		if _, err := send(c, b, out); err != nil {
+		nb, err := send(c, b, out)
+		if err != nil {
 			return gnet.Close
+		}
+		if b == nil && nb != nil {
+			c.SetContext(nb)
 		}
 	}
 	return gnet.None

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"os"
 	"sync"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -22,9 +19,11 @@ type session struct {
 	queue   []*slot
 	closing bool // "line too long" queued: no further requests, close after it
 
-	gone       bool     // gnet has closed the connection
-	drain      net.Conn // a duplicate of its descriptor, for answers still due
-	drainReady bool     // gnet's own last flush is done; drain may be written
+	gone bool // gnet has closed the connection
+	// out, once the kernel pushed back or gnet closed with answers still
+	// due, writes the connection's answers from a goroutine to a
+	// duplicate of its descriptor (see backlog); nil until then.
+	out *backlog
 }
 
 type slot struct {
@@ -62,15 +61,14 @@ func (h *handler) fetchTraffic(c gnet.Conn, s *session) gnet.Action {
 }
 
 // fetch runs off the loop: it asks the upstream, fills the slot, and has the
-// loop (or, once gnet has closed the connection, itself) write what is ready.
+// loop (or, once gnet has closed the connection, the backlog) write what is
+// ready.
 func (h *handler) fetch(c gnet.Conn, s *session, sl *slot, p []byte) {
 	line := h.fetcher.AppendAnswer(h.ctx, nil, p)
 	s.mu.Lock()
 	sl.line, sl.done = line, true
 	if s.gone {
-		if s.drainReady {
-			s.writeDrainLocked()
-		}
+		s.afterCloseLocked()
 		s.mu.Unlock()
 		return
 	}
@@ -91,10 +89,21 @@ func (h *handler) flush(c gnet.Conn, s *session) gnet.Action {
 		return gnet.None
 	}
 	if out := s.popReadyLocked(); len(out) > 0 {
-		c.Write(out)
+		b, err := send(c, s.out, out)
+		if err != nil {
+			return gnet.Close
+		}
+		s.out = b
 	}
 	if s.closing && len(s.queue) == 0 {
-		return linger(c)
+		if s.out == nil {
+			return linger(c)
+		}
+		// The backlog's writer half-closes after the error line and
+		// lingers on the duplicate; gnet's close does not end the
+		// connection while that is open.
+		s.out.end()
+		return gnet.Close
 	}
 	return gnet.None
 }
@@ -110,58 +119,36 @@ func (s *session) popReadyLocked() []byte {
 	return out
 }
 
-// onClose runs on the loop inside gnet's close, before gnet's last flush of
-// its output buffer and the close of the descriptor. If the client only
-// half-closed (EOF) while fetches are in flight, it keeps a duplicate of the
-// descriptor to write their answers; the duplicate becomes writable only
-// from a task queued now, which the loop runs after gnet's last flush, so the
-// order of bytes on the wire is kept.
+// onClose runs on the loop inside gnet's close, before it closes the
+// descriptor. If the client only half-closed (EOF) while fetches are in
+// flight, their answers go out through a backlog on a duplicate of the
+// descriptor; a backlog that exists already takes them anyway. gnet's own
+// output buffer is always empty here (answers never go through it), so
+// nothing it flushes can overtake them.
 func (s *session) onClose(c gnet.Conn, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if out := s.popReadyLocked(); len(out) > 0 {
-		c.Write(out)
-	}
 	s.gone = true
-	if len(s.queue) == 0 || !errors.Is(err, io.EOF) {
-		return
+	if s.out == nil && len(s.queue) > 0 && errors.Is(err, io.EOF) {
+		b, berr := startBacklog(c, s.popReadyLocked())
+		if berr != nil {
+			return
+		}
+		s.out = b
 	}
-	fd, derr := c.Dup()
-	if derr != nil {
-		return
-	}
-	f := os.NewFile(uintptr(fd), "drain")
-	nc, derr := net.FileConn(f)
-	f.Close()
-	if derr != nil {
-		return
-	}
-	s.drain = nc
-	c.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		go func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.drainReady = true
-			s.writeDrainLocked()
-		}()
-		return nil
-	}))
+	s.afterCloseLocked()
 }
 
-// writeDrainLocked writes finished answers to the duplicate descriptor and
-// closes it when nothing is due any more, or on "line too long".
-func (s *session) writeDrainLocked() {
-	if s.drain == nil {
+// afterCloseLocked hands finished answers to the backlog once gnet has
+// closed, and ends it when none is due any more.
+func (s *session) afterCloseLocked() {
+	if s.out == nil {
 		return
 	}
 	if out := s.popReadyLocked(); len(out) > 0 {
-		s.drain.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		if _, err := s.drain.Write(out); err != nil {
-			s.queue = nil
-		}
+		s.out.push(out)
 	}
 	if len(s.queue) == 0 {
-		s.drain.Close()
-		s.drain = nil
+		s.out.end()
 	}
 }
