@@ -143,6 +143,10 @@ const (
 	WarnMissingTrials WarningCode = "missing-trials"
 	// WarnNoisy: the trials spread more than analysis.NoisySpread around their median.
 	WarnNoisy WarningCode = "noisy"
+	// WarnStalled: in some trials lines were in flight and not one answer
+	// arrived in the window or after it, yet the server was still there;
+	// the figure's range holds those trials' zero.
+	WarnStalled WarningCode = "stalled"
 )
 
 // Warning is one thing a reader must know about a figure.

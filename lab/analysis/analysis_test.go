@@ -138,6 +138,29 @@ func TestPrune(t *testing.T) {
 	}
 }
 
+// A trial stalled when lines were in flight and not one answer came: the
+// fetch-sweep c1000 trial of threads that read 0 lines/s in a standard run.
+func TestStalled(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		loop lab.Loop
+		t    lab.Trial
+		want bool
+	}{
+		{lab.Closed, lab.Trial{Lines: 0, InFlight: 1000}, true},
+		{lab.Open, lab.Trial{Lines: 0, InFlight: 3}, true},
+		{lab.Closed, lab.Trial{Lines: 0, Late: 5, InFlight: 1000}, false}, // answers came, late
+		{lab.Closed, lab.Trial{Lines: 9125, InFlight: 1000}, false},
+		{lab.Closed, lab.Trial{}, false}, // nothing was asked
+		{lab.Idle, lab.Trial{InFlight: 10}, false},
+		{lab.Churn, lab.Trial{InFlight: 10}, false},
+	} {
+		if got := Stalled(tc.loop, tc.t); got != tc.want {
+			t.Errorf("Stalled(%s, %+v) = %v, want %v", tc.loop, tc.t, got, tc.want)
+		}
+	}
+}
+
 func TestStepWarnings(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -157,6 +180,8 @@ func TestStepWarnings(t *testing.T) {
 		{"noisy machine", StepFacts{Trials: 3, Want: 3, Lo: 60, Center: 100, Hi: 110, CanaryLo: 0.6, CanaryCenter: 1, CanaryHi: 1.05}, []lab.WarningCode{lab.WarnNoisy},
 			func(ws []lab.Warning) bool { return ws[0].Machine && ws[0].Canary > 0.4 }},
 		{"just under noisy", StepFacts{Trials: 3, Want: 3, Lo: 90, Center: 100, Hi: 109}, nil, nil},
+		{"a stalled trial", StepFacts{Trials: 3, Want: 3, Stalled: 1, Lo: 0, Center: 5400, Hi: 6080}, []lab.WarningCode{lab.WarnStalled, lab.WarnNoisy},
+			func(ws []lab.Warning) bool { return ws[0].Trials == 1 && ws[0].Of == 3 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -12,6 +12,7 @@ type StepFacts struct {
 	DriverBound, UpBound int      // trials flagged
 	Why                  []string // the first reasons given by flagged trials
 	Failed               int64    // failed lines or connections, all trials
+	Stalled              int      // trials with lines in flight and no answer at all
 	Lo, Center, Hi       float64  // the step's throughput over trials
 	CanaryLo, CanaryHi   float64  // its trials' canaries over the run's median (0 unknown)
 	CanaryCenter         float64
@@ -33,6 +34,9 @@ func StepWarnings(s StepFacts) []lab.Warning {
 	if s.Failed > 0 {
 		out = append(out, lab.Warning{Code: lab.WarnFailed, Count: s.Failed, Of: s.Trials})
 	}
+	if s.Stalled > 0 {
+		out = append(out, lab.Warning{Code: lab.WarnStalled, Trials: s.Stalled, Of: s.Trials})
+	}
 	if s.Trials < s.Want {
 		out = append(out, lab.Warning{Code: lab.WarnMissingTrials, Trials: s.Trials, Of: s.Want})
 	}
@@ -44,6 +48,13 @@ func StepWarnings(s StepFacts) []lab.Warning {
 		out = append(out, w)
 	}
 	return out
+}
+
+// Stalled says whether a trial of a loaded step saw lines in flight and
+// not one answer, in its window or after (an idle step's lines are not
+// load, and a churn step counts connections).
+func Stalled(loop lab.Loop, t lab.Trial) bool {
+	return (loop == lab.Closed || loop == lab.Open) && t.Lines == 0 && t.Late == 0 && t.InFlight > 0
 }
 
 // Has reports whether ws holds a warning of code c.

@@ -671,6 +671,7 @@ var warningHint = map[string]string{
 	"noisy":                       fmt.Sprintf("; trials spread more than %.0f%% around the median", 100*analysis.NoisySpread),
 	"failed lines or connections": "; the counts by class are in the scenario's table",
 	"missing trials":              "; fewer trials than the profile asks for",
+	"stalled":                     "; in some trials not one answer came though lines were in flight (the server was still there), and the range holds that zero",
 }
 
 // WarningText is a warning in words, for a reader.
@@ -688,6 +689,8 @@ func WarningText(w lab.Warning) string {
 		return fmt.Sprintf("%d failed lines or connections over %d trials", w.Count, w.Of)
 	case lab.WarnMissingTrials:
 		return fmt.Sprintf("only %d of %d trials ran", w.Trials, w.Of)
+	case lab.WarnStalled:
+		return fmt.Sprintf("stalled in %d of %d trials: lines were in flight and not one answer came, in the window or after it, though the server still answered a probe; the range holds that trial's zero", w.Trials, w.Of)
 	case lab.WarnNoisy:
 		t := fmt.Sprintf("noisy: trials spread %.0f%% around the median", 100*w.Spread)
 		if w.Machine {

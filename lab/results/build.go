@@ -261,6 +261,9 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 		if t.DriverBound {
 			facts.DriverBound++
 		}
+		if analysis.Stalled(def.Loop, t) {
+			facts.Stalled++
+		}
 		if t.UpstreamBound {
 			facts.UpBound++
 		}
