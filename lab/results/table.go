@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/linelab/linelab/lab"
 )
 
 // WriteTable writes the terminal summary: per scenario, a row per
@@ -96,6 +98,11 @@ func flags(s Step) string {
 	}
 	if s.Summary.Errors > 0 {
 		f = append(f, fmt.Sprintf("%d errors", s.Summary.Errors))
+	}
+	for _, w := range s.Summary.Warnings {
+		if w.Code == lab.WarnStalled {
+			f = append(f, fmt.Sprintf("stalled in %d of %d trials", w.Trials, w.Of))
+		}
 	}
 	if s.Summary.Ideal > 0 {
 		f = append(f, fmt.Sprintf("%.0f%% of ideal", 100*s.Summary.Throughput.Center/s.Summary.Ideal))
