@@ -52,6 +52,32 @@ type Trial struct {
 
 	Histogram            []byte `json:"histogram"` // HdrHistogram V2 compressed, base64 in JSON
 	UncorrectedHistogram []byte `json:"uncorrected_histogram,omitempty"`
+
+	// Reconnects: connections the closed loop had to open again because
+	// the server closed or reset one (the contract keeps them open).
+	Reconnects int64     `json:"reconnects,omitempty"`
+	Timeline   *Timeline `json:"timeline,omitempty"` // fault steps
+}
+
+// Timeline is a fault step's window in buckets: correct answers and
+// failures by class, as they happened, and when the fault was done.
+type Timeline struct {
+	BucketMS int                `json:"bucket_ms"`
+	Answers  []int64            `json:"answers"`          // correct answers that arrived in each bucket
+	Errors   map[string][]int64 `json:"errors,omitempty"` // failures by class, in the bucket they were seen
+	Faults   []Mark             `json:"faults,omitempty"`
+	// FirstAnswerMS is from the fault's start to the first correct answer
+	// to a line sent after the fault was over (for a crash: after the
+	// container was started again); -1 when none came in the window.
+	FirstAnswerMS float64 `json:"first_answer_ms"`
+}
+
+// Mark is one fault action as it was done, in ms from the window's opening.
+type Mark struct {
+	What   string  `json:"what"`
+	FromMS float64 `json:"from_ms"`
+	ToMS   float64 `json:"to_ms"`
+	Error  string  `json:"error,omitempty"` // the action failed: the fault did not happen as planned
 }
 
 // Percentiles of a latency histogram, in microseconds.
@@ -86,6 +112,9 @@ type Summary struct {
 	Threads       Stat      `json:"threads"`
 	Errors        int64     `json:"errors"`                   // over all trials
 	Headroom      Stat      `json:"driver_headroom,omitzero"` // server CPU per line ÷ driver CPU per line
+	Recovery      Stat      `json:"recovery_ms,omitzero"`     // fault steps: fault's end to the rate back
+	FirstAnswer   Stat      `json:"first_answer_ms,omitzero"` // fault steps: fault's start to a good answer
+	NotRecovered  int       `json:"not_recovered,omitempty"`  // trials whose rate was not back by the window's end
 	Canary        Stat      `json:"canary_ratio,omitzero"`    // each trial's canary ÷ the run's median
 	DriverBound   bool      `json:"driver_bound"`
 	UpstreamBound bool      `json:"upstream_bound,omitempty"`

@@ -94,11 +94,14 @@ const (
 	FigMemPerConn  Figure = "mem_per_connection"   // idle: working set per connection
 	FigKnee        Figure = "knee"                 // open loops: highest rate with p99 under the bound
 	FigSlowdown    Figure = "slowdown"             // p90 of the step over p90 of the first step
+	FigP99         Figure = "p99"                  // 99th percentile latency
+	FigRecovery    Figure = "recovery"             // fault steps: from the fault's end to the rate back
 )
 
 // Figures lists the headline figures with whether more is better.
 var Figures = map[Figure]bool{
 	FigThroughput: true, FigLinesPerCPU: true, FigP50: false, FigMemPerConn: false, FigKnee: true, FigSlowdown: false,
+	FigP99: false, FigRecovery: false,
 }
 
 // Headline is the figure a scenario's verdict ranks by.
@@ -131,7 +134,41 @@ type Step struct {
 	// connections in CI, say).
 	Quick    *StepOverride     `yaml:"quick,omitempty" json:"quick,omitempty"`
 	Upstream *UpstreamSettings `yaml:"upstream,omitempty" json:"upstream,omitempty"`
+	// Fault is done to the server or its surroundings during the step.
+	Fault *Fault `yaml:"fault,omitempty" json:"fault,omitempty"`
 }
+
+// FaultKind names a fault a step injects on purpose.
+type FaultKind string
+
+const (
+	// FaultCrash: At into the window, the server's container is killed
+	// (SIGKILL) and started again at once, as a supervisor would.
+	FaultCrash FaultKind = "crash"
+	// FaultUpstreamFlap: At into the window, the upstream answers every
+	// request 503 for the first half of For, then refuses connections
+	// (its listening socket closed, its open connections closed) for the
+	// second half. Fetch mode only.
+	FaultUpstreamFlap FaultKind = "upstream-flap"
+	// FaultLossyLink: for the whole step (warm-up included), every packet
+	// the server sends on the lab's network is dropped with probability
+	// Loss and delayed by Delay (Linux tc netem on the container's
+	// interface).
+	FaultLossyLink FaultKind = "lossy-link"
+)
+
+// Fault is what a step does on purpose, and when.
+type Fault struct {
+	Kind  FaultKind `yaml:"kind" json:"kind"`
+	At    Duration  `yaml:"at,omitempty" json:"at,omitempty"`       // crash, upstream-flap: from the opening of the window
+	For   Duration  `yaml:"for,omitempty" json:"for,omitempty"`     // upstream-flap: how long
+	Loss  float64   `yaml:"loss,omitempty" json:"loss,omitempty"`   // lossy-link: share of packets dropped
+	Delay Duration  `yaml:"delay,omitempty" json:"delay,omitempty"` // lossy-link: added to every packet
+}
+
+// Timed reports whether the fault happens at a moment of the window (and
+// so has a before and an after to compare), rather than for the whole step.
+func (f *Fault) Timed() bool { return f != nil && f.Kind != FaultLossyLink }
 
 // StepOverride holds the values a profile may change.
 type StepOverride struct {

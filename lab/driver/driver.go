@@ -62,6 +62,16 @@ type Config struct {
 	// Grace is how long after the window the driver still waits for the
 	// answers it is owed; 0 means 5 s (30 s for idle steps).
 	Grace time.Duration
+	// Timeline, when > 0, is the width of the buckets in which answers
+	// and failures are counted over the window (Result.Timeline); with
+	// Actions and no Timeline, 100 ms.
+	Timeline time.Duration
+	// Actions are done at their moments of the window, each on its own
+	// goroutine, and marked on the timeline.
+	Actions []Action
+	// Target, when set, gives the address before every dial instead of
+	// Addr: a server started again may have moved.
+	Target func() string
 }
 
 // Result is what one run of a step measured, over its measured window only.
@@ -79,6 +89,8 @@ type Result struct {
 	SendLag     *hdrhistogram.Histogram // open loop: µs each line left after its intended time
 	From, To    time.Time               // the measured window, for the metrics sampler
 	FirstError  string                  // the first failure seen, for the report
+	Reconnects  int64                   // closed loop: connections opened again in the window
+	Timeline    *lab.Timeline           // with Config.Timeline or Actions
 }
 
 // Throughput is correct answers per second of the measured window.
@@ -111,7 +123,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("driver: step %s: connections must be > 0", st.Name)
 	}
 	r := newRun(ctx, cfg)
-	defer func() { r.cancel() }() // the open loop renews it
+	var acts sync.WaitGroup
+	defer func() {
+		r.cancel() // the open loop renews it
+		acts.Wait()
+	}()
+	for _, a := range cfg.Actions {
+		acts.Add(1)
+		go func() {
+			defer acts.Done()
+			r.tl.act(r.ctx, a)
+		}()
+	}
 	switch st.Loop {
 	case lab.Closed:
 		r.closed()
@@ -127,6 +150,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("driver: step %s: unknown loop %q", st.Name, st.Loop)
 	}
+	acts.Wait() // their marks belong in the result
 	return r.result(), nil
 }
 
@@ -151,6 +175,8 @@ type run struct {
 	cpu0        time.Duration
 	cpu1        time.Duration
 	conns       atomic.Int64
+	reconnects  atomic.Int64
+	tl          *timeline // nil without Config.Timeline or Actions
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
@@ -160,6 +186,12 @@ func newRun(ctx context.Context, cfg Config) *run {
 	r.end = r.measureFrom.Add(cfg.Duration)
 	// Past the end, nothing waits longer than a grace period for an answer.
 	r.ctx, r.cancel = context.WithDeadline(ctx, r.end.Add(grace(cfg)))
+	if b := cfg.Timeline; b > 0 || len(cfg.Actions) > 0 {
+		if b <= 0 {
+			b = 100 * time.Millisecond
+		}
+		r.tl = newTimeline(r.measureFrom, cfg.Duration, b)
+	}
 	return r
 }
 
@@ -182,6 +214,9 @@ func (r *run) fail(c Class, err error) {
 	for i, k := range Classes {
 		if k == c {
 			r.errs[i].Add(1)
+			if r.tl != nil {
+				r.tl.fail(i, time.Now())
+			}
 		}
 	}
 	r.note(c, err)
@@ -232,6 +267,10 @@ func (r *run) result() *Result {
 	if p := r.firstErr.Load(); p != nil {
 		res.FirstError = *p
 	}
+	res.Reconnects = r.reconnects.Load()
+	if r.tl != nil {
+		res.Timeline = r.tl.result()
+	}
 	if r.cpu1 > r.cpu0 {
 		res.DriverCPU = r.cpu1 - r.cpu0
 	}
@@ -271,7 +310,11 @@ func processCPU() time.Duration {
 
 func (r *run) dial() (net.Conn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
-	c, err := d.DialContext(r.ctx, "tcp", r.cfg.Addr)
+	addr := r.cfg.Addr
+	if r.cfg.Target != nil {
+		addr = r.cfg.Target()
+	}
+	c, err := d.DialContext(r.ctx, "tcp", addr)
 	if err != nil {
 		r.fail(ErrConnect, err)
 		return nil, err

@@ -24,12 +24,16 @@ func (r *run) closed() {
 	parallel(r.cfg.Step.Connections, func(id int) {
 		b := r.hist.batch(id)
 		defer b.flush()
-		for time.Now().Before(r.end) && r.ctx.Err() == nil {
+		for again := false; time.Now().Before(r.end) && r.ctx.Err() == nil; {
 			c, err := r.dial()
 			if err != nil {
 				sleepUntil(r.ctx, time.Now().Add(10*time.Millisecond))
 				continue
 			}
+			if again && r.measuring(time.Now()) {
+				r.reconnects.Add(1)
+			}
+			again = true
 			r.closedOn(c, id, b)
 			c.Close()
 		}
@@ -108,6 +112,9 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 		// timed (or fails) whenever its answer comes.
 		if ok && r.measuring(now) {
 			r.ok.Add(1)
+		}
+		if ok && r.tl != nil {
+			r.tl.answer(f.sent, now)
 		}
 		if r.measuring(f.sent) {
 			switch {

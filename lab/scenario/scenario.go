@@ -277,13 +277,15 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 	if h := s.Headline; h != nil {
 		hn := child(n, "headline")
 		if _, ok := lab.Figures[h.Figure]; !ok {
-			v.add(at(hn, "figure"), "headline figure %q: want throughput, lines_per_cpu_second, p50, mem_per_connection, knee or slowdown", h.Figure)
+			v.add(at(hn, "figure"), "headline figure %q: want throughput, lines_per_cpu_second, p50, p99, mem_per_connection, knee, slowdown or recovery", h.Figure)
 		}
 		switch {
 		case h.Figure == lab.FigKnee && s.LatencyBound <= 0:
 			v.add(at(hn, "figure"), "a knee headline needs latency_bound")
 		case h.Figure != lab.FigKnee && !slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Name == h.Step }):
 			v.add(at(hn, "step"), "headline step %q is not a step of this scenario", h.Step)
+		case h.Figure == lab.FigRecovery && !slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Name == h.Step && st.Fault.Timed() }):
+			v.add(at(hn, "figure"), "a recovery headline needs a step with a crash or upstream-flap fault; step %q has none", h.Step)
 		}
 		if strings.TrimSpace(h.Why) == "" {
 			v.add(hn.Line, "headline: why is missing (one sentence: why this figure decides)")
@@ -380,6 +382,64 @@ func (v *validator) step(s *lab.Scenario, st *lab.Step, n *yaml.Node) {
 			v.add(at(n, "upstream"), "upstream is set but mode is %s; it applies to fetch mode only", s.Mode)
 		}
 		v.upstream(*st.Upstream, child(n, "upstream"))
+	}
+	if st.Fault != nil {
+		v.fault(s, st, child(n, "fault"))
+	}
+}
+
+// fault checks a step's fault: its kind, that its settings belong to that
+// kind, and that a timed fault leaves a before and an after in every
+// profile's window.
+func (v *validator) fault(s *lab.Scenario, st *lab.Step, n *yaml.Node) {
+	f := st.Fault
+	switch f.Kind {
+	case lab.FaultCrash, lab.FaultUpstreamFlap:
+		if st.Loop != lab.Closed {
+			v.add(at(n, "kind"), "a %s fault needs a closed loop (the rate over time is what it measures)", f.Kind)
+		}
+		if f.At <= 0 {
+			v.add(at(n, "at"), "at must be > 0: the rate before the fault is what recovery is measured against")
+		}
+		if f.Loss != 0 || f.Delay != 0 {
+			v.add(n.Line, "loss and delay apply to a lossy-link fault only")
+		}
+		if f.Kind == lab.FaultCrash && f.For != 0 {
+			v.add(at(n, "for"), "for does not apply to a crash: the container is started again at once")
+		}
+		if f.Kind == lab.FaultUpstreamFlap {
+			if s.Mode != lab.Fetch {
+				v.add(at(n, "kind"), "an upstream-flap fault needs fetch mode; this scenario is %s", s.Mode)
+			}
+			if f.For <= 0 {
+				v.add(at(n, "for"), "for must be > 0: how long the upstream is down")
+			}
+		}
+		for _, p := range lab.Profiles {
+			spec, ok := s.Profiles[p]
+			if !ok {
+				continue
+			}
+			// A second of the window after the fault, at least, to see the rate come back.
+			if end := f.At.D() + f.For.D() + time.Second; end > spec.Duration.D() {
+				v.add(at(n, "at"), "%s: the fault ends at %v, less than 1s before the %v window closes; lengthen the window or move the fault", p, f.At.D()+f.For.D(), spec.Duration.D())
+			}
+		}
+	case lab.FaultLossyLink:
+		if f.Loss < 0 || f.Loss >= 1 {
+			v.add(at(n, "loss"), "loss %v: want a share from 0 to below 1", f.Loss)
+		}
+		if f.Delay < 0 {
+			v.add(at(n, "delay"), "delay must not be negative")
+		}
+		if f.Loss == 0 && f.Delay == 0 {
+			v.add(n.Line, "a lossy-link fault needs loss or delay")
+		}
+		if f.At != 0 || f.For != 0 {
+			v.add(n.Line, "at and for do not apply to a lossy link: it lasts the whole step")
+		}
+	default:
+		v.add(at(n, "kind"), "fault kind %q: want crash, upstream-flap or lossy-link", f.Kind)
 	}
 }
 
