@@ -15,12 +15,16 @@
 // GET /stats reports what was served, and
 // POST /stats/reset zeroes it. GET /control shows the behaviour and
 // POST /control changes it while the service runs (query parameters latency,
-// jitter, slow_latency as Go durations; error_rate and slow_rate from 0 to 1).
+// jitter, slow_latency as Go durations; error_rate and slow_rate from 0 to 1);
+// POST /control?refuse=500ms takes the service down for that long (its
+// listening socket and open connections closed, so connecting is refused)
+// before it listens again by itself.
 package upstream
 
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -82,6 +86,7 @@ type Service struct {
 
 	requests, translated, errors, slow, bad atomic.Int64
 	srv                                     *fasthttp.Server
+	gate                                    atomic.Pointer[gate] // set by Serve
 }
 
 // New returns a Service with behaviour b and a random source seeded with
@@ -115,12 +120,28 @@ func (s *Service) Start(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	go s.Serve(ln)
+	g := newGate(ln)
+	s.gate.Store(g)
+	go s.srv.Serve(g)
 	return "http://" + ln.Addr().String(), nil
 }
 
 // Serve answers on ln until Shutdown.
-func (s *Service) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Service) Serve(ln net.Listener) error {
+	g := newGate(ln)
+	s.gate.Store(g)
+	return s.srv.Serve(g)
+}
+
+// Outage takes the service down for d: connecting is refused and every
+// open connection but keep is closed; then it listens again by itself.
+func (s *Service) Outage(d time.Duration, keep net.Conn) error {
+	g := s.gate.Load()
+	if g == nil {
+		return errors.New("the service is not serving")
+	}
+	return g.outage(d, keep)
+}
 
 // Shutdown stops accepting and closes idle connections, waiting for
 // requests in progress.
@@ -282,6 +303,14 @@ func (s *Service) control(ctx *fasthttp.RequestCtx) {
 		b, err := ParseBehaviour(s.Behaviour(), func(k string) string { return string(args.Peek(k)) })
 		if err == nil {
 			err = s.SetBehaviour(b)
+		}
+		if v := string(args.Peek("refuse")); err == nil && v != "" {
+			var d time.Duration
+			if d, err = time.ParseDuration(v); err != nil || d <= 0 {
+				err = fmt.Errorf("refuse=%q: want a positive Go duration such as 500ms", v)
+			} else if err = s.Outage(d, ctx.Conn()); err == nil {
+				ctx.SetConnectionClose() // this answer is the last on its connection
+			}
 		}
 		if err != nil {
 			ctx.Error(err.Error(), fasthttp.StatusBadRequest)

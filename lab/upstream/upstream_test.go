@@ -1,11 +1,16 @@
 package upstream
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -156,5 +161,73 @@ func TestBrokenRoutes(t *testing.T) {
 	resp.Body.Close()
 	if took := time.Since(start); err != nil || took < 2*DripEvery {
 		t.Errorf("drip: 3 bytes in %v (%v), want at least %v", took, err, 2*DripEvery)
+	}
+}
+
+// An outage closes the kept-alive connections, refuses new ones, and ends
+// by itself; the connection that asked for it gets its answer.
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	svc, err := New(Behaviour{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, svc)
+	host := strings.TrimPrefix(srv, "http://")
+	kept, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	fmt.Fprintf(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(kept)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("kept-alive request: %v %v", resp, err)
+	} else {
+		io.ReadAll(resp.Body)
+	}
+	resp, err := http.Post(srv+"/control?refuse=400ms", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("control: %s, close %v; want 200 and the connection closed after it", resp.Status, resp.Close)
+	}
+	began := time.Now()
+	kept.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("the kept-alive connection: read %v, want EOF (closed by the outage)", err)
+	}
+	if c, err := net.Dial("tcp", host); !errors.Is(err, syscall.ECONNREFUSED) {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("connecting during the outage: %v, want connection refused", err)
+	}
+	if resp, err := http.Post(srv+"/control?refuse=1s", "", nil); err == nil {
+		resp.Body.Close()
+		t.Errorf("a second outage during the first was answered %s", resp.Status)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c, err := net.Dial("tcp", host)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still down 3 s after a 400 ms outage: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := time.Since(began); d < 350*time.Millisecond {
+		t.Errorf("back after %v, want about 400 ms", d)
+	}
+	if code, body := get(t, srv, "/translate?text=hello"); code != 200 || body != "ahoy" {
+		t.Errorf("after the outage: %d %q", code, body)
+	}
+	if resp, err := http.Post(srv+"/control?refuse=soon", "", nil); err != nil || resp.StatusCode != 400 {
+		t.Errorf("refuse=soon: %v %v, want 400", resp, err)
 	}
 }
