@@ -24,6 +24,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/linelab/linelab/lab"
@@ -140,11 +141,12 @@ type Spec struct {
 
 // Container is a started container.
 type Container struct {
-	Name string
-	ID   string
-	IP   string // on the run's network
-	tc   testcontainers.Container
-	cli  *client.Client
+	Name    string
+	ID      string
+	ip      atomic.Pointer[string] // on the run's network; a restart may change it
+	network string
+	tc      testcontainers.Container
+	cli     *client.Client
 }
 
 // Start starts a container from an image that must already exist (nothing
@@ -209,23 +211,83 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 		}
 		return nil, fmt.Errorf("start %s (%s): %w", s.Name, s.Image, err)
 	}
-	c := &Container{Name: s.Name, ID: ctr.GetContainerID(), tc: ctr, cli: r.cli}
-	ins, err := r.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-	if err == nil {
-		if ep, ok := ins.Container.NetworkSettings.Networks[s.Network.Name]; ok && ep.IPAddress.IsValid() {
-			c.IP = ep.IPAddress.String()
-		}
-	}
-	if c.IP == "" && !s.Exits {
+	c := &Container{Name: s.Name, ID: ctr.GetContainerID(), tc: ctr, cli: r.cli, network: s.Network.Name}
+	err = c.readIP(ctx)
+	if c.IP() == "" && !s.Exits {
 		c.Terminate(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("start %s: no address on network %s (%v)", s.Name, s.Network.Name, err)
 	}
 	return c, nil
 }
 
+// IP is the container's address on the run's network ("" if it has none).
+func (c *Container) IP() string {
+	if p := c.ip.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
 // Addr is host:port of the container on the run's network.
 func (c *Container) Addr(port int) string {
-	return net.JoinHostPort(c.IP, fmt.Sprint(port))
+	return net.JoinHostPort(c.IP(), fmt.Sprint(port))
+}
+
+func (c *Container) readIP(ctx context.Context) error {
+	ins, err := c.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return err
+	}
+	ip := ""
+	if ep, ok := ins.Container.NetworkSettings.Networks[c.network]; ok && ep.IPAddress.IsValid() {
+		ip = ep.IPAddress.String()
+	}
+	c.ip.Store(&ip)
+	return nil
+}
+
+// Crash kills every process of the container with SIGKILL, as a crash
+// would, waits until Docker has seen it stop, and starts it again at once,
+// as a supervisor would (same container: its settings, cgroup and name;
+// its address may change). It returns the address the container has now.
+func (c *Container) Crash(ctx context.Context) (string, error) {
+	if _, err := c.cli.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		return "", fmt.Errorf("kill %s: %w", c.Name, err)
+	}
+	for {
+		st, err := c.State(ctx)
+		if err != nil {
+			return "", err
+		}
+		if !st.Running {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("kill %s: still running: %w", c.Name, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if _, err := c.cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+		return "", fmt.Errorf("start %s again: %w", c.Name, err)
+	}
+	if err := c.readIP(ctx); err != nil {
+		return "", fmt.Errorf("inspect %s after its restart: %w", c.Name, err)
+	}
+	if c.IP() == "" {
+		return "", fmt.Errorf("%s has no address on %s after its restart", c.Name, c.network)
+	}
+	return c.IP(), nil
+}
+
+// Pid is the container's first process as the host sees it (0 when it
+// is not running).
+func (c *Container) Pid(ctx context.Context) (int, error) {
+	st, err := c.State(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.Pid, nil
 }
 
 // Terminate stops (SIGTERM, then SIGKILL after 5 s) and removes the container.
