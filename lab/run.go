@@ -176,6 +176,9 @@ const (
 	// arrived in the window or after it, yet the server was still there;
 	// the figure's range holds those trials' zero.
 	WarnStalled WarningCode = "stalled"
+	// WarnNotRecovered: in some trials of a fault step the rate was not
+	// back by the window's end; its recovery time counts only the others.
+	WarnNotRecovered WarningCode = "not-recovered"
 )
 
 // Warning is one thing a reader must know about a figure.

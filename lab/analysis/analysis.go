@@ -241,7 +241,9 @@ func Decisive(figure string, measured, driverBound, upstreamBound, kneeAtLeast b
 		return false
 	case figure == "knee":
 		return !kneeAtLeast
-	case figure == "lines_per_cpu_second", figure == "connections_per_cpu_second", figure == "memory":
+	case figure == "lines_per_cpu_second", figure == "connections_per_cpu_second", figure == "memory", figure == "recovery":
+		// Recovery is a time against the step's own rate before the
+		// fault, whatever set that rate.
 		return true
 	}
 	return !driverBound && !upstreamBound

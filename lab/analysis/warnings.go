@@ -16,6 +16,10 @@ type StepFacts struct {
 	Lo, Center, Hi       float64  // the step's throughput over trials
 	CanaryLo, CanaryHi   float64  // its trials' canaries over the run's median (0 unknown)
 	CanaryCenter         float64
+	// Fault: the step fails lines on purpose; its failures are what it
+	// measures, not a warning.
+	Fault        bool
+	NotRecovered int // fault trials whose rate was not back by the window's end
 }
 
 // StepWarnings applies the rules to one step.
@@ -31,8 +35,11 @@ func StepWarnings(s StepFacts) []lab.Warning {
 	if s.UpBound > 0 {
 		out = append(out, lab.Warning{Code: lab.WarnUpstreamBound, Trials: s.UpBound, Of: s.Trials, Why: why})
 	}
-	if s.Failed > 0 {
+	if s.Failed > 0 && !s.Fault {
 		out = append(out, lab.Warning{Code: lab.WarnFailed, Count: s.Failed, Of: s.Trials})
+	}
+	if s.NotRecovered > 0 {
+		out = append(out, lab.Warning{Code: lab.WarnNotRecovered, Trials: s.NotRecovered, Of: s.Trials})
 	}
 	if s.Stalled > 0 {
 		out = append(out, lab.Warning{Code: lab.WarnStalled, Trials: s.Stalled, Of: s.Trials})

@@ -10,6 +10,7 @@
 package driver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,10 @@ type Config struct {
 	// Target, when set, gives the address before every dial instead of
 	// Addr: a server started again may have moved.
 	Target func() string
+	// DialTimeout bounds one connect; 0 means 5 s. A client that gives up
+	// sooner and dials again is not left waiting for TCP's one-second
+	// SYN retransmission after a connect to a container that was gone.
+	DialTimeout time.Duration
 }
 
 // Result is what one run of a step measured, over its measured window only.
@@ -309,7 +314,7 @@ func processCPU() time.Duration {
 }
 
 func (r *run) dial() (net.Conn, error) {
-	d := net.Dialer{Timeout: 5 * time.Second}
+	d := net.Dialer{Timeout: cmp.Or(r.cfg.DialTimeout, 5*time.Second)}
 	addr := r.cfg.Addr
 	if r.cfg.Target != nil {
 		addr = r.cfg.Target()

@@ -37,6 +37,13 @@ type Sampler struct {
 
 	mu      sync.Mutex
 	samples []Sample
+
+	// A container started again (a crash on purpose) has a new cgroup
+	// whose CPU counter starts at zero: the CPU time it had before is
+	// carried as an offset, so CPU stays cumulative.
+	cpuMu      sync.Mutex
+	lastCPU    time.Duration
+	cpuCarried time.Duration
 }
 
 type paths struct {
@@ -91,13 +98,13 @@ func (s *Sampler) loop() {
 	t := time.NewTicker(Interval)
 	defer t.Stop()
 	for {
-		smp, err := s.read()
-		if err != nil {
-			return // the container is gone; what was sampled stays
+		// A read fails while the container is stopped; it may be started
+		// again, so the loop goes on until Stop. What was sampled stays.
+		if smp, err := s.read(); err == nil {
+			s.mu.Lock()
+			s.samples = append(s.samples, smp)
+			s.mu.Unlock()
 		}
-		s.mu.Lock()
-		s.samples = append(s.samples, smp)
-		s.mu.Unlock()
 		select {
 		case <-t.C:
 		case <-s.stop:
@@ -139,19 +146,11 @@ func (s *Sampler) ResetPeak() bool {
 
 func (s *Sampler) read() (Sample, error) {
 	smp := Sample{T: time.Now()}
-	if s.files.v2 {
-		usec, err := statField(s.files.cpu, "usage_usec")
-		if err != nil {
-			return smp, err
-		}
-		smp.CPU = time.Duration(usec) * time.Microsecond
-	} else {
-		ns, err := readInt(s.files.cpu)
-		if err != nil {
-			return smp, err
-		}
-		smp.CPU = time.Duration(ns)
+	cpu, err := s.cpu()
+	if err != nil {
+		return smp, err
 	}
+	smp.CPU = cpu
 	usage, err := readInt(s.files.mem)
 	if err != nil {
 		return smp, err
@@ -225,6 +224,33 @@ func (s *Sampler) Window(from, to time.Time) Window {
 		w.CPUSeconds = (last.CPU - first.CPU).Seconds() / span * to.Sub(from).Seconds()
 	}
 	return w
+}
+
+// cpu reads the cumulative CPU time, carrying what a container had
+// before it was started again. The lock spans the read, so two readers
+// cannot take each other's older value for a restart.
+func (s *Sampler) cpu() (time.Duration, error) {
+	s.cpuMu.Lock()
+	defer s.cpuMu.Unlock()
+	var cpu time.Duration
+	if s.files.v2 {
+		usec, err := statField(s.files.cpu, "usage_usec")
+		if err != nil {
+			return 0, err
+		}
+		cpu = time.Duration(usec) * time.Microsecond
+	} else {
+		ns, err := readInt(s.files.cpu)
+		if err != nil {
+			return 0, err
+		}
+		cpu = time.Duration(ns)
+	}
+	if cpu < s.lastCPU {
+		s.cpuCarried += s.lastCPU
+	}
+	s.lastCPU = cpu
+	return cpu + s.cpuCarried, nil
 }
 
 func readInt(path string) (int64, error) {

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -73,5 +75,35 @@ func TestCoresBusy(t *testing.T) {
 	}
 	if _, err := parseStat(stat("1 2 3 4 5 6 7 8"), []int{7}, t0); err == nil {
 		t.Error("a core that is not there was found")
+	}
+}
+
+// A container started again has its CPU counter back at zero; the
+// sampler's CPU time stays cumulative across it.
+func TestCPUAcrossARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := paths{cpu: filepath.Join(dir, "cpuacct.usage"), mem: filepath.Join(dir, "usage"),
+		memStat: filepath.Join(dir, "stat"), memPeak: filepath.Join(dir, "peak"), pids: filepath.Join(dir, "pids")}
+	for _, f := range []string{p.mem, p.memStat, p.memPeak, p.pids} {
+		os.WriteFile(f, []byte("0\n"), 0o644)
+	}
+	s := &Sampler{files: p}
+	for _, step := range []struct {
+		counter string
+		want    time.Duration
+	}{{"100", 100}, {"300", 300}, {"50", 350}, {"80", 380}, {"10", 390}} {
+		os.WriteFile(p.cpu, []byte(step.counter+"\n"), 0o644)
+		smp, err := s.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if smp.CPU != step.want {
+			t.Errorf("counter %s: CPU %d, want %d", step.counter, smp.CPU, step.want)
+		}
+	}
+	os.Remove(p.cpu)
+	if _, err := s.read(); err == nil {
+		t.Error("a stopped container's missing counter read as a sample")
 	}
 }

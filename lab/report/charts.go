@@ -390,6 +390,11 @@ func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 		return nil
 	}
 	loop := sc.Steps[0].Loop
+	for _, st := range sc.Steps {
+		if st.Fault.Timed() {
+			out = append(out, faultCharts(f, sc, st, m)...)
+		}
+	}
 	// Throughput against connections, for a sweep.
 	if loop == lab.Closed && len(sc.Steps) > 1 && sc.Steps[0].Connections != sc.Steps[1].Connections {
 		ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, lab.Stat) {

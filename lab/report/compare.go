@@ -254,6 +254,26 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 				}
 				return v
 			}}, true
+	case lab.FigP99:
+		return headFig{name: "p99", unit: results.Micros,
+			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
+				var v []float64
+				for _, t := range st.Trials {
+					v = append(v, float64(t.Latency.P99))
+				}
+				return v
+			}}, true
+	case lab.FigRecovery:
+		return headFig{name: "recovery after the fault", unit: millis,
+			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
+				var v []float64
+				for _, t := range st.Trials {
+					if ms, back, valid := analysis.Recovery(t.Timeline); valid && back {
+						v = append(v, ms)
+					}
+				}
+				return v
+			}}, true
 	case lab.FigSlowdown:
 		// p90 of the step over p90 of the first step, trial by trial.
 		first := sc.Steps[0].Name

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"slices"
+	"strings"
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
@@ -130,7 +131,9 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 				if failed := m.Impls[slices.IndexFunc(m.Impls, func(x ImplInfo) bool { return x.Name == impl.Name })].Failed; failed != "" {
 					cell.Empty = "left the run"
 				}
-				if why, failed := failedAt(f, sc, h, impl.Name); failed {
+				if why, no := notHere(f, sc); no {
+					cell.Empty = "not run on this machine: " + why
+				} else if why, failed := failedAt(f, sc, h, impl.Name); failed {
 					cell.Empty = why
 				} else if slices.ContainsFunc(missing, func(x results.Missing) bool {
 					return x.Impl == impl.Name && x.Scenario == sc.Name && (h.step == "" || h.figure == "knee" || x.Step == h.step)
@@ -142,6 +145,17 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 		mx.Cols = append(mx.Cols, col)
 	}
 	return mx
+}
+
+// notHere returns why this machine could not run the scenario at all.
+func notHere(f *results.File, sc lab.Scenario) (string, bool) {
+	for _, sk := range f.Skipped {
+		if sk.Impl == "" && sk.Scenario == sc.Name {
+			why, _, _ := strings.Cut(sk.Why, ";")
+			return why, true
+		}
+	}
+	return "", false
 }
 
 // matrixMark says why a cell's figure cannot rank its implementation, or
@@ -160,7 +174,7 @@ func matrixMark(h headline, st *results.Step, k *lab.Knee, smoke bool) string {
 		return "driver-bound"
 	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnNoisy):
 		return fmt.Sprintf("noisy (trials spread > %.0f%%)", 100*analysis.NoisySpread)
-	case st != nil && st.Summary.Errors > 0:
+	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnFailed):
 		return fmt.Sprintf("%d errors", st.Summary.Errors)
 	}
 	return ""

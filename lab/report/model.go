@@ -85,7 +85,9 @@ type ScenarioView struct {
 	Name, Mode, Description string
 	Charts                  []Chart
 	Rows                    []Row
-	Skipped                 []string // steps the run chose not to run, and why
+	Faults                  []FaultRow // timed fault steps: recovery and what clients saw
+	Skipped                 []string   // steps the run chose not to run, and why
+	NotHere                 string     // why this machine could not run the scenario at all
 }
 
 // Row is one implementation × step of a scenario's table.
@@ -309,6 +311,10 @@ func pickHeadline(f *results.File, sc lab.Scenario) headline {
 			out.figure, out.description = "memory", "memory per idle connection"
 		case lab.FigP50:
 			out.description = "the median round trip at " + h.Step
+		case lab.FigP99:
+			out.description = "the 99th percentile round trip at " + h.Step
+		case lab.FigRecovery:
+			out.description = fmt.Sprintf("recovery after the fault of %s (until the rate is back at %.0f%%)", h.Step, 100*analysis.BackShare)
 		case lab.FigSlowdown:
 			out.description = "how much p90 grows at " + h.Step
 		case lab.FigLinesPerCPU:
@@ -389,6 +395,10 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (lab.Stat
 		return st.Summary.MemPerConn, st, true
 	case "p50":
 		return st.Summary.P50, st, true
+	case "p99":
+		return st.Summary.P99, st, true
+	case "recovery":
+		return st.Summary.Recovery, st, st.Summary.Recovery.N > 0
 	case "lines_per_cpu_second", "connections_per_cpu_second":
 		return st.Summary.LinesPerCPU, st, true
 	}
@@ -404,8 +414,10 @@ func format(h headline, v float64) string {
 		return results.Count(v) + " lines/s"
 	case "memory":
 		return results.Bytes(v) + "/connection"
-	case "p50":
+	case "p50", "p99":
 		return results.Micros(v)
+	case "recovery":
+		return "back in " + millis(v)
 	case "slowdown":
 		return fmt.Sprintf("p90 ×%.1f", v)
 	case "lines_per_cpu_second":
@@ -414,6 +426,15 @@ func format(h headline, v float64) string {
 		return results.Count(v) + " connections/CPU-s"
 	}
 	return results.Count(v) + "/s"
+}
+
+// millis is a time in ms as a reader wants it; a fault's timeline is read
+// to the 100 ms, so no finer.
+func millis(ms float64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.1f s", ms/1000)
+	}
+	return fmt.Sprintf("%.0f ms", ms)
 }
 
 func kneeOf(f *results.File, impl, scen string) *lab.Knee {
@@ -672,6 +693,7 @@ var warningHint = map[string]string{
 	"failed lines or connections": "; the counts by class are in the scenario's table",
 	"missing trials":              "; fewer trials than the profile asks for",
 	"stalled":                     "; in some trials not one answer came though lines were in flight (the server was still there), and the range holds that zero",
+	"not-recovered":               "; in some trials the rate was not back by the window's end, and the recovery time counts only the others",
 }
 
 // WarningText is a warning in words, for a reader.
@@ -691,6 +713,8 @@ func WarningText(w lab.Warning) string {
 		return fmt.Sprintf("only %d of %d trials ran", w.Trials, w.Of)
 	case lab.WarnStalled:
 		return fmt.Sprintf("stalled in %d of %d trials: lines were in flight and not one answer came, in the window or after it, though the server still answered a probe; the range holds that trial's zero", w.Trials, w.Of)
+	case lab.WarnNotRecovered:
+		return fmt.Sprintf("not back in %d of %d trials: the rate stayed under %.0f%% of its level before the fault until the window closed; the recovery time counts only the other trials", w.Trials, w.Of, 100*analysis.BackShare)
 	case lab.WarnNoisy:
 		t := fmt.Sprintf("noisy: trials spread %.0f%% around the median", 100*w.Spread)
 		if w.Machine {
@@ -750,8 +774,10 @@ func rangeText(h headline, s lab.Stat) string {
 		switch h.figure {
 		case "memory":
 			return results.Bytes(v)
-		case "p50":
+		case "p50", "p99":
 			return results.Micros(v)
+		case "recovery":
+			return millis(v)
 		case "slowdown":
 			return fmt.Sprintf("×%.1f", v)
 		}
@@ -822,7 +848,11 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		if n := sm.Throughput.N; s.Def.Loop == lab.Open && n > 0 && analysis.Backlog(float64(inflight)/float64(n), float64(s.Def.Rate)) {
 			row.Flags = append(row.Flags, fmt.Sprintf("backlog: %s lines in flight at the window's end", results.Count(float64(inflight)/float64(n))))
 		}
-		if sm.Errors > 0 {
+		if s.Def.Fault.Timed() {
+			if sm.Recovery.N > 0 {
+				row.Flags = append(row.Flags, "back "+millis(sm.Recovery.Center)+" after the fault (its table below)")
+			}
+		} else if sm.Errors > 0 {
 			row.Flags = append(row.Flags, fmt.Sprintf("%d errors", sm.Errors))
 		}
 		if sm.Ideal > 0 {
@@ -837,11 +867,16 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 	}
 	for _, sk := range f.Skipped {
 		line := fmt.Sprintf("%s %s: %s", sk.Impl, sk.Step, sk.Why)
+		if sk.Impl == "" && sk.Scenario == sc.Name {
+			v.NotHere = sk.Why
+			continue
+		}
 		if sk.Scenario == sc.Name && !slices.Contains(v.Skipped, line) {
 			v.Skipped = append(v.Skipped, line)
 		}
 	}
 	v.Charts = charts(f, sc, m)
+	v.Faults = faultRows(f, sc)
 	return v
 }
 

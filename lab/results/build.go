@@ -276,6 +276,29 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 	}
 	s.Canary = NewStat(canaries)
 	facts.Failed = s.Errors
+	if def.Fault.Timed() {
+		facts.Fault = true
+		var rec, first []float64
+		for _, t := range ts {
+			if ms, back, valid := analysis.Recovery(t.Timeline); valid && back {
+				rec = append(rec, ms)
+			} else if valid {
+				s.NotRecovered++
+			}
+			if t.Timeline != nil && t.Timeline.FirstAnswerMS >= 0 {
+				first = append(first, t.Timeline.FirstAnswerMS)
+			}
+		}
+		s.Recovery, s.FirstAnswer = NewStat(rec), NewStat(first)
+		facts.NotRecovered = s.NotRecovered
+		// Throughput over a window with a fault in it spreads with where
+		// the fault fell; the figure that is noisy or not is recovery,
+		// read to the bucket: a spread of two buckets or less is the grain.
+		facts.Lo, facts.Center, facts.Hi = s.Recovery.Center, s.Recovery.Center, s.Recovery.Center
+		if b := bucketMS(ts); s.Recovery.Hi-s.Recovery.Lo > 2*b {
+			facts.Lo, facts.Hi = s.Recovery.Lo, s.Recovery.Hi
+		}
+	}
 	if s.Canary.N > 1 {
 		facts.CanaryLo, facts.CanaryCenter, facts.CanaryHi = s.Canary.Lo, s.Canary.Center, s.Canary.Hi
 	}
@@ -292,6 +315,16 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 		}
 	}
 	return s
+}
+
+// bucketMS is the grain of the trials' timelines (100 ms if none says).
+func bucketMS(ts []lab.Trial) float64 {
+	for _, t := range ts {
+		if t.Timeline != nil && t.Timeline.BucketMS > 0 {
+			return float64(t.Timeline.BucketMS)
+		}
+	}
+	return 100
 }
 
 // knee finds, in each trial, the last rate of an open-loop scenario's

@@ -86,7 +86,11 @@ func (f *File) Missing() []Missing {
 	for _, s := range f.Steps {
 		have[key{s.Impl, s.Scenario, s.Step}] += len(s.Trials)
 	}
+	notHere := map[string]bool{} // scenarios this machine could not run
 	for _, sk := range f.Skipped {
+		if sk.Impl == "" {
+			notHere[sk.Scenario] = true
+		}
 		have[key{sk.Impl, sk.Scenario, sk.Step}]++
 	}
 	ended := map[key]bool{}
@@ -99,6 +103,9 @@ func (f *File) Missing() []Missing {
 	}
 	var miss []Missing
 	for _, sc := range f.Scenarios {
+		if notHere[sc.Name] {
+			continue
+		}
 		want := sc.Profiles[f.Profile].Trials
 		for _, impl := range f.Implementations {
 			if out[impl.Name] || (impl.Role == lab.RoleFloor && sc.Mode != "echo") {

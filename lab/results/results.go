@@ -116,7 +116,7 @@ type Canary struct {
 
 // Skip is a step the run did not run for an implementation.
 type Skip struct {
-	Impl     string `json:"impl"`
+	Impl     string `json:"impl"` // "" with no step: the whole scenario, for every server (the machine cannot run it)
 	Scenario string `json:"scenario"`
 	Step     string `json:"step"`
 	Trial    int    `json:"trial"`

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 )
 
 // WriteTable writes the terminal summary: per scenario, a row per
@@ -96,12 +97,27 @@ func flags(s Step) string {
 	if s.Summary.UpstreamBound {
 		f = append(f, "upstream-bound")
 	}
-	if s.Summary.Errors > 0 {
+	switch {
+	case s.Def.Fault.Timed():
+		// Failed lines are what a fault step measures: say when the
+		// rate came back, and how many lines were lost.
+		var lost []float64
+		for _, t := range s.Trials {
+			lost = append(lost, float64(analysis.LostLines(t.Errors)))
+		}
+		if s.Summary.Recovery.N > 0 {
+			f = append(f, fmt.Sprintf("back %.0f ms after the fault", s.Summary.Recovery.Center))
+		}
+		f = append(f, fmt.Sprintf("%s lines lost", Count(analysis.Median(lost))))
+	case s.Summary.Errors > 0:
 		f = append(f, fmt.Sprintf("%d errors", s.Summary.Errors))
 	}
 	for _, w := range s.Summary.Warnings {
 		if w.Code == lab.WarnStalled {
 			f = append(f, fmt.Sprintf("stalled in %d of %d trials", w.Trials, w.Of))
+		}
+		if w.Code == lab.WarnNotRecovered {
+			f = append(f, fmt.Sprintf("not back in %d of %d trials", w.Trials, w.Of))
 		}
 	}
 	if s.Summary.Ideal > 0 {

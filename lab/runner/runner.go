@@ -283,6 +283,10 @@ type runner struct {
 	finished map[trialKey]bool
 	rng      *rand.Rand // the order of implementations in each round
 	seed     int64
+	// netemChecked, netemWhy: whether this machine can make a lossy link
+	// was tried, and why it cannot ("" it can).
+	netemChecked bool
+	netemWhy     string
 
 	canaries    []float64                       // every canary so far, for the running median
 	repeats     map[string]int                  // per scenario/step: trials run again because the canary moved
@@ -560,6 +564,10 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 			}
 			return 0
 		})
+		if why := r.lossyUnavailable(ctx, sc, servers); why != "" {
+			r.skipScenario(sc, servers, why)
+			continue
+		}
 		for _, st := range steps {
 			for trial := 1; trial <= spec.Trials; trial++ {
 				for pos, i := range r.rng.Perm(len(servers)) {

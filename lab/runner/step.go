@@ -206,10 +206,18 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		s.sampler.Now()
 		held = s.sampler.Window(from, time.Now())
 	}
-	res, err := driver.Run(ctx, driver.Config{
+	cfg := driver.Config{
 		Addr: s.c.Addr(ServerPort), Step: def, Warmup: spec.Warmup.D(), Duration: spec.Duration.D(),
 		Answer: answerFunc(string(sc.Mode)), Hold: hold,
-	})
+	}
+	undo, ok := r.inject(ctx, s, sc, def, &cfg)
+	if !ok {
+		return nil
+	}
+	res, err := driver.Run(ctx, cfg)
+	if undo != nil {
+		undo()
+	}
 	if err != nil {
 		r.fail(s.impl.Name, sc.Name, def.Name, err.Error())
 		return nil
@@ -227,7 +235,8 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		CPUSeconds: win.CPUSeconds, ServerCores: win.CPUSeconds / res.Elapsed.Seconds(),
 		MemBaseline: base.WorkingSet, MemWorkingSetMax: win.WorkingSetMax, MemPeak: win.Peak, ThreadsMax: win.ThreadsMax,
 		DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(), DriverCoreBusy: -1,
-		Histogram: results.EncodeHistogram(res.Latency),
+		Histogram:  results.EncodeHistogram(res.Latency),
+		Reconnects: res.Reconnects, Timeline: res.Timeline,
 	}
 	if r.dcores != nil {
 		t.DriverCoreBusy = r.dcores.Busy(res.From, res.To)

@@ -52,6 +52,27 @@ func (u *upstreamClient) set(ctx context.Context, b upstream.Behaviour) error {
 	return u.do(ctx, http.MethodPost, "/control?"+q.Encode(), nil)
 }
 
+// refuse takes the upstream down for d (connects refused, its connections
+// closed); it comes back by itself.
+func (u *upstreamClient) refuse(ctx context.Context, d time.Duration) error {
+	return u.do(ctx, http.MethodPost, "/control?refuse="+d.String(), nil)
+}
+
+// waitBack returns once the upstream answers again, looking every 10 ms.
+func (u *upstreamClient) waitBack(ctx context.Context) error {
+	for {
+		err := u.do(ctx, http.MethodGet, "/healthz", nil)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the upstream did not come back: %w", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 func (u *upstreamClient) reset(ctx context.Context) error {
 	return u.do(ctx, http.MethodPost, "/stats/reset", nil)
 }

@@ -16,7 +16,7 @@ func TestLoadRealScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"c10k-idle", "churn", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fetch-slow-upstream", "fetch-sweep", "fetch-sweep-per-request"}
+	want := []string{"c10k-idle", "churn", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fault-crash", "fault-lossy-link", "fault-upstream-flap", "fetch-slow-upstream", "fetch-sweep", "fetch-sweep-per-request"}
 	var got []string
 	for _, s := range ss {
 		got = append(got, s.Name)

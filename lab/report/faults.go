@@ -1,0 +1,215 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/results"
+)
+
+// FaultRow is one implementation's account of a fault step: how long it
+// took to come back, and what the clients saw meanwhile (medians over the
+// trials).
+type FaultRow struct {
+	Impl, Step  string
+	Recovery    string // fault's end to the rate back, with its range
+	FirstAnswer string // fault's start to the first good answer after it
+	Lost        string // lines sent and never answered (reset, closed, timeout, unanswered)
+	ErrorLines  string // "error: ..." answers
+	Refused     string // connects that failed
+	Reconnects  string // connections the clients had to open again
+	Seen        string // what the clients saw, in words
+}
+
+// faultTrial is the trial a timeline is drawn from: the one with the
+// median recovery (the first, when none could say).
+func faultTrial(st *results.Step) *lab.Trial {
+	type rt struct {
+		ms float64
+		t  *lab.Trial
+	}
+	var rs []rt
+	for i := range st.Trials {
+		if ms, back, valid := analysis.Recovery(st.Trials[i].Timeline); valid && back {
+			rs = append(rs, rt{ms, &st.Trials[i]})
+		}
+	}
+	if len(rs) == 0 {
+		for i := range st.Trials {
+			if st.Trials[i].Timeline != nil {
+				return &st.Trials[i]
+			}
+		}
+		return nil
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].ms < rs[j].ms })
+	return rs[(len(rs)-1)/2].t
+}
+
+// faultCharts draws a timed fault step's window: answers per second and
+// failures per second against time, one line per implementation (its
+// median trial), the fault shaded.
+func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Chart {
+	var answers, failures []Series
+	var names []string
+	var from, to []float64
+	for _, impl := range f.Implementations {
+		x := find(f, impl.Name, sc.Name, st.Name)
+		if x == nil {
+			continue
+		}
+		t := faultTrial(x)
+		if t == nil || t.Timeline.BucketMS <= 0 {
+			continue
+		}
+		tl := t.Timeline
+		b := float64(tl.BucketMS)
+		a := Series{Impl: impl.Name, Color: m.color(impl.Name)}
+		e := Series{Impl: impl.Name, Color: m.color(impl.Name)}
+		for i, n := range tl.Answers {
+			sec := (float64(i) + 0.5) * b / 1000
+			a.Points = append(a.Points, Pt{X: sec, Y: float64(n) * 1000 / b})
+			var failed int64
+			for class, row := range tl.Errors {
+				if class != "connect" && i < len(row) {
+					failed += row[i]
+				}
+			}
+			e.Points = append(e.Points, Pt{X: sec, Y: float64(failed) * 1000 / b})
+		}
+		answers, failures = append(answers, a), append(failures, e)
+		names = append(names, impl.Name)
+		for _, mk := range tl.Faults {
+			from, to = append(from, mk.FromMS), append(to, mk.ToMS)
+		}
+	}
+	if len(answers) == 0 {
+		return nil
+	}
+	band := func(px, py func(float64) float64) string {
+		if len(from) == 0 {
+			return ""
+		}
+		lo, hi := slices.Min(from)/1000, analysis.Median(to)/1000
+		return fmt.Sprintf(`<rect class="fault" x="%.1f" y="%.0f" width="%.1f" height="%.0f"><title>%s</title></rect><text class="tick" x="%.1f" y="%.0f">fault</text>`,
+			px(lo), padT, max(px(hi)-px(lo), 2), ch-padT-padB, esc(faultWords(st.Fault)), px(lo)+3, padT+12)
+	}
+	x := axis{label: "seconds into the window", fmt: func(v float64) string { return fmt.Sprintf("%.1f", v) }}
+	ya := axis{label: "answers per second", fmt: fmtCount}
+	yf := axis{label: "failed lines per second", fmt: fmtCount}
+	what := faultWords(st.Fault)
+	return []Chart{
+		Chart{Title: sc.Name + ": answers over time", Series: names,
+			Hint: fmt.Sprintf("Correct answers per second in each %d ms of the %s step's window, from each implementation's median trial (by recovery); the shaded band is the fault (%s), from its start in the earliest trial to its end in the median one. Higher and sooner back is better.", bucketOf(f, sc, st), st.Name, what),
+			SVG:  lineChart(x, ya, answers, band)}.withData(x, ya, answers, nil),
+		Chart{Title: sc.Name + ": failures over time", Series: names,
+			Hint: "Lines that failed per second, of every class but a refused connect (those are counted in the table below): lines lost when connections were reset or closed, error lines, answers that never came. From the same trials as the chart above.",
+			SVG:  lineChart(x, yf, failures, band)}.withData(x, yf, failures, nil),
+	}
+}
+
+func bucketOf(f *results.File, sc lab.Scenario, st lab.Step) int {
+	for _, x := range f.Steps {
+		if x.Scenario == sc.Name && x.Step == st.Name {
+			for _, t := range x.Trials {
+				if t.Timeline != nil {
+					return t.Timeline.BucketMS
+				}
+			}
+		}
+	}
+	return 100
+}
+
+// faultWords says what a fault does, for a reader.
+func faultWords(ft *lab.Fault) string {
+	if ft == nil {
+		return ""
+	}
+	switch ft.Kind {
+	case lab.FaultCrash:
+		return fmt.Sprintf("at %v the container is killed with SIGKILL and started again", ft.At)
+	case lab.FaultUpstreamFlap:
+		return fmt.Sprintf("at %v the upstream answers 503 for %v, then refuses connections for %v", ft.At, ft.For.D()/2, ft.For.D()-ft.For.D()/2)
+	case lab.FaultLossyLink:
+		return fmt.Sprintf("the server's packets dropped at %.1f%% and delayed %v", 100*ft.Loss, ft.Delay)
+	}
+	return string(ft.Kind)
+}
+
+// faultRows is the account of every timed fault step of a scenario.
+func faultRows(f *results.File, sc lab.Scenario) []FaultRow {
+	var out []FaultRow
+	for _, st := range sc.Steps {
+		if !st.Fault.Timed() {
+			continue
+		}
+		for _, impl := range f.Implementations {
+			x := find(f, impl.Name, sc.Name, st.Name)
+			if x == nil || len(x.Trials) == 0 {
+				continue
+			}
+			sm := x.Summary
+			row := FaultRow{Impl: impl.Name, Step: st.Name, Recovery: "—", FirstAnswer: "—"}
+			if sm.Recovery.N > 0 {
+				row.Recovery = millis(sm.Recovery.Center) + msRange(sm.Recovery)
+			}
+			if sm.NotRecovered > 0 {
+				row.Recovery += fmt.Sprintf("; not back in %d of %d trials", sm.NotRecovered, len(x.Trials))
+			}
+			if sm.FirstAnswer.N > 0 {
+				row.FirstAnswer = millis(sm.FirstAnswer.Center) + msRange(sm.FirstAnswer)
+			}
+			med := func(v func(lab.Trial) float64) string {
+				var vs []float64
+				for _, t := range x.Trials {
+					vs = append(vs, v(t))
+				}
+				return results.Count(analysis.Median(vs))
+			}
+			row.Lost = med(func(t lab.Trial) float64 { return float64(analysis.LostLines(t.Errors)) })
+			row.ErrorLines = med(func(t lab.Trial) float64 { return float64(t.Errors["error-line"]) })
+			row.Refused = med(func(t lab.Trial) float64 { return float64(t.Errors["connect"]) })
+			row.Reconnects = med(func(t lab.Trial) float64 { return float64(t.Reconnects) })
+			row.Seen = seen(x.Trials)
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+func msRange(s lab.Stat) string {
+	if s.N < 2 || millis(s.Lo) == millis(s.Hi) {
+		return ""
+	}
+	return " (" + millis(s.Lo) + "–" + millis(s.Hi) + ")"
+}
+
+// seen says what the clients saw of the fault over all trials: resets,
+// closes, hangs (no answer before a timeout), error lines, or nothing.
+func seen(ts []lab.Trial) string {
+	total := map[string]int64{}
+	for _, t := range ts {
+		for c, n := range t.Errors {
+			total[c] += n
+		}
+	}
+	var out []string
+	for _, w := range []struct{ class, words string }{
+		{"reset", "resets"}, {"closed", "connections closed"}, {"timeout", "hangs (no answer before a timeout)"},
+		{"unanswered", "lines never answered"}, {"error-line", "error lines"}, {"connect", "refused connects"},
+		{"wrong", "wrong answers"}, {"order", "answers out of order"}, {"extra", "answers nobody asked for"},
+	} {
+		if total[w.class] > 0 {
+			out = append(out, w.words)
+		}
+	}
+	if len(out) == 0 {
+		return "nothing: every line was answered"
+	}
+	return strings.Join(out, ", ")
+}
