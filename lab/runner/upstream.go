@@ -53,9 +53,17 @@ func (u *upstreamClient) set(ctx context.Context, b upstream.Behaviour) error {
 }
 
 // refuse takes the upstream down for d (connects refused, its connections
-// closed); it comes back by itself.
+// closed); it comes back by itself. The outage begins before the answer
+// is sent, so an upstream that still answers did not take it: an image
+// built before it knew how, which ignores the parameter.
 func (u *upstreamClient) refuse(ctx context.Context, d time.Duration) error {
-	return u.do(ctx, http.MethodPost, "/control?refuse="+d.String(), nil)
+	if err := u.do(ctx, http.MethodPost, "/control?refuse="+d.String(), nil); err != nil {
+		return err
+	}
+	if u.do(ctx, http.MethodGet, "/healthz", nil) == nil {
+		return fmt.Errorf("the upstream still answers after POST /control?refuse=%v: its image predates outages; rebuild it with `make images`", d)
+	}
+	return nil
 }
 
 // waitBack returns once the upstream answers again, looking every 10 ms.
