@@ -6,10 +6,12 @@ import "github.com/linelab/linelab/lab"
 const BackShare = 0.9
 
 // Recovery reads a fault trial's timeline: the rate before the fault
-// (median answers per bucket, over the buckets wholly before it), and how
-// long after the fault's end the rate was back at BackShare of it, in ms,
-// to the bucket: the start of the first of two buckets in a row at that
-// rate (one, if it is the window's last). valid is false when the timeline
+// (median answers per bucket, over the buckets wholly before it), and
+// within how long after the fault's end the rate was back at BackShare of
+// it, in ms: to the end of the first of two buckets in a row at that rate
+// (one, if it is the window's last). Read to the bucket, it is never 0: a
+// server whose rate never dipped is back within the bucket the fault ended
+// in. valid is false when the timeline
 // cannot say (no fault was done, it failed, fewer than three buckets
 // before it, or no answers before it); back is false when the rate was not
 // back by the window's end.
@@ -43,7 +45,7 @@ func Recovery(tl *lab.Timeline) (ms float64, back, valid bool) {
 			continue // the bucket ends before the fault does
 		}
 		if float64(tl.Answers[j]) >= want && (j+1 == n || float64(tl.Answers[j+1]) >= want) {
-			return max(start-to, 0), true, true
+			return start + b - to, true, true
 		}
 	}
 	return 0, false, true

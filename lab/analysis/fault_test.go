@@ -17,15 +17,15 @@ func TestRecovery(t *testing.T) {
 		back, valid bool
 	}{
 		// 100 a bucket before; the fault ends at 650 ms, in bucket 6;
-		// bucket 8 is the first of two at 90 or more.
-		{"crash", []int64{100, 100, 100, 100, 40, 0, 0, 30, 95, 100, 100}, mark, 150, true, true},
-		// back in the bucket where the fault ends: 0 ms.
-		{"no dip", []int64{100, 100, 100, 100, 100, 100, 100, 100, 100, 100}, mark, 0, true, true},
+		// bucket 8 (800–900 ms) is the first of two at 90 or more.
+		{"crash", []int64{100, 100, 100, 100, 40, 0, 0, 30, 95, 100, 100}, mark, 250, true, true},
+		// back within the bucket where the fault ends: by 700 ms.
+		{"no dip", []int64{100, 100, 100, 100, 100, 100, 100, 100, 100, 100}, mark, 50, true, true},
 		// one good bucket alone is not back.
-		{"blip", []int64{100, 100, 100, 100, 0, 0, 0, 95, 10, 92, 91}, mark, 250, true, true},
+		{"blip", []int64{100, 100, 100, 100, 0, 0, 0, 95, 10, 92, 91}, mark, 350, true, true},
 		{"never back", []int64{100, 100, 100, 100, 0, 0, 0, 10, 20, 30}, mark, 0, false, true},
 		// the last bucket alone may say it.
-		{"back at the end", []int64{100, 100, 100, 100, 0, 0, 0, 10, 20, 99}, mark, 250, true, true},
+		{"back at the end", []int64{100, 100, 100, 100, 0, 0, 0, 10, 20, 99}, mark, 350, true, true},
 		{"too early to say", []int64{100, 100, 0, 100, 100}, []lab.Mark{{FromMS: 250, ToMS: 300}}, 0, false, false},
 		{"nothing before", []int64{0, 0, 0, 0, 0, 100, 100}, mark, 0, false, false},
 		{"no fault done", []int64{100, 100, 100, 100, 100}, nil, 0, false, false},

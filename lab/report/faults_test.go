@@ -45,7 +45,7 @@ func faultFixture() *results.File {
 		tl.Errors["connect"][11] = 500
 		return tl
 	}
-	for impl, backs := range map[string][]int{"go-eventloop": {0, 1, 0}, "threads": {3, 5, 40}} {
+	for impl, backs := range map[string][]int{"go-eventloop": {0, 1, 0}, "threads": {3, 5, 40}, "node": {40, 40, 40}} {
 		for i, back := range backs {
 			trials = append(trials, lab.Trial{Impl: impl, Scenario: "fault-crash", Step: "crash", Trial: i + 1, Seconds: 3, Lines: 20000, Throughput: 6000,
 				Errors: map[string]int64{"reset": 100, "connect": 500}, Reconnects: 100, Timeline: timeline(back)})
@@ -67,15 +67,16 @@ func TestFaultReport(t *testing.T) {
 	if !slices.Contains(titles, "fault-crash: answers over time") || !slices.Contains(titles, "fault-crash: failures over time") {
 		t.Fatalf("charts %q: want the timelines", titles)
 	}
-	if svg := string(v.Charts[0].SVG); !strings.Contains(svg, `class="fault"`) || strings.Count(svg, `class="series"`) != 2 {
+	if svg := string(v.Charts[0].SVG); !strings.Contains(svg, `class="fault"`) || strings.Count(svg, `class="series"`) != 3 {
 		t.Errorf("the answers timeline has no fault band or not one line per server:\n%.400s", svg)
 	}
 	want := map[string]FaultRow{
-		"go-eventloop": {Impl: "go-eventloop", Step: "crash", Recovery: "0 ms (0 ms–100 ms)", FirstAnswer: "600 ms", Lost: "100", ErrorLines: "0", Refused: "500", Reconnects: "100", Seen: "resets, refused connects"},
-		// 300 and 500 ms; the third trial was not back by the window's end.
-		"threads": {Impl: "threads", Step: "crash", Recovery: "400 ms (300 ms–500 ms); not back in 1 of 3 trials", FirstAnswer: "600 ms", Lost: "100", ErrorLines: "0", Refused: "500", Reconnects: "100", Seen: "resets, refused connects"},
+		"go-eventloop": {Impl: "go-eventloop", Step: "crash", Recovery: "100 ms (100 ms–200 ms)", FirstAnswer: "600 ms", Lost: "100", ErrorLines: "0", Refused: "500", Reconnects: "100", Seen: "resets, refused connects"},
+		// 400 and 600 ms; the third trial was not back by the window's end.
+		"threads": {Impl: "threads", Step: "crash", Recovery: "500 ms (400 ms–600 ms); not back in 1 of 3 trials", FirstAnswer: "600 ms", Lost: "100", ErrorLines: "0", Refused: "500", Reconnects: "100", Seen: "resets, refused connects"},
 	}
-	if len(v.Faults) != 2 {
+	want["node"] = FaultRow{Impl: "node", Step: "crash", Recovery: "—; not back in 3 of 3 trials", FirstAnswer: "600 ms", Lost: "100", ErrorLines: "0", Refused: "500", Reconnects: "100", Seen: "resets, refused connects"}
+	if len(v.Faults) != 3 {
 		t.Fatalf("fault rows %+v", v.Faults)
 	}
 	for _, row := range v.Faults {
@@ -88,10 +89,33 @@ func TestFaultReport(t *testing.T) {
 			t.Errorf("%s: a fault step's lost lines are its measurement, not a flag: %q", r.Impl, r.Flags)
 		}
 	}
+	// A server never back has no figure, and its cell says why.
+	crashCol := slices.IndexFunc(m.Matrix.Cols, func(c MatrixCol) bool { return c.Scenario == "fault-crash" })
+	for _, row := range m.Matrix.Rows {
+		c := row.Cells[crashCol]
+		switch row.Impl {
+		case "node":
+			if c.Empty != "not back by the window's end in 3 of 3 trials" {
+				t.Errorf("node's crash cell %+v", c)
+			}
+		case "go-eventloop":
+			if c.Value != "back within 100 ms (100 ms–200 ms)" || c.Rank != 1 {
+				t.Errorf("go-eventloop's crash cell %+v", c)
+			}
+		}
+	}
 	// The verdict ranks by recovery, sooner first.
 	vd := m.Verdicts[slices.IndexFunc(m.Verdicts, func(v Verdict) bool { return v.Scenario == "fault-crash" })]
 	if !strings.HasPrefix(vd.Text, "go-eventloop leads on recovery after the fault of crash") {
 		t.Errorf("verdict %q", vd.Text)
+	}
+	if !strings.Contains(strings.Join(vd.Warnings, " "), "node is not ranked: its rate was not back at 90% of its level before the fault by the window's end in any of its 3 trials") {
+		t.Errorf("verdict warnings %q: want node's absence explained", vd.Warnings)
+	}
+	for _, r := range vd.Ratios {
+		if r.Errors != 0 {
+			t.Errorf("%s: %d errors marked in the verdict of a fault step", r.Impl, r.Errors)
+		}
 	}
 	// The scenario this machine could not run says why, once, and its
 	// matrix cells say so instead of a figure.

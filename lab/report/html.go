@@ -77,7 +77,7 @@ const pageHTML = `<!DOCTYPE html>
 <h2 id="glance">At a glance</h2>
 {{range .Banners}}<div class="banner">{{.}}</div>{{end}}
 <div class="glance-wrap"><table class="glance" id="matrix">
-<tr><th>implementation</th>{{range .Matrix.Cols}}<th data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a><div class="hint">{{.Figure}}, against {{if .Reference}}{{.Reference}}{{else}}nothing{{end}}</div></th>{{end}}</tr>
+<tr><th>implementation</th>{{range .Matrix.Cols}}<th data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a><div class="hint">{{.Figure}}{{if .Reference}}, against {{.Reference}}{{end}}</div></th>{{end}}</tr>
 {{range .Matrix.Rows}}<tr data-impl="{{.Impl}}"><th><span class="impl-dot" style="background: {{.Color}}"></span>{{.Impl}}</th>{{range .Cells}}<td{{if .Rank}} style="{{.Style}}" data-rank="{{.Rank}}"{{end}}{{if .Mark}} class="undecided"{{end}}><a href="{{.Link}}">{{if .Rank}}<strong>{{.Ratio}}</strong>{{if .Mark}}<sup>*</sup>{{end}}<span class="v">{{.Value}}</span>{{if .Mark}}<span class="v mark">* {{.Mark}}</span>{{end}}{{else}}<span class="muted">{{.Empty}}</span>{{end}}</a></td>{{end}}</tr>
 {{end}}</table></div>
 <p class="hint">Each cell is a scenario's headline figure (named under the scenario) as a ratio to the reference named there: the C floor server where it ran, the physical limit of this machine, else the best implementation. Ratios are oriented so that above 1 is better than the reference; colour ranks the implementations within the scenario, green the best. A cell marked * cannot decide (driver- or upstream-bound, noisy, errors, or a smoke-test run), and says why. Every cell links to its evidence; the verdicts below say it in words.</p>
@@ -123,16 +123,16 @@ const pageHTML = `<!DOCTYPE html>
 <figcaption>{{.Title}} <a class="csv" download="{{.File}}" href="{{.CSV}}">data (CSV)</a></figcaption><p class="hint">{{.Hint}}</p>
 {{.SVG}}
 </figure>{{end}}
-<table>
+{{if .NotHere}}<p class="warn">Not run on this machine: {{.NotHere}}</p>{{end}}
+{{if .Rows}}<table>
 <tr><th>implementation</th><th>step</th><th>throughput</th><th>range</th><th>p50</th><th>p99</th><th>p99.9</th><th>lines/CPU-s</th><th title="lines per server CPU-second as a share of the C floor server's at the same step: the physical limit on this machine">of floor</th><th>server cores</th><th title="server CPU per line ÷ the driver's: above 1, the driver spends less on a line than the server">driver headroom</th><th title="the machine's canary before these trials, against the run's median">canary</th><th>memory</th><th>threads</th><th></th></tr>
 {{range .Rows}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Throughput}}</td><td class="num">{{.Range}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.LinesPerCPU}}</td><td class="num">{{.OfFloor}}</td><td class="num">{{.Cores}}</td><td class="num">{{.Headroom}}</td><td class="num">{{.Canary}}</td><td class="num">{{.Memory}}</td><td class="num">{{.Threads}}</td><td>{{range .Flags}}<span class="flag">{{.}}</span>{{end}}</td></tr>
-{{end}}</table>
+{{end}}</table>{{end}}
 {{if .Faults}}<table class="faults">
-<tr><th>implementation</th><th>step</th><th title="from the fault's end (the container running again, the upstream answering again) to the rate back at 90% of its level before the fault, read to 100 ms">back after</th><th title="from the fault's start to the first correct answer to a line sent after the fault was over">first answer</th><th title="lines sent and never answered: reset, closed, timed out or unanswered">lines lost</th><th>error lines</th><th title="connects that failed while the server was down">refused connects</th><th title="connections the clients had to open again; the protocol keeps them open through an upstream failure">reconnects</th><th>clients saw</th></tr>
+<tr><th>implementation</th><th>step</th><th title="from the fault's end (the container running again, the upstream answering again) to the end of the first 100 ms bucket in which the rate was back at 90% of its level before the fault">back within</th><th title="from the fault's start to the first correct answer to a line sent after the fault was over">first answer</th><th title="lines sent and never answered: reset, closed, timed out or unanswered">lines lost</th><th>error lines</th><th title="connects that failed while the server was down">refused connects</th><th title="connections the clients had to open again; the protocol keeps them open through an upstream failure">reconnects</th><th>clients saw</th></tr>
 {{range .Faults}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Recovery}}</td><td class="num">{{.FirstAnswer}}</td><td class="num">{{.Lost}}</td><td class="num">{{.ErrorLines}}</td><td class="num">{{.Refused}}</td><td class="num">{{.Reconnects}}</td><td>{{.Seen}}</td></tr>
 {{end}}</table>
 <p class="hint">Medians over the trials. Clients here retry a failed connect every 10 ms, each connect bounded to 200 ms in a crash step.</p>{{end}}
-{{if .NotHere}}<p class="warn">Not run on this machine: {{.NotHere}}</p>{{end}}
 {{if .Skipped}}<p class="hint">Not run, to spend the time where the answer is:</p><ul class="muted">{{range .Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </section>
 {{end}}

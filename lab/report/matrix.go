@@ -133,6 +133,8 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 				}
 				if why, no := notHere(f, sc); no {
 					cell.Empty = "not run on this machine: " + why
+				} else if st := find(f, impl.Name, sc.Name, h.step); h.figure == "recovery" && st != nil && st.Summary.Recovery.N == 0 && st.Summary.NotRecovered > 0 {
+					cell.Empty = fmt.Sprintf("not back by the window's end in %d of %d trials", st.Summary.NotRecovered, len(st.Trials))
 				} else if why, failed := failedAt(f, sc, h, impl.Name); failed {
 					cell.Empty = why
 				} else if slices.ContainsFunc(missing, func(x results.Missing) bool {

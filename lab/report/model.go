@@ -417,7 +417,7 @@ func format(h headline, v float64) string {
 	case "p50", "p99":
 		return results.Micros(v)
 	case "recovery":
-		return "back in " + millis(v)
+		return "back within " + millis(v)
 	case "slowdown":
 		return fmt.Sprintf("p90 ×%.1f", v)
 	case "lines_per_cpu_second":
@@ -526,6 +526,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	}
 	if len(es) == 0 {
 		v.Text = "No implementation finished this scenario."
+		if why, no := notHere(f, sc); no {
+			v.Text = "Not run on this machine: " + why + "."
+		}
 		return v
 	}
 	byName := map[string]entry{}
@@ -564,7 +567,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		}
 		if e.st != nil {
 			r.DriverBound = e.st.Summary.DriverBound
-			r.Errors = e.st.Summary.Errors
+			if !e.st.Def.Fault.Timed() { // a fault step fails lines on purpose: its table counts them
+				r.Errors = e.st.Summary.Errors
+			}
 			for _, w := range e.st.Summary.Warnings {
 				k := warningKind(w)
 				if !slices.Contains(kinds, k) {
@@ -670,6 +675,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		present := slices.ContainsFunc(es, func(e entry) bool { return e.impl == i.Name })
 		if i.Failed != "" && !present {
 			v.Warnings = append(v.Warnings, i.Name+" is missing: "+i.Failed)
+		}
+		if st := find(f, i.Name, sc.Name, h.step); !present && h.figure == "recovery" && st != nil && st.Summary.Recovery.N == 0 && st.Summary.NotRecovered > 0 {
+			v.Warnings = append(v.Warnings, fmt.Sprintf("%s is not ranked: its rate was not back at %.0f%% of its level before the fault by the window's end in any of its %d trials (its timeline shows where it stayed)", i.Name, 100*analysis.BackShare, len(st.Trials)))
 		}
 	}
 	return v
@@ -850,7 +858,7 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		}
 		if s.Def.Fault.Timed() {
 			if sm.Recovery.N > 0 {
-				row.Flags = append(row.Flags, "back "+millis(sm.Recovery.Center)+" after the fault (its table below)")
+				row.Flags = append(row.Flags, "back within "+millis(sm.Recovery.Center)+" of the fault's end (its table below)")
 			}
 		} else if sm.Errors > 0 {
 			row.Flags = append(row.Flags, fmt.Sprintf("%d errors", sm.Errors))

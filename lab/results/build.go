@@ -305,7 +305,9 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 	s.DriverBound = facts.DriverBound > 0
 	s.UpstreamBound = facts.UpBound > 0
 	s.Warnings = analysis.StepWarnings(facts)
-	if sc.Mode == "fetch" && def.Loop == lab.Closed {
+	// The ideal is for a step whose window is all load: a fault step's
+	// window holds its outage too.
+	if sc.Mode == "fetch" && def.Loop == lab.Closed && def.Fault == nil {
 		up := sc.Upstream
 		if def.Upstream != nil {
 			up = def.Upstream

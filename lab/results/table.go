@@ -106,7 +106,7 @@ func flags(s Step) string {
 			lost = append(lost, float64(analysis.LostLines(t.Errors)))
 		}
 		if s.Summary.Recovery.N > 0 {
-			f = append(f, fmt.Sprintf("back %.0f ms after the fault", s.Summary.Recovery.Center))
+			f = append(f, fmt.Sprintf("back within %.0f ms of the fault's end", s.Summary.Recovery.Center))
 		}
 		f = append(f, fmt.Sprintf("%s lines lost", Count(analysis.Median(lost))))
 	case s.Summary.Errors > 0:
