@@ -57,6 +57,7 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 	var answers, failures []Series
 	var names []string
 	var from, to []float64
+	bucket := 0
 	for _, impl := range f.Implementations {
 		x := find(f, impl.Name, sc.Name, st.Name)
 		if x == nil {
@@ -67,6 +68,7 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 			continue
 		}
 		tl := t.Timeline
+		bucket = tl.BucketMS
 		b := float64(tl.BucketMS)
 		a := Series{Impl: impl.Name, Color: m.color(impl.Name)}
 		e := Series{Impl: impl.Name, Color: m.color(impl.Name)}
@@ -104,7 +106,7 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 	what := faultWords(st.Fault)
 	return []Chart{
 		Chart{Title: sc.Name + ": answers over time", Series: names,
-			Hint: fmt.Sprintf("Correct answers per second in each %d ms of the %s step's window, from each implementation's median trial (by recovery); the shaded band is the fault (%s), from its start in the earliest trial to its end in the median one. Higher and sooner back is better.", bucketOf(f, sc, st), st.Name, what),
+			Hint: fmt.Sprintf("Correct answers per second in each %d ms of the %s step's window, from each implementation's median trial (by recovery); the shaded band is the fault (%s), from its start in the earliest trial to its end in the median one. Higher and sooner back is better.", bucket, st.Name, what),
 			SVG:  lineChart(x, ya, answers, band)}.withData(x, ya, answers, nil),
 		Chart{Title: sc.Name + ": failures over time", Series: names,
 			Hint: "Lines that failed per second, of every class but a refused connect (those are counted in the table below): lines lost when connections were reset or closed, error lines, answers that never came. From the same trials as the chart above.",
@@ -112,17 +114,15 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 	}
 }
 
-func bucketOf(f *results.File, sc lab.Scenario, st lab.Step) int {
-	for _, x := range f.Steps {
-		if x.Scenario == sc.Name && x.Step == st.Name {
-			for _, t := range x.Trials {
-				if t.Timeline != nil {
-					return t.Timeline.BucketMS
-				}
-			}
-		}
+// neverBack returns impl's step of the headline when the headline is
+// recovery and not one of its trials came back: it has no figure, and
+// says why.
+func neverBack(f *results.File, sc lab.Scenario, h headline, impl string) (*results.Step, bool) {
+	if h.figure != "recovery" {
+		return nil, false
 	}
-	return 100
+	st := find(f, impl, sc.Name, h.step)
+	return st, st != nil && st.Summary.Recovery.N == 0 && st.Summary.NotRecovered > 0
 }
 
 // faultWords says what a fault does, for a reader.

@@ -133,7 +133,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 				}
 				if why, no := notHere(f, sc); no {
 					cell.Empty = "not run on this machine: " + why
-				} else if st := find(f, impl.Name, sc.Name, h.step); h.figure == "recovery" && st != nil && st.Summary.Recovery.N == 0 && st.Summary.NotRecovered > 0 {
+				} else if st, never := neverBack(f, sc, h, impl.Name); never {
 					cell.Empty = fmt.Sprintf("not back by the window's end in %d of %d trials", st.Summary.NotRecovered, len(st.Trials))
 				} else if why, failed := failedAt(f, sc, h, impl.Name); failed {
 					cell.Empty = why

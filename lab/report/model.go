@@ -676,7 +676,7 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		if i.Failed != "" && !present {
 			v.Warnings = append(v.Warnings, i.Name+" is missing: "+i.Failed)
 		}
-		if st := find(f, i.Name, sc.Name, h.step); !present && h.figure == "recovery" && st != nil && st.Summary.Recovery.N == 0 && st.Summary.NotRecovered > 0 {
+		if st, never := neverBack(f, sc, h, i.Name); never && !present {
 			v.Warnings = append(v.Warnings, fmt.Sprintf("%s is not ranked: its rate was not back at %.0f%% of its level before the fault by the window's end in any of its %d trials (its timeline shows where it stayed)", i.Name, 100*analysis.BackShare, len(st.Trials)))
 		}
 	}

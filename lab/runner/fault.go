@@ -59,7 +59,7 @@ func (r *runner) inject(ctx context.Context, s *server, sc lab.Scenario, def lab
 				if err := r.upc.refuse(ctx, f.For.D()-half); err != nil {
 					return err
 				}
-				return r.upc.waitBack(ctx)
+				return r.upc.waitHealthy(ctx, 10*time.Millisecond)
 			}}}
 	case lab.FaultLossyLink:
 		undo, err := s.c.Netem(ctx, f.Loss, f.Delay.D())

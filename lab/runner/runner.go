@@ -501,7 +501,7 @@ func (r *runner) startUpstream(ctx context.Context) error {
 	r.upc = newUpstreamClient(c.Addr(8080))
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return r.upc.waitHealthy(wctx)
+	return r.upc.waitHealthy(wctx, 100*time.Millisecond)
 }
 
 // server is one implementation's container in one phase.

@@ -66,21 +66,6 @@ func (u *upstreamClient) refuse(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// waitBack returns once the upstream answers again, looking every 10 ms.
-func (u *upstreamClient) waitBack(ctx context.Context) error {
-	for {
-		err := u.do(ctx, http.MethodGet, "/healthz", nil)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the upstream did not come back: %w", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
 func (u *upstreamClient) reset(ctx context.Context) error {
 	return u.do(ctx, http.MethodPost, "/stats/reset", nil)
 }
@@ -91,7 +76,9 @@ func (u *upstreamClient) stats(ctx context.Context) (upstream.Stats, error) {
 	return s, err
 }
 
-func (u *upstreamClient) waitHealthy(ctx context.Context) error {
+// waitHealthy returns once the upstream answers /healthz, asking every
+// `every` (10 ms where the moment it came back is measured).
+func (u *upstreamClient) waitHealthy(ctx context.Context, every time.Duration) error {
 	for {
 		err := u.do(ctx, http.MethodGet, "/healthz", nil)
 		if err == nil {
@@ -100,7 +87,7 @@ func (u *upstreamClient) waitHealthy(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("upstream never became healthy: %w", err)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
 }
