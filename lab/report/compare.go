@@ -229,6 +229,18 @@ type headFig struct {
 	sample func(f *results.File, st *results.Step, refSpeed float64) analysis.Sample
 }
 
+// percentileFig compares one latency percentile of each trial.
+func percentileFig(name string, at func(lab.Percentiles) int64) headFig {
+	return headFig{name: name, unit: results.Micros,
+		sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
+			var v []float64
+			for _, t := range st.Trials {
+				v = append(v, float64(at(t.Latency)))
+			}
+			return v
+		}}
+}
+
 func headlineFigure(sc lab.Scenario) (headFig, bool) {
 	h := sc.Headline
 	if h == nil {
@@ -246,23 +258,9 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 				return analysis.PerCanary(v, c, refSpeed)
 			}}, true
 	case lab.FigP50:
-		return headFig{name: "p50", unit: results.Micros,
-			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
-				var v []float64
-				for _, t := range st.Trials {
-					v = append(v, float64(t.Latency.P50))
-				}
-				return v
-			}}, true
+		return percentileFig("p50", func(p lab.Percentiles) int64 { return p.P50 }), true
 	case lab.FigP99:
-		return headFig{name: "p99", unit: results.Micros,
-			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
-				var v []float64
-				for _, t := range st.Trials {
-					v = append(v, float64(t.Latency.P99))
-				}
-				return v
-			}}, true
+		return percentileFig("p99", func(p lab.Percentiles) int64 { return p.P99 }), true
 	case lab.FigRecovery:
 		return headFig{name: "recovery after the fault", unit: millis,
 			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,5 +128,17 @@ func TestComparable(t *testing.T) {
 	}
 	if err := Comparable(a, b, CompareOptions{AnyProfile: true, AnyImages: true}); err != nil {
 		t.Errorf("asked to compare anyway: %v", err)
+	}
+}
+
+// A latency headline is compared trial by trial on its percentile.
+func TestPercentileHeadline(t *testing.T) {
+	t.Parallel()
+	st := &results.Step{Trials: []lab.Trial{{Latency: lab.Percentiles{P50: 10, P99: 90}}, {Latency: lab.Percentiles{P50: 20, P99: 80}}}}
+	for fig, want := range map[lab.Figure][]float64{lab.FigP50: {10, 20}, lab.FigP99: {90, 80}} {
+		h, ok := headlineFigure(lab.Scenario{Headline: &lab.Headline{Step: "a", Figure: fig}})
+		if got := h.sample(nil, st, 0); !ok || h.name != string(fig) || h.higher || fmt.Sprint(got) != fmt.Sprint(analysis.Sample(want)) {
+			t.Errorf("%s: %q higher %v sample %v, want %v", fig, h.name, h.higher, got, want)
+		}
 	}
 }
