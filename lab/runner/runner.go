@@ -160,12 +160,19 @@ func openRuntime(ctx context.Context, runID string, progress io.Writer) (*runtim
 		return nil, err
 	}
 	left, err := rt.Sweep(ctx, false)
+	// What was removed is said first, whatever order Docker listed the
+	// runs in: a live run refusing this one must not hide that a dead
+	// one's leftovers are gone.
+	for _, x := range left {
+		if !x.Alive {
+			fmt.Fprintf(progress, "lab: %s\n", x)
+		}
+	}
 	for _, x := range left {
 		if x.Alive {
 			rt.Close()
 			return nil, fmt.Errorf("%s; two runs at once would measure each other: wait for it to end, or stop it and run `lab clean --all`", x)
 		}
-		fmt.Fprintf(progress, "lab: %s\n", x)
 	}
 	if err != nil {
 		rt.Close()
