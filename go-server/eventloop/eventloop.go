@@ -35,7 +35,7 @@ import (
 // Serve listens on addr (host:port) and serves until ctx ends, then closes
 // every connection and returns nil. ready, if not nil, is called with the
 // bound address once the loops accept connections.
-func Serve(ctx context.Context, addr string, mode server.Mode, fetcher *server.Fetcher, ready func(net.Addr)) error {
+func Serve(ctx context.Context, addr string, mode server.Mode, fetcher server.Upstream, ready func(net.Addr)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	h := &handler{ctx: ctx, mode: mode, fetcher: fetcher, ready: ready, booted: make(chan struct{})}
@@ -72,7 +72,7 @@ type handler struct {
 	gnet.BuiltinEventEngine
 	ctx     context.Context
 	mode    server.Mode
-	fetcher *server.Fetcher
+	fetcher server.Upstream
 	ready   func(net.Addr)
 	eng     gnet.Engine
 	booted  chan struct{}

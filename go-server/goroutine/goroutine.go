@@ -22,7 +22,7 @@ import (
 
 // Serve accepts connections on ln until ctx ends, then closes ln and every
 // open connection and returns nil. fetcher is used in fetch mode only.
-func Serve(ctx context.Context, ln net.Listener, mode server.Mode, fetcher *server.Fetcher) error {
+func Serve(ctx context.Context, ln net.Listener, mode server.Mode, fetcher server.Upstream) error {
 	s := &srv{mode: mode, fetcher: fetcher, conns: map[net.Conn]struct{}{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -62,7 +62,7 @@ func Serve(ctx context.Context, ln net.Listener, mode server.Mode, fetcher *serv
 
 type srv struct {
 	mode    server.Mode
-	fetcher *server.Fetcher
+	fetcher server.Upstream
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}

@@ -15,7 +15,20 @@ import (
 	"github.com/linelab/linelab/internal/lineproto"
 )
 
-const maxBody = 1 << 20
+// MaxBody is the contract's limit on an upstream body, 1 MiB.
+const MaxBody = 1 << 20
+
+// Upstream answers fetch-mode lines: Fetcher here, on net/http, or the lean
+// entry's client on fasthttp (package lean). Every model takes either.
+type Upstream interface {
+	// AppendAnswer appends the whole answer line for payload p to dst: the
+	// "echo: " line on a 2xx, otherwise an "error: upstream…" line. It
+	// never fails: every upstream problem becomes an answer. It gives up
+	// when ctx ends (the server is shutting down).
+	AppendAnswer(ctx context.Context, dst, p []byte) []byte
+	// Close drops the idle upstream connections.
+	Close()
+}
 
 // Fetcher asks the upstream translator for fetch-mode answers, with net/http:
 // keep-alive connections pooled (at most PoolSize idle) or a new connection
@@ -50,12 +63,8 @@ func NewFetcher(base string, timeout time.Duration, discipline Client) *Fetcher 
 	}
 }
 
-// Close drops the idle upstream connections.
 func (f *Fetcher) Close() { f.client.CloseIdleConnections() }
 
-// AppendAnswer appends the whole answer line for payload p to dst: the
-// "echo: " line on a 2xx, otherwise an "error: upstream…" line. It never
-// fails: every upstream problem becomes an answer.
 func (f *Fetcher) AppendAnswer(ctx context.Context, dst, p []byte) []byte {
 	body, err := f.get(ctx, p)
 	if err != nil {
@@ -79,19 +88,29 @@ func (f *Fetcher) get(ctx context.Context, p []byte) ([]byte, error) {
 		return nil, fmt.Errorf("unreachable (%v)", unwrapURL(err))
 	}
 	defer resp.Body.Close()
-	// The contract limits requests, not answers; a body past maxBody is a
+	// The contract limits requests, not answers; a body past MaxBody is a
 	// broken upstream, not a translation.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+3))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the body: %v", unwrapURL(err))
 	}
+	return CheckBody(body)
+}
+
+// CheckBody returns a 2xx body without its trailing CR/LF, or why it cannot
+// be an answer. A body may be MaxBody bytes and a CRLF; body may also be
+// the first bytes of a longer one, MaxBody+3 of them or more.
+func CheckBody(body []byte) ([]byte, error) {
+	if len(body) > MaxBody+2 {
+		return nil, fmt.Errorf("body over %d bytes", MaxBody)
+	}
 	body = bytes.TrimRight(body, "\r\n")
 	switch {
-	case len(body) > maxBody:
-		return nil, fmt.Errorf("body over %d bytes", maxBody)
+	case len(body) > MaxBody:
+		return nil, fmt.Errorf("body over %d bytes", MaxBody)
 	case bytes.IndexByte(body, '\n') >= 0:
 		// An answer line with an LF inside would be two answers.
 		return nil, fmt.Errorf("body holds a line break")

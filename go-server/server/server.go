@@ -36,6 +36,16 @@ const (
 // every server.
 const PoolSize = 1024
 
+// HTTPClient is the library that makes fetch mode's upstream calls
+// (HTTP_CLIENT): net/http, what an ordinary Go programmer reaches for, or
+// fasthttp's client, the lean path of the go-lean entry.
+type HTTPClient string
+
+const (
+	NetHTTP  HTTPClient = "net/http"
+	FastHTTP HTTPClient = "fasthttp"
+)
+
 // Model names a Go concurrency model.
 type Model string
 
@@ -52,6 +62,7 @@ type Config struct {
 	UpstreamURL     string
 	UpstreamTimeout time.Duration
 	UpstreamClient  Client
+	HTTPClient      HTTPClient
 }
 
 // DefaultConfig is the contract's defaults.
@@ -63,6 +74,7 @@ func DefaultConfig() Config {
 		UpstreamURL:     "http://upstream:8080",
 		UpstreamTimeout: 5 * time.Second,
 		UpstreamClient:  Pooled,
+		HTTPClient:      NetHTTP,
 	}
 }
 
@@ -97,6 +109,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("UPSTREAM_CLIENT"); v != "" {
 		c.UpstreamClient = Client(v)
 	}
+	if v := getenv("HTTP_CLIENT"); v != "" {
+		c.HTTPClient = HTTPClient(v)
+	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
@@ -114,6 +129,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("MODEL=%q: want goroutine or eventloop", c.Model)
 	case c.UpstreamClient != PerRequest && c.UpstreamClient != Pooled:
 		return fmt.Errorf("UPSTREAM_CLIENT=%q: want per-request or pooled", c.UpstreamClient)
+	case c.HTTPClient != NetHTTP && c.HTTPClient != FastHTTP:
+		return fmt.Errorf("HTTP_CLIENT=%q: want net/http or fasthttp", c.HTTPClient)
 	case c.UpstreamTimeout <= 0:
 		return fmt.Errorf("UPSTREAM_TIMEOUT_MS=%d: want a positive number", c.UpstreamTimeout.Milliseconds())
 	}

@@ -15,7 +15,9 @@ import (
 
 // TestComposeFileMatchesTheTree loads the real compose.yaml with compose-go
 // and checks that it lists exactly the folders under reference/ and the Go
-// models under go-server/, and that every source file it names exists.
+// models under go-server/ (besides variants of a Go model, such as go-lean:
+// a model's code with another HTTP_CLIENT), and that every source file it
+// names exists.
 func TestComposeFileMatchesTheTree(t *testing.T) {
 	root := filepath.Join("..", "..")
 	c, err := Load(context.Background(), filepath.Join(root, "compose.yaml"))
@@ -36,15 +38,23 @@ func TestComposeFileMatchesTheTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	isModel := map[string]bool{}
 	for _, e := range models {
 		// A model is a package with a Serve function (STYLE.md, point 4).
 		if e.IsDir() && declaresServe(t, filepath.Join(root, "go-server", e.Name())) {
 			want = append(want, "go-"+e.Name())
+			isModel[e.Name()] = true
 		}
 	}
 	var got []string
 	for _, s := range c.Servers {
-		got = append(got, s.Name)
+		if strings.HasPrefix(s.Name, "go-") && !isModel[strings.TrimPrefix(s.Name, "go-")] {
+			if !isModel[s.Env["MODEL"]] || s.Env["HTTP_CLIENT"] == "" {
+				t.Errorf("service %s: neither a Go model's own service nor a variant of one (MODEL=%q, HTTP_CLIENT=%q)", s.Name, s.Env["MODEL"], s.Env["HTTP_CLIENT"])
+			}
+		} else {
+			got = append(got, s.Name)
+		}
 		for _, src := range s.Source {
 			if _, err := os.Stat(filepath.Join(root, src)); err != nil {
 				t.Errorf("service %s: source %s: %v", s.Name, src, err)

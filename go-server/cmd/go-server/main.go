@@ -1,6 +1,8 @@
 // Command go-server serves the linelab line protocol with one of the Go
-// concurrency models, chosen by MODEL=goroutine|eventloop. Everything else is
-// the contract's environment: PORT, MODE, UPSTREAM_URL, UPSTREAM_TIMEOUT_MS.
+// concurrency models, chosen by MODEL=goroutine|eventloop, and fetches with
+// HTTP_CLIENT=net/http (the default) or fasthttp (go-lean). Everything else
+// is the contract's environment: PORT, MODE, UPSTREAM_URL,
+// UPSTREAM_TIMEOUT_MS, UPSTREAM_CLIENT.
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 
 	"github.com/linelab/linelab/go-server/eventloop"
 	"github.com/linelab/linelab/go-server/goroutine"
+	"github.com/linelab/linelab/go-server/lean"
 	"github.com/linelab/linelab/go-server/server"
 )
 
@@ -33,7 +36,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err != nil {
 		return err
 	}
-	fetcher := server.NewFetcher(cfg.UpstreamURL, cfg.UpstreamTimeout, cfg.UpstreamClient)
+	var fetcher server.Upstream = server.NewFetcher(cfg.UpstreamURL, cfg.UpstreamTimeout, cfg.UpstreamClient)
+	if cfg.HTTPClient == server.FastHTTP {
+		if fetcher, err = lean.New(ctx, cfg.UpstreamURL, cfg.UpstreamTimeout, cfg.UpstreamClient); err != nil {
+			return err
+		}
+	}
 	defer fetcher.Close()
 	addr := net.JoinHostPort("", strconv.Itoa(cfg.Port))
 	announce := func(a net.Addr) {

@@ -13,8 +13,9 @@ import (
 	"github.com/linelab/linelab/lab/upstream"
 )
 
-// TestConformance judges both models, in every mode, with the same suite
-// that judges the containers, against in-process upstreams.
+// TestConformance judges both models, and the goroutine model with the
+// lean client (go-lean), in every mode, with the same suite that judges the
+// containers, against in-process upstreams.
 func TestConformance(t *testing.T) {
 	refused := refusedURL(t)
 	upstreams := map[upstream.Behaviour]string{}
@@ -23,13 +24,13 @@ func TestConformance(t *testing.T) {
 			upstreams[s.Behaviour] = startUpstream(t, s.Behaviour)
 		}
 	}
-	for _, model := range []string{"goroutine", "eventloop"} {
-		t.Run(model, func(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
 			for _, s := range conformance.Setups() {
 				url := upstreams[s.Behaviour]
 				t.Run(s.Name(), func(t *testing.T) {
 					env := s.Env(url, refused)
-					env["MODEL"] = model
+					env["MODEL"], env["HTTP_CLIENT"] = v.model, v.client
 					target := s.Target
 					target.Addr = startServer(t, env)
 					conformance.Run(t, target)
@@ -37,6 +38,13 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// variants are the Go entries of compose.yaml: a model and an HTTP client.
+var variants = []struct{ name, model, client string }{
+	{"goroutine", "goroutine", "net/http"},
+	{"eventloop", "eventloop", "net/http"},
+	{"lean", "goroutine", "fasthttp"},
 }
 
 func TestBadConfigurationIsAClearError(t *testing.T) {
@@ -48,6 +56,7 @@ func TestBadConfigurationIsAClearError(t *testing.T) {
 		{map[string]string{"MODE": "shout"}, `MODE="shout": want echo or fetch`},
 		{map[string]string{"MODEL": "fibers"}, `MODEL="fibers": want goroutine or eventloop`},
 		{map[string]string{"PORT": "seven"}, `PORT="seven": not a number`},
+		{map[string]string{"HTTP_CLIENT": "curl"}, `HTTP_CLIENT="curl": want net/http or fasthttp`},
 		{map[string]string{"UPSTREAM_TIMEOUT_MS": "5s"}, `UPSTREAM_TIMEOUT_MS="5s": not a number`},
 		{map[string]string{"UPSTREAM_URL": "upstream:8080"}, `UPSTREAM_URL="upstream:8080": want an http:// URL`},
 	}
@@ -63,13 +72,13 @@ func TestBadConfigurationIsAClearError(t *testing.T) {
 // a connection open mid-line and a fetch in flight.
 func TestShutdown(t *testing.T) {
 	slow := startUpstream(t, upstream.Behaviour{Latency: 10 * time.Second})
-	for _, model := range []string{"goroutine", "eventloop"} {
-		t.Run(model, func(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithCancel(context.Background())
 			ready := make(chan net.Addr, 1)
 			done := make(chan error, 1)
-			env := map[string]string{"PORT": "0", "MODEL": model, "MODE": "fetch", "UPSTREAM_URL": slow}
+			env := map[string]string{"PORT": "0", "MODEL": v.model, "HTTP_CLIENT": v.client, "MODE": "fetch", "UPSTREAM_URL": slow}
 			go func() { done <- run(ctx, getenv(env), io.Discard, func(a net.Addr) { ready <- a }) }()
 			addr := dialAddr(<-ready)
 			c1, err := net.Dial("tcp", addr)
