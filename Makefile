@@ -75,9 +75,15 @@ up: images
 down:
 	$(COMPOSE) -p linelab down
 
-## bench: the Go benchmarks (codec, models)
+## bench: the Go benchmarks: the codec; each Go entry as a process pinned
+## as the lab pins it, echo and fetch, with the server's CPU (server-ns/line)
+## and heap allocations (allocs/line) per line; idle memory; the driver.
+## LINELAB_PPROF=<dir> keeps the servers' CPU profiles.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/... ./go-server/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/...
+	taskset -c 0 $(GO) test -run '^$$' -bench Echo -benchtime 3s ./go-server/bench
+	taskset -c 0 $(GO) test -run '^$$' -bench Fetch -benchtime 20000x ./go-server/bench
+	taskset -c 0 $(GO) test -run '^$$' -bench Idle -benchtime 1x ./go-server/bench
 	taskset -c 0 $(GO) test -run '^$$' -bench Driver ./lab/driver
 
 ## fuzz: each fuzz target for FUZZTIME (the codec, the scenario loader, the
