@@ -32,7 +32,7 @@ import (
 	"github.com/linelab/linelab/lab/upstream"
 )
 
-var binary, naive, upstreamBin string
+var binary, naive, upstreamBin, floor string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "linelab-bench")
@@ -52,6 +52,17 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
 			os.Exit(1)
 		}
+	}
+	// The C floor server, the yardstick of the lab's echo figures, when a C
+	// compiler is here (the lab builds it in the base image with Debian's
+	// gcc); without one, BenchmarkEcho leaves it out and says so.
+	if cc, err := exec.LookPath("cc"); err == nil {
+		bin := filepath.Join(dir, "floor")
+		if out, err := exec.Command(cc, "-O2", "-o", bin, "../../reference/floor/floor.c").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build the floor server: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		floor = bin
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -90,15 +101,18 @@ func pinned(core string, args ...string) *exec.Cmd {
 	return exec.Command(args[0], args[1:]...)
 }
 
-// start runs the server (an entry, or "naive") on a free loopback port, on
-// core 1; env adds to its environment (MODE, UPSTREAM_URL).
+// start runs the server (an entry, "naive" or "floor") on a free loopback
+// port, on core 1; env adds to its environment (MODE, UPSTREAM_URL).
 func start(tb testing.TB, entry string, env ...string) *server {
 	tb.Helper()
 	port := freePort(tb)
 	var cmd *exec.Cmd
-	if entry == "naive" {
+	switch entry {
+	case "naive":
 		cmd = pinned("1", naive)
-	} else {
+	case "floor":
+		cmd = pinned("1", floor)
+	default:
 		cmd = pinned("1", binary)
 		env = append(env, entries[entry]...)
 		if dir := os.Getenv("LINELAB_PPROF"); dir != "" {
@@ -116,7 +130,7 @@ func start(tb testing.TB, entry string, env ...string) *server {
 		tb.Fatal(err)
 	}
 	s := &server{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	if entry != "naive" {
+	if _, ok := entries[entry]; ok {
 		s.probe = bufio.NewScanner(stdout)
 		s.probe.Scan() // "go-server: model …, listening on …"
 	}
@@ -287,12 +301,15 @@ func measure(b *testing.B, s *server, l *load, beside ...int) (linesPerS float64
 func BenchmarkEcho(b *testing.B) {
 	payload := []byte("hello my friend, where is the treasure")
 	want := lineproto.AppendEcho(nil, payload)
-	for _, entry := range []string{"naive", "goroutine", "eventloop"} {
-		for _, tc := range []struct{ conns, depth int }{{1, 1}, {50, 1}, {1000, 1}, {50, 16}} {
+	for _, entry := range []string{"floor", "naive", "goroutine", "eventloop"} {
+		for _, tc := range []struct{ conns, depth int }{{1, 1}, {50, 1}, {100, 1}, {1000, 1}, {50, 16}} {
 			b.Run(fmt.Sprintf("model=%s/conns=%d/depth=%d", entry, tc.conns, tc.depth), func(b *testing.B) {
+				if entry == "floor" && floor == "" {
+					b.Skip("no C compiler (cc) here to build reference/floor/floor.c")
+				}
 				s := start(b, entry)
 				l := dial(b, s, tc.conns, tc.depth, payload, want)
-				if entry == "naive" { // no probe: rate and CPU only
+				if _, ok := entries[entry]; !ok { // no probe: rate and CPU only
 					cpu0 := s.cpu(b)
 					b.ResetTimer()
 					start := time.Now()
