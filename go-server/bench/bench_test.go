@@ -1,5 +1,6 @@
 // Package bench measures the Go entries as separate processes, pinned as
-// the lab pins them: the server with GOMAXPROCS=1 on core 1, the client
+// the lab pins them: the server on core 1 (so Go sizes GOMAXPROCS from its
+// one-core affinity, as in its container), the client
 // (this test) and, in fetch mode, the upstream on core 0, when taskset
 // exists. The server is built with the probe tag (see
 // cmd/go-server/probe.go), so every result carries, over the measured span
@@ -101,6 +102,8 @@ func pinned(core string, args ...string) *exec.Cmd {
 	return exec.Command(args[0], args[1:]...)
 }
 
+func isPinned(cmd *exec.Cmd) bool { return filepath.Base(cmd.Args[0]) == "taskset" }
+
 // start runs the server (an entry, "naive" or "floor") on a free loopback
 // port, on core 1; env adds to its environment (MODE, UPSTREAM_URL).
 func start(tb testing.TB, entry string, env ...string) *server {
@@ -120,7 +123,11 @@ func start(tb testing.TB, entry string, env ...string) *server {
 			env = append(env, "CPUPROFILE="+filepath.Join(dir, name+".cpu.pprof"))
 		}
 	}
-	cmd.Env = append(append(os.Environ(), "GOMAXPROCS=1", "MODE=echo", "PORT="+strconv.Itoa(port)), env...)
+	base := []string{"MODE=echo", "PORT=" + strconv.Itoa(port)}
+	if !isPinned(cmd) {
+		base = append(base, "GOMAXPROCS=1") // one P, as one core would give
+	}
+	cmd.Env = append(append(os.Environ(), base...), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
