@@ -40,15 +40,17 @@ func Serve(ctx context.Context, addr string, mode server.Mode, fetcher server.Up
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if mode == server.Fetch && os.Getenv("GOMAXPROCS") == "" {
-		// Each gnet loop (one per core) waits in epoll_wait, a blocking
-		// system call that keeps its P. With GOMAXPROCS at the core count
-		// the fetch goroutines then have no P to run on, and Go's own
-		// netpoller, where the upstream connections wait, is polled only
-		// when a loop wakes up or by sysmon every 10 ms: measured at 1,000
-		// connections (make bench), 55% of the ideal with the core 0.72
-		// busy. One P more per loop costs no CPU (the cpuset is the same)
-		// and gave 69% with the core 0.92 busy, the rest being net/http's.
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + runtime.NumCPU())
+		extraPs.Do(func() {
+			// Each gnet loop (one per core) waits in epoll_wait, a blocking
+			// system call that keeps its P. With GOMAXPROCS at the core count
+			// the fetch goroutines then have no P to run on, and Go's own
+			// netpoller, where the upstream connections wait, is polled only
+			// when a loop wakes up or by sysmon every 10 ms: measured at 1,000
+			// connections (make bench), 55% of the ideal with the core 0.72
+			// busy. One P more per loop costs no CPU (the cpuset is the same)
+			// and gave 69% with the core 0.92 busy, the rest being net/http's.
+			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + runtime.NumCPU())
+		})
 	}
 	h := &handler{ctx: ctx, mode: mode, fetcher: fetcher, ready: ready, booted: make(chan struct{})}
 	errc := make(chan error, 1)
@@ -79,6 +81,9 @@ func Serve(ctx context.Context, addr string, mode server.Mode, fetcher server.Up
 	}
 	return <-errc
 }
+
+// extraPs adds the fetch mode's Ps once per process (tests serve many times).
+var extraPs sync.Once
 
 type handler struct {
 	gnet.BuiltinEventEngine
