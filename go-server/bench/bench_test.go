@@ -272,7 +272,7 @@ func (l *load) run(n int) error {
 
 // measure runs b.N lines of l against s and reports, for the span of those
 // lines only, the rate, the server's CPU per line and share of its core, and
-// its heap allocations per line; and how busy core 0 was with this client
+// its heap allocations per line (when it has the probe); and how busy core 0 was with this client
 // and the processes beside it there (the upstream): near 1, the client's
 // side limited the rate, not the server.
 func measure(b *testing.B, s *server, l *load, beside ...int) (linesPerS float64) {
@@ -284,7 +284,10 @@ func measure(b *testing.B, s *server, l *load, beside ...int) (linesPerS float64
 		return t
 	}
 	cpu0, side0 := s.cpu(b), core0()
-	mallocs0 := s.mark(b, syscall.SIGUSR1)
+	var mallocs0 int64
+	if s.probe != nil {
+		mallocs0 = s.mark(b, syscall.SIGUSR1)
+	}
 	b.ResetTimer()
 	start := time.Now()
 	err := l.run(b.N)
@@ -293,13 +296,14 @@ func measure(b *testing.B, s *server, l *load, beside ...int) (linesPerS float64
 	if err != nil {
 		b.Fatal(err)
 	}
-	mallocs := s.mark(b, syscall.SIGUSR2) - mallocs0
 	cpu, side := s.cpu(b)-cpu0, core0()-side0
 	linesPerS = float64(b.N) / elapsed.Seconds()
 	b.ReportMetric(linesPerS, "lines/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "server-ns/line")
 	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "server-cores")
-	b.ReportMetric(float64(mallocs)/float64(b.N), "allocs/line")
+	if s.probe != nil { // naive and floor have none
+		b.ReportMetric(float64(s.mark(b, syscall.SIGUSR2)-mallocs0)/float64(b.N), "allocs/line")
+	}
 	b.ReportMetric(side.Seconds()/elapsed.Seconds(), "core0-busy")
 	return linesPerS
 }
@@ -317,21 +321,6 @@ func BenchmarkEcho(b *testing.B) {
 				}
 				s := start(b, entry)
 				l := dial(b, s, tc.conns, tc.depth, payload, want)
-				if _, ok := entries[entry]; !ok { // no probe: rate and CPU only
-					cpu0 := s.cpu(b)
-					b.ResetTimer()
-					start := time.Now()
-					if err := l.run(b.N); err != nil {
-						b.Fatal(err)
-					}
-					elapsed := time.Since(start)
-					b.StopTimer()
-					cpu := s.cpu(b) - cpu0
-					b.ReportMetric(float64(b.N)/elapsed.Seconds(), "lines/s")
-					b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "server-ns/line")
-					b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "server-cores")
-					return
-				}
 				measure(b, s, l)
 			})
 		}
