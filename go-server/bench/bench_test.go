@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/internal/lineproto"
+	"github.com/linelab/linelab/internal/linetest"
 	"github.com/linelab/linelab/lab/upstream"
 )
 
@@ -193,19 +194,7 @@ func (s *server) mark(tb testing.TB, sig syscall.Signal) int64 {
 }
 
 // cpu is the server's user+system CPU time so far.
-func (s *server) cpu(tb testing.TB) time.Duration { return cpuOf(tb, s.cmd.Process.Pid) }
-
-// cpuOf is process pid's user+system CPU time so far.
-func cpuOf(tb testing.TB, pid int) time.Duration {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
-}
+func (s *server) cpu(tb testing.TB) time.Duration { return linetest.ProcCPU(tb, s.cmd.Process.Pid) }
 
 func (s *server) rss(b *testing.B) int64 {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
@@ -279,7 +268,7 @@ func measure(b *testing.B, s *server, l *load, beside ...int) (linesPerS float64
 	pids := append([]int{os.Getpid()}, beside...)
 	core0 := func() (t time.Duration) {
 		for _, pid := range pids {
-			t += cpuOf(b, pid)
+			t += linetest.ProcCPU(b, pid)
 		}
 		return t
 	}

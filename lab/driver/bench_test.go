@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/linelab/linelab/internal/linetest"
 	"github.com/linelab/linelab/lab"
 )
 
@@ -42,7 +42,7 @@ func BenchmarkDriver(b *testing.B) {
 			var lines int64
 			var driverCPU, serverCPU time.Duration
 			for range b.N {
-				s0 := procCPU(b, pid)
+				s0 := linetest.ProcCPU(b, pid)
 				res, err := Run(context.Background(), Config{
 					Addr: addr, Step: st, Warmup: 300 * time.Millisecond, Duration: time.Second, Answer: echoAnswer,
 				})
@@ -54,7 +54,7 @@ func BenchmarkDriver(b *testing.B) {
 				}
 				// The server's CPU is read over the whole step, warm-up
 				// included, so it is set against every line it answered.
-				serverCPU += procCPU(b, pid) - s0
+				serverCPU += linetest.ProcCPU(b, pid) - s0
 				lines += res.Lines
 				driverCPU += res.DriverCPU
 				b.ReportMetric(res.Throughput(), "lines/s")
@@ -102,16 +102,4 @@ func benchServer(b *testing.B) (addr string, pid int) {
 			b.Fatal("go-server did not start")
 		}
 	}
-}
-
-// procCPU is a process's user + system time from /proc (10 ms ticks).
-func procCPU(b *testing.B, pid int) time.Duration {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100
 }
