@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -32,8 +33,7 @@ type Fetcher struct {
 	perConn  bool // per-request: Connection: close on every request
 	uris     sync.Pool
 	live     sync.Map // net.Conn → struct{}: open upstream connections
-	mu       sync.Mutex
-	shutdown bool
+	shutdown atomic.Bool
 }
 
 // New returns a Fetcher for the upstream at base (UPSTREAM_URL), with the
@@ -73,10 +73,7 @@ func New(ctx context.Context, base string, timeout time.Duration, discipline ser
 }
 
 func (f *Fetcher) dial(addr string, timeout time.Duration) (net.Conn, error) {
-	f.mu.Lock()
-	down := f.shutdown
-	f.mu.Unlock()
-	if down {
+	if f.shutdown.Load() {
 		return nil, errShutdown
 	}
 	c, err := net.DialTimeout("tcp", addr, timeout)
@@ -93,9 +90,7 @@ var errShutdown = errors.New("the server is shutting down")
 // abort closes every upstream connection, idle or in a call, and refuses
 // new ones.
 func (f *Fetcher) abort() {
-	f.mu.Lock()
-	f.shutdown = true
-	f.mu.Unlock()
+	f.shutdown.Store(true)
 	f.live.Range(func(c, _ any) bool {
 		c.(net.Conn).Close()
 		return true
