@@ -21,6 +21,13 @@ const (
 	// CoreSaturated: a driver core at least this busy had no room left,
 	// whatever ran on it (the lab, the upstream, the kernel's packet work).
 	CoreSaturated = 0.9
+	// CoreLeaning and ServerSlack: in a closed loop, a driver core at least
+	// CoreLeaning busy while the server's core was idle ServerSlack more of
+	// the time was the likelier limit. Its average is sampled over the whole
+	// window, so under 90% it still hides moments when it was full, and a
+	// server with idle CPU in a closed loop was waiting for lines.
+	CoreLeaning = 0.8
+	ServerSlack = 0.15
 	// CeilingShare: a rate within this share of the driver's calibrated
 	// ceiling for the same kind of load may be the driver's.
 	CeilingShare = 0.8
@@ -60,6 +67,7 @@ type Load struct {
 	Ceiling     float64 // the driver's calibrated ceiling for this kind of load; 0 unknown
 	CoreBusy    float64 // the driver core's busiest share, 0..1; < 0 unknown
 	DriverCores float64 // the lab process's CPU, cores
+	ServerCores float64 // the server container's CPU, cores
 	Upstream    float64 // the upstream container's CPU, cores (fetch)
 	SendLagP99  float64 // open loops, µs
 }
@@ -91,6 +99,10 @@ func Judge(l Load) Bound {
 			b.Driver = true
 			b.Why = append(b.Why, who)
 		}
+	}
+	if !saturated && l.Loop == "closed" && l.CoreBusy >= CoreLeaning && l.ServerCores <= l.CoreBusy-ServerSlack {
+		b.Driver = true
+		b.Why = append(b.Why, fmt.Sprintf("the driver core was %.0f%% busy while the server's was %.0f%%: the server waited for lines", 100*l.CoreBusy, 100*l.ServerCores))
 	}
 	if l.Loop == "open" && l.SendLagP99 > MaxSendLagUS {
 		b.Driver = true

@@ -264,6 +264,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	load := analysis.Load{
 		Loop: string(def.Loop), Fetch: sc.Mode == "fetch",
 		Throughput: t.Throughput, Ceiling: r.ceiling(def), CoreBusy: t.DriverCoreBusy, DriverCores: t.DriverCores,
+		ServerCores: t.ServerCores,
 	}
 	if res.SendLag != nil {
 		p := results.PercentilesOf(res.SendLag)
