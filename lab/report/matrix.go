@@ -174,6 +174,13 @@ func matrixMark(h headline, st *results.Step, k *lab.Knee, smoke bool) string {
 			return "upstream-bound"
 		}
 		return "driver-bound"
+	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnStalled):
+		// Before noisy: a stalled trial's zero is what made the trials spread.
+		for _, w := range st.Summary.Warnings {
+			if w.Code == lab.WarnStalled {
+				return fmt.Sprintf("stalled in %d of %d trials", w.Trials, w.Of)
+			}
+		}
 	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnNoisy):
 		return fmt.Sprintf("noisy (trials spread > %.0f%%)", 100*analysis.NoisySpread)
 	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnFailed):

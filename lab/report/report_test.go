@@ -206,3 +206,27 @@ func TestRenderEscapesAndEmbeds(t *testing.T) {
 		}
 	}
 }
+
+func TestMatrixMark(t *testing.T) {
+	t.Parallel()
+	stalled := lab.Warning{Code: lab.WarnStalled, Trials: 1, Of: 3}
+	noisy := lab.Warning{Code: lab.WarnNoisy, Trials: 3, Of: 3}
+	h := headline{figure: "throughput", higherWins: true}
+	for _, tc := range []struct {
+		name string
+		sum  lab.Summary
+		want string
+	}{
+		{"clean", lab.Summary{}, ""},
+		{"driver-bound first", lab.Summary{DriverBound: true, Warnings: []lab.Warning{stalled}}, "driver-bound"},
+		{"a stall says so, not only noisy", lab.Summary{Warnings: []lab.Warning{noisy, stalled}}, "stalled in 1 of 3 trials"},
+		{"noisy", lab.Summary{Warnings: []lab.Warning{noisy}}, "noisy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := matrixMark(h, &results.Step{Summary: tc.sum}, nil, false)
+			if !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
+				t.Errorf("matrixMark = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
