@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -960,7 +961,7 @@ func environment(f *results.File) []KV {
 		{"kernel", e.Kernel},
 		{"Docker", e.DockerVersion + ", cgroup v" + e.CgroupVersion},
 		{"lab built with", e.GoVersion},
-		{"pinning", fmt.Sprintf("servers on core %s; driver on core %s; upstream on core %s", e.Pinning.Server, e.Pinning.Driver, e.Pinning.Upstream)},
+		{"pinning", fmt.Sprintf("servers on %s; driver on %s; upstream on %s", coresOf(e.Pinning.Server), coresOf(e.Pinning.Driver), coresOf(e.Pinning.Upstream))},
 		{"server memory limit", results.Bytes(float64(e.MemoryLimit))},
 		{"profile", string(f.Profile)},
 		{"started", f.Started.UTC().Format("2006-01-02 15:04:05 UTC")},
@@ -1009,4 +1010,16 @@ func roundSig(v float64, n int) float64 {
 	}
 	p := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(v))))
 	return math.Round(v*p) / p
+}
+
+// coresOf names a cpuset: "core 1", "cores 3-6"; other words ("unpinned
+// (one core)") as they are.
+func coresOf(set string) string {
+	switch {
+	case set == "" || strings.ContainsAny(set, " ("):
+		return cmp.Or(set, "unknown cores")
+	case strings.ContainsAny(set, ",-"):
+		return "cores " + set
+	}
+	return "core " + set
 }

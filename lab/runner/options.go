@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/linelab/linelab/lab"
 )
@@ -31,9 +30,11 @@ type Options struct {
 	RepoDir     string // where source files named in compose.yaml live
 	Command     string // the command line, recorded to rerun the run
 	Progress    io.Writer
-	ServerCPU   string // cpuset of the servers
-	DriverCPU   int    // the core of the lab process, the upstream's too
-	MemoryLimit int64  // of each server container, bytes
+	// ServerCores and DriverCores are how many cores the servers and the
+	// lab process (the driver) get, 0 for the default split (PlanLayout).
+	ServerCores int
+	DriverCores int
+	MemoryLimit int64 // of each server container, bytes
 	// Seed shuffles the order of implementations in every round of a
 	// step; 0 picks one from the clock. It is recorded, so a run's order
 	// can be repeated.
@@ -53,8 +54,6 @@ func DefaultOptions() Options {
 		OutDir:      "runs",
 		RepoDir:     ".",
 		Progress:    io.Discard,
-		ServerCPU:   "1",
-		DriverCPU:   0,
 		MemoryLimit: 1 << 30,
 	}
 }
@@ -71,8 +70,11 @@ func (o Options) Validate() error {
 	if o.MemoryLimit < 64<<20 {
 		errs = append(errs, fmt.Errorf("memory limit %d bytes: want at least 64 MiB", o.MemoryLimit))
 	}
-	if strings.TrimSpace(o.ServerCPU) == "" {
-		errs = append(errs, errors.New("server cpuset is empty"))
+	if o.Resume == "" {
+		// A resumed run keeps the cores it had.
+		if _, err := PlanLayout(affinity(), o.ServerCores, o.DriverCores); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

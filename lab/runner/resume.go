@@ -48,7 +48,11 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios}
+	layout, err := prevLayout(prev.Environment.Pinning)
+	if err != nil {
+		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
+	}
+	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout}
 	rt, err := openRuntime(ctx, prev.RunID, opts.Progress)
 	if err != nil {
 		return nil, "", err
@@ -119,4 +123,23 @@ func (r *runner) preload(prev *results.File) int {
 		}
 	}
 	return n
+}
+
+// prevLayout is the cores of the run being resumed: the same servers' and
+// upstream's cpusets, and the driver's (or, where it ran unpinned, the
+// default split of the servers' count), so its remaining trials compare with
+// its first.
+func prevLayout(p results.Pinning) (Layout, error) {
+	server, upstream := cpuList(p.Server), cpuList(p.Upstream)
+	if len(server) == 0 {
+		return Layout{}, fmt.Errorf("its results.json records no server cores (pinning %+v)", p)
+	}
+	if driver := cpuList(p.Driver); len(driver) > 0 && !strings.HasPrefix(p.Driver, "unpinned") {
+		return Layout{Driver: driver, Server: server, Upstream: upstream}, nil
+	}
+	l, err := PlanLayout(affinity(), len(server), 0)
+	if err != nil {
+		return Layout{}, err
+	}
+	return Layout{Driver: l.Driver, Server: server, Upstream: upstream, Shared: l.Shared}, nil
 }

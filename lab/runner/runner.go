@@ -40,11 +40,16 @@ type Plan struct {
 	Catalog   *catalog.Catalog
 	Impls     []lab.Implementation
 	Scenarios []lab.Scenario
+	Layout    Layout // which cores do what
 }
 
 // Resolve loads the catalogue and scenarios and selects what opts name.
 func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	layout, err := PlanLayout(affinity(), opts.ServerCores, opts.DriverCores)
+	if err != nil {
 		return nil, err
 	}
 	cat, err := catalog.LoadReleases(ctx, opts.ComposeFile, opts.Releases)
@@ -55,7 +60,7 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Catalog: cat}
+	p := &Plan{Catalog: cat, Layout: layout}
 	if p.Impls, err = pickImpls(cat.Servers, opts.Impls); err != nil {
 		return nil, err
 	}
@@ -185,7 +190,7 @@ func newRunner(opts Options, plan *Plan, rt *runtime.Runtime, runID string, seed
 	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
 		finished: map[trialKey]bool{}, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
 		closedRates: map[[2]string][]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
-	r.pinned = pinSelf(opts.DriverCPU)
+	r.pinned = pinSelf(plan.Layout)
 	return r
 }
 
@@ -240,14 +245,32 @@ func checkImages(ctx context.Context, rt *runtime.Runtime, p *Plan) error {
 	return nil
 }
 
-// pinSelf moves every thread of this process onto one core, so the driver
-// and the servers do not share one; new threads inherit it.
-func pinSelf(cpu int) string {
-	if goruntime.NumCPU() < 2 {
+// affinity is the cores this process may run on, in order; every core
+// when it cannot be read.
+func affinity() []int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return cpuList("0-" + strconv.Itoa(goruntime.NumCPU()-1))
+	}
+	var out []int
+	for c := 0; len(out) < set.Count(); c++ {
+		if set.IsSet(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// pinSelf moves every thread of this process onto the driver's cores, so
+// the driver and the servers do not share one; new threads inherit it.
+func pinSelf(l Layout) string {
+	if l.Shared {
 		return "unpinned (one core)"
 	}
 	var set unix.CPUSet
-	set.Set(cpu)
+	for _, c := range l.Driver {
+		set.Set(c)
+	}
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return "unpinned (" + err.Error() + ")"
@@ -258,11 +281,12 @@ func pinSelf(cpu int) string {
 			return "unpinned (" + err.Error() + ")"
 		}
 	}
-	// GOMAXPROCS stays above one although the process has one core: the
-	// open loop's pacer spins on one P, and a second P sleeping in the
-	// network poller wakes the readers as soon as answers arrive.
-	goruntime.GOMAXPROCS(max(goruntime.GOMAXPROCS(0), 2))
-	return strconv.Itoa(cpu)
+	// GOMAXPROCS follows the driver's cores, and stays above one although
+	// the process may have one core: the open loop's pacer spins on one P,
+	// and a second P sleeping in the network poller wakes the readers as
+	// soon as answers arrive.
+	goruntime.GOMAXPROCS(max(len(l.Driver), 2))
+	return CPUSet(l.Driver)
 }
 
 type runner struct {
@@ -304,22 +328,12 @@ type runner struct {
 	count, all  int
 }
 
-// upstreamCPU is the upstream's core: one of its own when the machine has a
-// third core (so that the translator never takes the driver's time), else
-// the driver's.
-func (r *runner) upstreamCPU() string {
-	if goruntime.NumCPU() >= 3 && r.opts.DriverCPU != 2 && !slices.Contains(cpuList(r.serverCPU()), 2) {
-		return "2"
-	}
-	return strconv.Itoa(r.opts.DriverCPU)
-}
+// upstreamCPU is the upstream's cpuset: a core of its own when the layout
+// left one (so that the translator never takes the driver's time), else the
+// driver's.
+func (r *runner) upstreamCPU() string { return CPUSet(r.plan.Layout.Upstream) }
 
-func (r *runner) serverCPU() string {
-	if goruntime.NumCPU() < 2 {
-		return "0"
-	}
-	return r.opts.ServerCPU
-}
+func (r *runner) serverCPU() string { return CPUSet(r.plan.Layout.Server) }
 
 func (r *runner) meta(ctx context.Context) (results.File, error) {
 	f := results.File{
@@ -405,7 +419,7 @@ func (r *runner) run(ctx context.Context) error {
 	if r.nw, err = r.rt.NewNetwork(ctx); err != nil {
 		return err
 	}
-	if r.dcores, err = metrics.StartCores([]int{r.opts.DriverCPU}); err != nil {
+	if r.dcores, err = metrics.StartCores(r.plan.Layout.Driver); err != nil {
 		r.say("lab: cannot read the driver core's load (%v); driver-bound falls back to the lab's own CPU", err)
 	}
 	if r.score, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
@@ -525,7 +539,7 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 	if r.client != "" {
 		name += " (" + r.client + " upstream client)"
 	}
-	r.say("lab: %s phase: starting the servers on core %s", name, r.serverCPU())
+	r.say("lab: %s phase: starting the servers on cpuset %s", name, r.serverCPU())
 	var servers []*server
 	defer func() {
 		for _, s := range servers {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,20 @@ func TestUsageErrors(t *testing.T) {
 		if !errors.As(err, &ue) || hintFor(err) != "lab help" {
 			t.Errorf("lab %v: err = %v, want a usage error with a hint", args, err)
 		}
+	}
+}
+
+// TestLayoutRefused: asking the servers for every core leaves none for the
+// driver, on any machine; the message names the layout and the machine.
+func TestLayoutRefused(t *testing.T) {
+	if goruntime.NumCPU() < 2 {
+		t.Skip("one core: everything shares it, there is nothing to split")
+	}
+	n := strconv.Itoa(goruntime.NumCPU())
+	err := run(context.Background(), []string{"run", "--server-cores", n}, &bytes.Buffer{}, &bytes.Buffer{})
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--server-cores "+n+" leaves no core for the driver on this "+n+"-core machine") {
+		t.Fatalf("lab run --server-cores %s: err = %v, want a usage error naming the layout", n, err)
 	}
 }
 
