@@ -39,6 +39,9 @@ type Trial struct {
 	ThreadsPerConn    float64 `json:"threads_per_connection,omitempty"`
 	UpstreamServed    int64   `json:"upstream_served,omitempty"` // fetch: translations the upstream gave
 
+	// Driver is "container" when a linelab/driver container made the
+	// load (its CPU is DriverCores), empty when the lab process did.
+	Driver           string   `json:"driver,omitempty"`
 	DriverCores      float64  `json:"driver_cores"`             // the lab process's CPU in the window
 	DriverCoreBusy   float64  `json:"driver_core_busy"`         // the driver core's busy share (process, upstream, softirq); -1 unknown
 	ServerCoreBefore float64  `json:"server_core_busy_before"`  // the server core's busy share just before the step

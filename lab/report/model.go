@@ -962,6 +962,7 @@ func environment(f *results.File) []KV {
 		{"Docker", e.DockerVersion + ", cgroup v" + e.CgroupVersion},
 		{"lab built with", e.GoVersion},
 		{"pinning", fmt.Sprintf("servers on %s; driver on %s; upstream on %s", coresOf(e.Pinning.Server), coresOf(e.Pinning.Driver), coresOf(e.Pinning.Upstream))},
+		{"driver", driverKind(e)},
 		{"server memory limit", results.Bytes(float64(e.MemoryLimit))},
 		{"profile", string(f.Profile)},
 		{"started", f.Started.UTC().Format("2006-01-02 15:04:05 UTC")},
@@ -1010,6 +1011,14 @@ func roundSig(v float64, n int) float64 {
 	}
 	p := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(v))))
 	return math.Round(v*p) / p
+}
+
+// driverKind says where the load came from.
+func driverKind(e results.Environment) string {
+	if e.Driver == "container" {
+		return fmt.Sprintf("a linelab/driver container per trial (image %.19s), on the run's network; the canary, and any fault step, from the lab process", e.Images["driver"].ID)
+	}
+	return "the lab process (in-process driver)"
 }
 
 // coresOf names a cpuset: "core 1", "cores 3-6"; other words ("unpinned

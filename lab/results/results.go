@@ -66,8 +66,12 @@ type Environment struct {
 	GoVersion     string           `json:"go_version"` // of the lab
 	Images        map[string]Image `json:"images"`     // by implementation
 	Pinning       Pinning          `json:"pinning"`
-	MemoryLimit   int64            `json:"memory_limit_bytes"` // of each server container
-	Hardening     lab.Hardening    `json:"hardening"`          // of every container
+	// Driver is where the load came from: "local" (the lab process) or
+	// "container" (the linelab/driver image, Images["driver"]); empty in
+	// runs from before there was a choice, which were local.
+	Driver      string        `json:"driver,omitempty"`
+	MemoryLimit int64         `json:"memory_limit_bytes"` // of each server container
+	Hardening   lab.Hardening `json:"hardening"`          // of every container
 }
 
 // Image is one image the run used.

@@ -35,6 +35,10 @@ type Options struct {
 	ServerCores int
 	DriverCores int
 	MemoryLimit int64 // of each server container, bytes
+	// Driver is where the load comes from: DriverLocal, this process, or
+	// DriverContainer, a linelab/driver container per trial on the
+	// driver's cores and the run's network.
+	Driver string
 	// Seed shuffles the order of implementations in every round of a
 	// step; 0 picks one from the clock. It is recorded, so a run's order
 	// can be repeated.
@@ -44,6 +48,14 @@ type Options struct {
 	// ignores the other options that shape a run.
 	Resume string
 }
+
+// Where the load comes from (Options.Driver).
+const (
+	DriverLocal     = "local"
+	DriverContainer = "container"
+	// DriverImage is the driver's image for DriverContainer.
+	DriverImage = "linelab/driver"
+)
 
 // DefaultOptions are the options of `lab run` with no flags.
 func DefaultOptions() Options {
@@ -55,6 +67,7 @@ func DefaultOptions() Options {
 		RepoDir:     ".",
 		Progress:    io.Discard,
 		MemoryLimit: 1 << 30,
+		Driver:      DriverLocal,
 	}
 }
 
@@ -69,6 +82,9 @@ func (o Options) Validate() error {
 	}
 	if o.MemoryLimit < 64<<20 {
 		errs = append(errs, fmt.Errorf("memory limit %d bytes: want at least 64 MiB", o.MemoryLimit))
+	}
+	if o.Driver != DriverLocal && o.Driver != DriverContainer {
+		errs = append(errs, fmt.Errorf("driver %q: want %s (the lab process) or %s (the linelab/driver image)", o.Driver, DriverLocal, DriverContainer))
 	}
 	if o.Resume == "" {
 		// A resumed run keeps the cores it had.

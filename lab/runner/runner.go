@@ -18,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/linelab/linelab/internal/conformance"
-	"github.com/linelab/linelab/internal/lineproto"
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/catalog"
@@ -41,6 +40,7 @@ type Plan struct {
 	Impls     []lab.Implementation
 	Scenarios []lab.Scenario
 	Layout    Layout // which cores do what
+	Driver    string // DriverLocal or DriverContainer
 }
 
 // Resolve loads the catalogue and scenarios and selects what opts name.
@@ -60,7 +60,7 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Catalog: cat, Layout: layout}
+	p := &Plan{Catalog: cat, Layout: layout, Driver: opts.Driver}
 	if p.Impls, err = pickImpls(cat.Servers, opts.Impls); err != nil {
 		return nil, err
 	}
@@ -221,9 +221,19 @@ func (r *runner) execute(ctx context.Context, dir string) (*results.File, string
 	return file, dir, runErr
 }
 
+// images are the implementations whose images the run starts: the
+// upstream, the servers and, with DriverContainer, the driver.
+func (p *Plan) images() []lab.Implementation {
+	need := append([]lab.Implementation{p.Catalog.Upstream}, p.Impls...)
+	if p.Driver == DriverContainer {
+		need = append(need, lab.Implementation{Name: "driver", Image: DriverImage})
+	}
+	return need
+}
+
 func checkImages(ctx context.Context, rt *runtime.Runtime, p *Plan) error {
 	var missing, builds []string
-	for _, impl := range append([]lab.Implementation{p.Catalog.Upstream}, p.Impls...) {
+	for _, impl := range p.images() {
 		ok, err := rt.ImageExists(ctx, impl.Image)
 		if err != nil {
 			return err
@@ -333,6 +343,8 @@ type runner struct {
 // driver's.
 func (r *runner) upstreamCPU() string { return CPUSet(r.plan.Layout.Upstream) }
 
+func (r *runner) driverCPU() string { return CPUSet(r.plan.Layout.Driver) }
+
 func (r *runner) serverCPU() string { return CPUSet(r.plan.Layout.Server) }
 
 func (r *runner) meta(ctx context.Context) (results.File, error) {
@@ -361,10 +373,14 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 		return f, err
 	}
 	env.Pinning = results.Pinning{Server: r.serverCPU(), Driver: r.pinned, Upstream: r.upstreamCPU()}
+	env.Driver = r.plan.Driver
+	if r.plan.Driver == DriverContainer {
+		env.Pinning.Driver = r.driverCPU()
+	}
 	env.MemoryLimit = r.opts.MemoryLimit
 	env.Hardening = lab.Hardened
 	env.Images = map[string]results.Image{}
-	for _, impl := range append([]lab.Implementation{r.plan.Catalog.Upstream}, r.plan.Impls...) {
+	for _, impl := range r.plan.images() {
 		info, err := r.rt.Image(ctx, impl.Image)
 		if err != nil {
 			return f, err
@@ -824,13 +840,6 @@ func skipped(rs []conformance.Result) int {
 		}
 	}
 	return n
-}
-
-func answerFunc(mode string) func([]byte) []byte {
-	if mode == "fetch" {
-		return func(p []byte) []byte { return lineproto.AppendEcho(nil, []byte(upstream.Translate(string(p)))) }
-	}
-	return func(p []byte) []byte { return lineproto.AppendEcho(nil, p) }
 }
 
 func tail(s string, n int) string {

@@ -92,9 +92,12 @@ func (r *runner) canary(ctx context.Context) float64 {
 		return 0
 	}
 	defer r.ref.c.Pause(context.WithoutCancel(ctx))
+	// Always in this process, whatever drives the steps: the canary
+	// measures the machine, and a container start per trial would cost
+	// more than the canary itself.
 	res, err := driver.Run(ctx, driver.Config{
 		Addr: r.ref.c.Addr(ServerPort), Step: canaryStep, Warmup: 100 * time.Millisecond, Duration: 250 * time.Millisecond,
-		Answer: answerFunc("echo"), Grace: time.Second,
+		Answer: driver.Answers("echo"), Grace: time.Second,
 	})
 	if err != nil || len(res.Errors) > 0 || ctx.Err() != nil {
 		return 0
@@ -198,23 +201,21 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		return nil
 	}
 	var held metrics.Window
-	hold := func() {
-		// The connections are open and idle: let the server settle, then
-		// read what they cost.
-		from := time.Now()
-		sleepCtx(ctx, 500*time.Millisecond)
+	heldSpan := func(from, to time.Time) {
+		// The connections were open and idle, and the server settled: read
+		// what they cost.
 		s.sampler.Now()
-		held = s.sampler.Window(from, time.Now())
+		held = s.sampler.Window(from, to)
 	}
 	cfg := driver.Config{
 		Addr: s.c.Addr(ServerPort), Step: def, Warmup: spec.Warmup.D(), Duration: spec.Duration.D(),
-		Answer: answerFunc(string(sc.Mode)), Hold: hold,
+		Answer: driver.Answers(sc.Mode),
 	}
 	undo, ok := r.inject(ctx, s, sc, def, &cfg)
 	if !ok {
 		return nil
 	}
-	res, err := driver.Run(ctx, cfg)
+	res, by, err := r.drive(ctx, cfg, sc.Mode, heldSpan)
 	if undo != nil {
 		undo()
 	}
@@ -234,7 +235,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		Latency: results.PercentilesOf(res.Latency), Errors: map[string]int64{}, FirstError: res.FirstError,
 		CPUSeconds: win.CPUSeconds, ServerCores: win.CPUSeconds / res.Elapsed.Seconds(),
 		MemBaseline: base.WorkingSet, MemWorkingSetMax: win.WorkingSetMax, MemPeak: win.Peak, ThreadsMax: win.ThreadsMax,
-		DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(), DriverCoreBusy: -1,
+		Driver: by, DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(), DriverCoreBusy: -1,
 		Histogram:  results.EncodeHistogram(res.Latency),
 		Reconnects: res.Reconnects, Timeline: res.Timeline,
 	}
@@ -417,10 +418,11 @@ func (r *runner) calibrate(ctx context.Context) error {
 		{"open", lab.Step{Loop: lab.Open, Connections: 50, Rate: int(c.OpenRate)}, &c.Open},
 	} {
 		k.step.Name, k.step.Payload = "calibrate-"+k.name, "calibrate"
-		res, err := driver.Run(ctx, driver.Config{
+		// Through the driver that runs the steps: its ceiling is theirs.
+		res, _, err := r.drive(ctx, driver.Config{
 			Addr: r.ref.c.Addr(ServerPort), Warmup: 300 * time.Millisecond, Duration: d,
-			Step: k.step, Answer: answerFunc("echo"),
-		})
+			Step: k.step, Answer: driver.Answers("echo"),
+		}, "echo", nil)
 		if err != nil {
 			return err
 		}

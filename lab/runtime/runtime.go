@@ -132,6 +132,7 @@ type Spec struct {
 	Aliases []string          // names on that network
 	Cpuset  string            // cores, e.g. "1"; empty for any
 	Memory  int64             // bytes; 0 for lab.Hardened.Memory
+	Cmd     []string          // arguments after the image's entrypoint; nil for its own
 	// Exits: the process is expected to stop by itself (a bad
 	// configuration under test), so a container that is already gone
 	// from its network is returned without an address instead of as an
@@ -179,7 +180,11 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 		}
 	}
 	init := true
-	ctr, err := testcontainers.Run(ctx, s.Image,
+	var cmd []testcontainers.ContainerCustomizer
+	if s.Cmd != nil {
+		cmd = append(cmd, testcontainers.WithCmd(s.Cmd...))
+	}
+	ctr, err := testcontainers.Run(ctx, s.Image, append(cmd,
 		testcontainers.WithEnv(s.Env),
 		testcontainers.WithLabels(r.labels(map[string]string{"org.linelab.impl": s.Name})),
 		tcnetwork.WithNetwork(s.Aliases, s.Network.nw),
@@ -204,7 +209,7 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 			pids := lab.Hardened.Pids
 			hc.PidsLimit = &pids
 		}),
-	)
+	)...)
 	if err != nil {
 		if ctr != nil {
 			ctr.Terminate(context.WithoutCancel(ctx))
@@ -353,6 +358,35 @@ func (c *Container) Logs(ctx context.Context) (string, error) {
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 	return string(b), err
+}
+
+// RunToEnd starts a container that ends by itself (Spec.Cmd its job),
+// waits for it to end, and returns its output and exit code; the container
+// is removed in any case. Ending ctx stops it.
+func (r *Runtime) RunToEnd(ctx context.Context, s Spec) (out []byte, code int, err error) {
+	s.Exits = true
+	c, err := r.Start(ctx, s)
+	if err != nil {
+		return nil, -1, err
+	}
+	defer c.Terminate(context.WithoutCancel(ctx))
+	wait := r.cli.ContainerWait(ctx, c.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case res := <-wait.Result:
+		code = int(res.StatusCode)
+	case err := <-wait.Error:
+		return nil, -1, fmt.Errorf("wait for %s to end: %w", s.Name, err)
+	}
+	rc, err := c.tc.Logs(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, code, fmt.Errorf("output of %s: %w", s.Name, err)
+	}
+	defer rc.Close()
+	out, err = io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return out, code, fmt.Errorf("output of %s: %w", s.Name, err)
+	}
+	return out, code, nil
 }
 
 // ImageExists reports whether ref is in the engine's image store.

@@ -1,0 +1,62 @@
+// Command driver is the lab's load driver in a container of its own (the
+// linelab/driver image): it runs one step against one server and writes what
+// it measured as one JSON line (driver.Event) on its output, which the lab
+// reads through the Docker API. The lab starts it with the step as JSON:
+//
+//	driver '{"addr":"172.18.0.3:7000","mode":"echo","step":{...},...}'
+//
+// It is the same code as the lab's in-process driver (package driver), so
+// the two give the same schema and comparable figures.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/linelab/linelab/lab/driver"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		json.NewEncoder(os.Stdout).Encode(driver.Event{Error: err.Error()})
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: driver '<job as JSON>' (one argument, got %d)", len(args))
+	}
+	var job driver.Job
+	if err := json.Unmarshal([]byte(args[0]), &job); err != nil {
+		return fmt.Errorf("the job is not a driver job: %w", err)
+	}
+	var heldFrom, heldTo time.Time
+	hold := func() {
+		// The lab reads the server's memory in this span afterwards.
+		heldFrom = time.Now()
+		select {
+		case <-time.After(driver.HoldFor):
+		case <-ctx.Done():
+		}
+		heldTo = time.Now()
+	}
+	res, err := driver.Run(ctx, job.Config(hold))
+	if err != nil {
+		return err
+	}
+	w, err := res.ToWire()
+	if err != nil {
+		return err
+	}
+	w.HeldFrom, w.HeldTo = heldFrom, heldTo
+	return json.NewEncoder(out).Encode(driver.Event{Result: w})
+}

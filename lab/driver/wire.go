@@ -1,0 +1,170 @@
+package driver
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/linelab/linelab/internal/lineproto"
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/upstream"
+)
+
+// Job is one step for a driver in another process, the linelab/driver
+// image: the part of a Config that can cross a process boundary. The lab
+// writes it as JSON on the driver's command line; the driver answers with
+// Events, one JSON object per line of its output.
+type Job struct {
+	Addr        string        `json:"addr"`
+	Mode        lab.Mode      `json:"mode"` // echo or fetch: which answers the server owes
+	Step        lab.Step      `json:"step"`
+	Warmup      time.Duration `json:"warmup_ns"`
+	Duration    time.Duration `json:"duration_ns"`
+	Grace       time.Duration `json:"grace_ns,omitempty"`
+	Timeline    time.Duration `json:"timeline_ns,omitempty"`
+	DialTimeout time.Duration `json:"dial_timeout_ns,omitempty"`
+}
+
+// Answers gives the exact answer line a server owes for a payload in mode.
+func Answers(mode lab.Mode) func(payload []byte) []byte {
+	if mode == "fetch" {
+		return func(p []byte) []byte { return lineproto.AppendEcho(nil, []byte(upstream.Translate(string(p)))) }
+	}
+	return func(p []byte) []byte { return lineproto.AppendEcho(nil, p) }
+}
+
+// HoldFor is how long a driver in another process holds an idle step's
+// connections before its trickle; the lab reads the server's memory in that
+// span afterwards (Wire.HeldFrom, HeldTo), from its own samples.
+const HoldFor = 500 * time.Millisecond
+
+// Config is the job as the driver runs it; hold is called as Config.Hold.
+func (j Job) Config(hold func()) Config {
+	return Config{
+		Addr: j.Addr, Step: j.Step, Warmup: j.Warmup, Duration: j.Duration, Answer: Answers(j.Mode),
+		Grace: j.Grace, Timeline: j.Timeline, DialTimeout: j.DialTimeout, Hold: hold,
+	}
+}
+
+// Event is one line of a driver process's output: exactly one field is set.
+type Event struct {
+	Result *Wire  `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"` // the step could not run
+}
+
+// Wire is a Result as it crosses the boundary: histograms in HdrHistogram's
+// compressed encoding, durations in nanoseconds.
+type Wire struct {
+	Lines       int64           `json:"lines"`
+	Late        int64           `json:"late"`
+	InFlight    int64           `json:"in_flight"`
+	Elapsed     time.Duration   `json:"elapsed_ns"`
+	Errors      map[Class]int64 `json:"errors,omitempty"`
+	Latency     []byte          `json:"latency"`
+	Uncorrected []byte          `json:"uncorrected,omitempty"`
+	SendLag     []byte          `json:"send_lag,omitempty"`
+	Connected   int             `json:"connected,omitempty"`
+	DriverCPU   time.Duration   `json:"driver_cpu_ns"`
+	Offered     float64         `json:"offered,omitempty"`
+	From        time.Time       `json:"from"`
+	To          time.Time       `json:"to"`
+	FirstError  string          `json:"first_error,omitempty"`
+	Reconnects  int64           `json:"reconnects,omitempty"`
+	Timeline    *lab.Timeline   `json:"timeline,omitempty"`
+	// HeldFrom and HeldTo: an idle step's hold, on the driver's clock.
+	HeldFrom time.Time `json:"held_from,omitzero"`
+	HeldTo   time.Time `json:"held_to,omitzero"`
+}
+
+// ToWire encodes r.
+func (r *Result) ToWire() (*Wire, error) {
+	w := &Wire{
+		Lines: r.Lines, Late: r.Late, InFlight: r.InFlight, Elapsed: r.Elapsed, Errors: r.Errors,
+		Connected: r.Connected, DriverCPU: r.DriverCPU, Offered: r.Offered, From: r.From, To: r.To,
+		FirstError: r.FirstError, Reconnects: r.Reconnects, Timeline: r.Timeline,
+	}
+	for _, h := range []struct {
+		in  *hdrhistogram.Histogram
+		out *[]byte
+	}{{r.Latency, &w.Latency}, {r.Uncorrected, &w.Uncorrected}, {r.SendLag, &w.SendLag}} {
+		if h.in == nil {
+			continue
+		}
+		b, err := h.in.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		if err != nil {
+			return nil, fmt.Errorf("encode a histogram: %w", err)
+		}
+		*h.out = b
+	}
+	return w, nil
+}
+
+// Result decodes w.
+func (w *Wire) Result() (*Result, error) {
+	r := &Result{
+		Lines: w.Lines, Late: w.Late, InFlight: w.InFlight, Elapsed: w.Elapsed, Errors: w.Errors,
+		Connected: w.Connected, DriverCPU: w.DriverCPU, Offered: w.Offered, From: w.From, To: w.To,
+		FirstError: w.FirstError, Reconnects: w.Reconnects, Timeline: w.Timeline,
+	}
+	if r.Errors == nil {
+		r.Errors = map[Class]int64{}
+	}
+	for _, h := range []struct {
+		in  []byte
+		out **hdrhistogram.Histogram
+	}{{w.Latency, &r.Latency}, {w.Uncorrected, &r.Uncorrected}, {w.SendLag, &r.SendLag}} {
+		if len(h.in) == 0 {
+			continue
+		}
+		d, err := hdrhistogram.Decode(h.in)
+		if err != nil {
+			return nil, fmt.Errorf("decode a histogram: %w", err)
+		}
+		*h.out = d
+	}
+	if r.Latency == nil {
+		return nil, errors.New("the driver's result has no latency histogram")
+	}
+	return r, nil
+}
+
+// ReadEvents reads a driver process's output and returns its result, or why
+// there is none: the driver's own error, or output that is not a driver's
+// (its last lines quoted, so a crash or a wrong image explains itself).
+func ReadEvents(out io.Reader) (*Wire, error) {
+	var last []string
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var e Event
+		if line[0] == '{' && json.Unmarshal(line, &e) == nil {
+			switch {
+			case e.Error != "":
+				return nil, errors.New(e.Error)
+			case e.Result != nil:
+				return e.Result, nil
+			}
+		}
+		last = append(last, string(line))
+		if len(last) > 5 {
+			last = last[1:]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read the driver's output: %w", err)
+	}
+	if len(last) == 0 {
+		return nil, errors.New("the driver wrote nothing: it died before it could run the step")
+	}
+	return nil, fmt.Errorf("the driver ended without a result; its last words: %q", last)
+}
