@@ -66,8 +66,12 @@ type Scenario struct {
 	// Headline says which figure the scenario is for, so no code guesses
 	// it from the scenario's shape.
 	Headline *Headline `yaml:"headline,omitempty" json:"headline,omitempty"`
-	Steps    []Step    `yaml:"steps" json:"steps"`
-	File     string    `yaml:"-" json:"file"`
+	// ServerCores is the fewest cores the servers must have for the
+	// scenario to mean anything (0: any); a run whose layout gives them
+	// fewer skips it and says why.
+	ServerCores int    `yaml:"server_cores,omitempty" json:"server_cores,omitempty"`
+	Steps       []Step `yaml:"steps" json:"steps"`
+	File        string `yaml:"-" json:"file"`
 }
 
 // Mode is what a server does with a line (the protocol's MODE).

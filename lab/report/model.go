@@ -1,7 +1,6 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -961,7 +960,7 @@ func environment(f *results.File) []KV {
 		{"kernel", e.Kernel},
 		{"Docker", e.DockerVersion + ", cgroup v" + e.CgroupVersion},
 		{"lab built with", e.GoVersion},
-		{"pinning", fmt.Sprintf("servers on %s; driver on %s; upstream on %s", coresOf(e.Pinning.Server), coresOf(e.Pinning.Driver), coresOf(e.Pinning.Upstream))},
+		{"pinning", fmt.Sprintf("servers on %s; driver on %s; upstream on %s", results.Cores(e.Pinning.Server), results.Cores(e.Pinning.Driver), results.Cores(e.Pinning.Upstream))},
 		{"driver", driverKind(e)},
 		{"server memory limit", results.Bytes(float64(e.MemoryLimit))},
 		{"profile", string(f.Profile)},
@@ -1019,16 +1018,4 @@ func driverKind(e results.Environment) string {
 		return fmt.Sprintf("a linelab/driver container per trial (image %.19s), on the run's network; the canary, and any fault step, from the lab process", e.Images["driver"].ID)
 	}
 	return "the lab process (in-process driver)"
-}
-
-// coresOf names a cpuset: "core 1", "cores 3-6"; other words ("unpinned
-// (one core)") as they are.
-func coresOf(set string) string {
-	switch {
-	case set == "" || strings.ContainsAny(set, " ("):
-		return cmp.Or(set, "unknown cores")
-	case strings.ContainsAny(set, ",-"):
-		return "cores " + set
-	}
-	return "core " + set
 }

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -148,6 +149,18 @@ func Micros(us float64) string {
 		return fmt.Sprintf("%.2fms", us/1e3)
 	}
 	return fmt.Sprintf("%.0fµs", us)
+}
+
+// Cores names a cpuset in words: "core 1", "cores 3-6"; other words
+// ("unpinned (one core)") as they are.
+func Cores(set string) string {
+	switch {
+	case set == "" || strings.ContainsAny(set, " ("):
+		return cmp.Or(set, "unknown cores")
+	case strings.ContainsAny(set, ",-"):
+		return "cores " + set
+	}
+	return "core " + set
 }
 
 // Bytes prints a size in KiB or MiB.

@@ -601,6 +601,11 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 			}
 			return 0
 		})
+		if have := len(r.plan.Layout.Server); sc.ServerCores > have {
+			r.skipScenario(sc, servers, fmt.Sprintf("it needs %d server cores and this run gives the servers %d (%s); run it on a machine with at least %d cores with lab run --server-cores %d",
+				sc.ServerCores, have, results.Cores(r.serverCPU()), sc.ServerCores+1, sc.ServerCores))
+			continue
+		}
 		if why := r.lossyUnavailable(ctx, sc, servers); why != "" {
 			r.skipScenario(sc, servers, why)
 			continue

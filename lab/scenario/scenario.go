@@ -230,6 +230,9 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 		}
 		v.upstream(*s.Upstream, child(n, "upstream"))
 	}
+	if s.ServerCores < 0 {
+		v.add(at(n, "server_cores"), "server_cores %d: want the fewest cores the servers need, or leave it out", s.ServerCores)
+	}
 	if len(s.Clients) > 0 && s.Mode != "fetch" {
 		v.add(at(n, "clients"), "clients is set but mode is %s; it applies to fetch mode only", s.Mode)
 	}

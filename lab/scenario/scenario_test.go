@@ -16,7 +16,7 @@ func TestLoadRealScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"c10k-idle", "churn", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fault-crash", "fault-lossy-link", "fault-upstream-flap", "fetch-slow-upstream", "fetch-sweep", "fetch-sweep-per-request"}
+	want := []string{"c10k-idle", "churn", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fault-crash", "fault-lossy-link", "fault-upstream-flap", "fetch-slow-upstream", "fetch-sweep", "fetch-sweep-per-request", "multicore"}
 	var got []string
 	for _, s := range ss {
 		got = append(got, s.Name)
@@ -59,6 +59,8 @@ func TestParseErrors(t *testing.T) {
 			"scenarios/x.yaml:7: field speed not found in type Step"},
 		{"no headline", strings.Replace(good, "headline: {step: a, figure: throughput, why: the only step}\n", "", 1),
 			"scenarios/x.yaml:1: headline is missing: name the step and the figure that decide this scenario (see scenarios/README.md)"},
+		{"negative server cores", strings.Replace(good, "mode: echo", "mode: echo\nserver_cores: -1", 1),
+			"scenarios/x.yaml:3: server_cores -1: want the fewest cores the servers need, or leave it out"},
 		{"bad mode", strings.Replace(good, "mode: echo", "mode: shout", 1),
 			`scenarios/x.yaml:2: mode "shout": want echo or fetch`},
 		{"name differs", strings.Replace(good, "name: x", "name: y", 1),
