@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,18 @@ func TestRunLeftSays(t *testing.T) {
 	x.Removed, x.Alive = false, true
 	if got, want := x.String(), "run 20261202-170000 is still going (lab process 4242 on box): its 3 containers and 1 network left alone"; got != want {
 		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestRemote(t *testing.T) {
+	t.Parallel()
+	for host, remote := range map[string]bool{
+		"": false, "unix:///var/run/docker.sock": false, "tcp://127.0.0.1:2375": false, "tcp://localhost:2376": false, "tcp://[::1]:2375": false,
+		"tcp://10.0.0.5:2376": true, "ssh://root@build-box": true, "ssh://root@127.0.0.1:2222": true, "not a url\x7f": true,
+	} {
+		why := Remote(host)
+		if (why != "") != remote || remote && !strings.Contains(why, "Unset DOCKER_HOST") {
+			t.Errorf("Remote(%q) = %q, want remote %v with the way out", host, why, remote)
+		}
 	}
 }

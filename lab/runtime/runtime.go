@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -76,6 +77,9 @@ func New(ctx context.Context, runID string) (*Runtime, error) {
 // the lab process that made them: a test plays an earlier lab with it.
 func NewAs(ctx context.Context, runID string, owner Owner) (*Runtime, error) {
 	setup()
+	if why := Remote(os.Getenv("DOCKER_HOST")); why != "" {
+		return nil, errors.New(why)
+	}
 	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
@@ -87,6 +91,24 @@ func NewAs(ctx context.Context, runID string, owner Owner) (*Runtime, error) {
 		return nil, fmt.Errorf("%w (%v)", ErrNoEngine, err)
 	}
 	return &Runtime{cli: cli, runID: runID, owner: owner}, nil
+}
+
+// Remote says why the engine that host (a DOCKER_HOST value) names cannot
+// run the lab yet, "" when it can: the lab dials each container at its
+// address on the run's network and reads each container's cgroup from this
+// machine's /sys/fs/cgroup, so the engine must be this machine's.
+func Remote(host string) string {
+	u, err := url.Parse(host)
+	if host == "" || err == nil && (u.Scheme == "unix" || u.Scheme == "npipe") {
+		return ""
+	}
+	if err == nil && u.Scheme == "tcp" {
+		h := u.Hostname()
+		if a, err := netip.ParseAddr(h); h == "localhost" || err == nil && a.IsLoopback() {
+			return ""
+		}
+	}
+	return fmt.Sprintf("DOCKER_HOST=%s: the lab runs only against the engine of this machine, on its local socket or a loopback address, for now: it dials every container at its address on the run's network and reads each container's CPU and memory from this machine's cgroups. Unset DOCKER_HOST, or run the lab on that machine", host)
 }
 
 // Close releases the client.
