@@ -52,7 +52,7 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout}
+	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Driver: cmp.Or(prev.Environment.Driver, DriverLocal)}
 	rt, err := openRuntime(ctx, prev.RunID, opts.Progress)
 	if err != nil {
 		return nil, "", err
