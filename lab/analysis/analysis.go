@@ -28,6 +28,10 @@ const (
 	// server with idle CPU in a closed loop was waiting for lines.
 	CoreLeaning = 0.8
 	ServerSlack = 0.15
+	// IdealShare: a fetch trial at this share of its ideal or more was held
+	// by the upstream's latency, as the step means it to be; an idle server
+	// there was not waiting for the driver.
+	IdealShare = 0.9
 	// CeilingShare: a rate within this share of the driver's calibrated
 	// ceiling for the same kind of load may be the driver's.
 	CeilingShare = 0.8
@@ -68,6 +72,7 @@ type Load struct {
 	CoreBusy    float64 // the driver core's busiest share, 0..1; < 0 unknown
 	DriverCores float64 // the lab process's CPU, cores
 	ServerCores float64 // the server container's CPU, cores
+	Ideal       float64 // fetch closed loops: lines/s an upstream of the step's latency allows (Ideal); 0 none
 	Upstream    float64 // the upstream container's CPU, cores (fetch)
 	SendLagP99  float64 // open loops, µs
 }
@@ -100,7 +105,8 @@ func Judge(l Load) Bound {
 			b.Why = append(b.Why, who)
 		}
 	}
-	if !saturated && l.Loop == "closed" && l.CoreBusy >= CoreLeaning && l.ServerCores <= l.CoreBusy-ServerSlack {
+	belowIdeal := l.Ideal <= 0 || l.Throughput < IdealShare*l.Ideal
+	if !saturated && l.Loop == "closed" && belowIdeal && l.CoreBusy >= CoreLeaning && l.ServerCores <= l.CoreBusy-ServerSlack {
 		b.Driver = true
 		b.Why = append(b.Why, fmt.Sprintf("the driver core was %.0f%% busy while the server's was %.0f%%: the server waited for lines", 100*l.CoreBusy, 100*l.ServerCores))
 	}

@@ -29,6 +29,8 @@ func TestJudge(t *testing.T) {
 		{"both fill the core", Load{Loop: "closed", Fetch: true, CoreBusy: 0.99, DriverCores: 0.4, Upstream: 0.5}, true, true, "the lab 0.40 cores"},
 		{"busy upstream, room on the core", Load{Loop: "closed", Fetch: true, CoreBusy: 0.7, DriverCores: 0.2, Upstream: 0.45}, false, false, ""},
 		{"leaning core, idle server", Load{Loop: "closed", Fetch: true, CoreBusy: 0.86, DriverCores: 0.41, Upstream: 0.44, ServerCores: 0.67}, true, false, "the server's was 67%"},
+		{"leaning core, idle server at the ideal", Load{Loop: "closed", Fetch: true, Throughput: 18848, Ideal: 20000, CoreBusy: 0.86, DriverCores: 0.41, Upstream: 0.44, ServerCores: 0.66}, false, false, ""},
+		{"leaning core, idle server below the ideal", Load{Loop: "closed", Fetch: true, Throughput: 12500, Ideal: 20000, CoreBusy: 0.86, DriverCores: 0.41, Upstream: 0.44, ServerCores: 0.67}, true, false, "waited for lines"},
 		{"leaning core, busy server", Load{Loop: "closed", Fetch: true, CoreBusy: 0.86, DriverCores: 0.41, Upstream: 0.44, ServerCores: 0.9}, false, false, ""},
 		{"leaning core, open loop on time", Load{Loop: "open", CoreBusy: 0.86, ServerCores: 0.3, SendLagP99: 20}, false, false, ""},
 		{"calm core, idle server", Load{Loop: "closed", CoreBusy: 0.7, ServerCores: 0.2}, false, false, ""},
