@@ -2,7 +2,7 @@
 GO        ?= go
 COMPOSE   ?= docker-compose
 GOVERSION := $(shell $(GO) env GOVERSION)
-REFERENCE := threads twisted twisted-inline gevent gevent-monkey node node-cluster asyncio asyncio-uvloop eventlet tornado floor
+REFERENCE := threads twisted twisted-inline gevent gevent-monkey gevent-prefork node node-cluster asyncio asyncio-uvloop eventlet tornado floor
 # RELEASE is the Debian release of the reference images (bookworm, trixie or
 # sid); `make lab RELEASES=bookworm,trixie` runs each server on each.
 RELEASE   ?= trixie
