@@ -255,9 +255,16 @@ func checkImages(ctx context.Context, rt *runtime.Runtime, p *Plan) error {
 	return nil
 }
 
-// affinity is the cores this process may run on, in order; every core
-// when it cannot be read.
-func affinity() []int {
+// affinity is the cores this process could run on when it started, in
+// order: a run pins the process to the driver's cores, and a second run in
+// the same process (tests) must still split the whole machine.
+func affinity() []int { return startAffinity }
+
+var startAffinity = readAffinity()
+
+// readAffinity is the cores this process may run on now, in order; every
+// core when it cannot be read.
+func readAffinity() []int {
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &set); err != nil {
 		return cpuList("0-" + strconv.Itoa(goruntime.NumCPU()-1))
