@@ -174,13 +174,9 @@ func matrixMark(h headline, st *results.Step, k *lab.Knee, smoke bool) string {
 			return "upstream-bound"
 		}
 		return "driver-bound"
-	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnStalled):
+	case st != nil && stalled(st) != "":
 		// Before noisy: a stalled trial's zero is what made the trials spread.
-		for _, w := range st.Summary.Warnings {
-			if w.Code == lab.WarnStalled {
-				return fmt.Sprintf("stalled in %d of %d trials", w.Trials, w.Of)
-			}
-		}
+		return stalled(st)
 	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnNoisy):
 		return fmt.Sprintf("noisy (trials spread > %.0f%%)", 100*analysis.NoisySpread)
 	case st != nil && analysis.Has(st.Summary.Warnings, lab.WarnFailed):
@@ -197,4 +193,14 @@ func rankStyle(rank, of int) template.CSS {
 		pos = float64(rank) / float64(of-1)
 	}
 	return template.CSS(fmt.Sprintf("background: hsl(%.0f, 60%%, 88%%)", 120*(1-pos)))
+}
+
+// stalled says in how many trials the step stalled, "" if in none.
+func stalled(st *results.Step) string {
+	for _, w := range st.Summary.Warnings {
+		if w.Code == lab.WarnStalled {
+			return fmt.Sprintf("stalled in %d of %d trials", w.Trials, w.Of)
+		}
+	}
+	return ""
 }

@@ -305,18 +305,26 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 	s.DriverBound = facts.DriverBound > 0
 	s.UpstreamBound = facts.UpBound > 0
 	s.Warnings = analysis.StepWarnings(facts)
-	// The ideal is for a step whose window is all load: a fault step's
-	// window holds its outage too.
-	if sc.Mode == "fetch" && def.Loop == lab.Closed && def.Fault == nil {
-		up := sc.Upstream
-		if def.Upstream != nil {
-			up = def.Upstream
-		}
-		if up != nil && up.Latency > 0 && up.SlowRate == 0 {
-			s.Ideal = analysis.Ideal(def.Connections, def.Depth, up.Latency.D().Seconds())
-		}
-	}
+	s.Ideal = StepIdeal(sc, def)
 	return s
+}
+
+// StepIdeal is the lines/s a fetch closed loop could reach (analysis.Ideal)
+// with the step's upstream latency; 0 for a step that has none. The ideal is
+// for a step whose window is all load: a fault step's window holds its
+// outage too, and slow answers are not the latency.
+func StepIdeal(sc lab.Scenario, def lab.Step) float64 {
+	if sc.Mode != "fetch" || def.Loop != lab.Closed || def.Fault != nil {
+		return 0
+	}
+	up := sc.Upstream
+	if def.Upstream != nil {
+		up = def.Upstream
+	}
+	if up == nil || up.Latency <= 0 || up.SlowRate != 0 {
+		return 0
+	}
+	return analysis.Ideal(def.Connections, def.Depth, up.Latency.D().Seconds())
 }
 
 // bucketMS is the grain of the trials' timelines (100 ms if none says).

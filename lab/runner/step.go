@@ -273,9 +273,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		load.SendLagP99 = float64(p.P99)
 	}
 	if sc.Mode == "fetch" {
-		if b := behaviour(sc, def); def.Loop == lab.Closed && def.Fault == nil && b.SlowRate == 0 {
-			load.Ideal = analysis.Ideal(def.Connections, def.Depth, b.Latency.Seconds())
-		}
+		load.Ideal = results.StepIdeal(sc, def)
 		r.upm.Now()
 		t.UpstreamCores = r.upm.Window(res.From, res.To).CPUSeconds / res.Elapsed.Seconds()
 		load.Upstream = t.UpstreamCores
