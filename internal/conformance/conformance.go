@@ -43,11 +43,11 @@ const (
 
 // Target is a server under judgement.
 type Target struct {
-	Addr     string   // host:port
-	Mode     string   // "echo" or "fetch"
-	Upstream Upstream // in fetch mode, how its upstream behaves
+	Addr     string   `json:"addr"`               // host:port
+	Mode     string   `json:"mode"`               // "echo" or "fetch"
+	Upstream Upstream `json:"upstream,omitempty"` // in fetch mode, how its upstream behaves
 	// Dial, if set, replaces net.Dialer (a container's network, say).
-	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	Dial func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
 }
 
 // Name is a short label such as "fetch/failing".

@@ -1,7 +1,11 @@
 // Package metrics samples a container's CPU time, memory and threads from
 // its cgroup files, ten times a second. Docker's stats stream gives one
 // record a second, too coarse for half-second steps; the cgroup files are
-// what it reads anyway, and reading four small files is cheap.
+// what it reads anyway, and reading four small files is cheap. An engine on
+// another machine has no files here: there a container of the lab's reads
+// them (Open and Read, with the host's cgroup mounted) and streams its
+// samples, which StartStream keeps. (The engine's stats endpoint would
+// need no container, but Docker collects those once a second.)
 //
 // It knows cgroup v1 (Debian's docker.io 20.10 here: /sys/fs/cgroup/<ctl>/docker/<id>)
 // and cgroup v2 (/sys/fs/cgroup/system.slice/docker-<id>.scope).
@@ -32,8 +36,14 @@ type Sample struct {
 // Sampler samples one container until Stop.
 type Sampler struct {
 	files paths
-	stop  chan struct{}
-	done  chan struct{}
+	// next waits for the next sample of a stream (StartStream); nil: the
+	// cgroup files.
+	next        func() (Sample, error)
+	closeStream func()
+	arrived     chan struct{} // closed and renewed at each sample of a stream
+	ended       error         // why the stream ended
+	stop        chan struct{}
+	done        chan struct{}
 
 	mu      sync.Mutex
 	samples []Sample
@@ -51,9 +61,9 @@ type paths struct {
 	cpu, mem, memStat, memPeak, pids string
 }
 
-// Find locates the cgroup files of container id.
-func find(id string) (paths, error) {
-	root := "/sys/fs/cgroup"
+// find locates the cgroup files of container id under root (the
+// cgroup file system: /sys/fs/cgroup, or where a container mounted it).
+func find(root, id string) (paths, error) {
 	v1 := paths{
 		cpu:     filepath.Join(root, "cpuacct", "docker", id, "cpuacct.usage"),
 		mem:     filepath.Join(root, "memory", "docker", id, "memory.usage_in_bytes"),
@@ -81,7 +91,18 @@ func find(id string) (paths, error) {
 
 // Start begins sampling container id.
 func Start(id string) (*Sampler, error) {
-	p, err := find(id)
+	s, err := Open("/sys/fs/cgroup", id)
+	if err != nil {
+		return nil, err
+	}
+	go s.loop()
+	return s, nil
+}
+
+// Open finds container id's cgroup files under root and reads them once;
+// Read reads them again. It does not sample by itself.
+func Open(root, id string) (*Sampler, error) {
+	p, err := find(root, id)
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +110,38 @@ func Start(id string) (*Sampler, error) {
 	if _, err := s.read(); err != nil {
 		return nil, err
 	}
-	go s.loop()
 	return s, nil
+}
+
+// Read takes a reading of an opened sampler's files, CPU carried across
+// restarts as Start's.
+func (s *Sampler) Read() (Sample, error) { return s.read() }
+
+// StartStream keeps the samples next returns, each as it comes (next
+// waits for it), until next fails; Stop calls closeStream, which must make
+// next fail. The samples' CPU must already be cumulative across restarts
+// (Read's is).
+func StartStream(next func() (Sample, error), closeStream func()) *Sampler {
+	s := &Sampler{next: next, closeStream: closeStream, arrived: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for {
+			smp, err := next()
+			s.mu.Lock()
+			if err != nil {
+				s.ended = err
+			} else {
+				s.samples = append(s.samples, smp)
+			}
+			close(s.arrived)
+			s.arrived = make(chan struct{})
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return s
 }
 
 func (s *Sampler) loop() {
@@ -113,18 +164,25 @@ func (s *Sampler) loop() {
 	}
 }
 
-// Stop ends sampling.
+// Stop ends sampling (a stream's by closing it).
 func (s *Sampler) Stop() {
 	select {
 	case <-s.stop:
 	default:
 		close(s.stop)
+		if s.closeStream != nil {
+			s.closeStream()
+		}
 	}
 	<-s.done
 }
 
-// Now takes a reading at once (and keeps it).
+// Now takes a reading at once (and keeps it); a stream's is the next
+// sample to arrive.
 func (s *Sampler) Now() (Sample, error) {
+	if s.next != nil {
+		return s.awaitNext()
+	}
 	smp, err := s.read()
 	if err == nil {
 		s.mu.Lock()
@@ -138,10 +196,32 @@ func (s *Sampler) Now() (Sample, error) {
 // the next window's peak is its own. Where that is not allowed, the peak
 // stays the container's since start, and Window says so.
 func (s *Sampler) ResetPeak() bool {
-	if s.files.v2 {
+	if s.next != nil || s.files.v2 {
 		return false
 	}
 	return os.WriteFile(s.files.memPeak, []byte("0"), 0) == nil
+}
+
+// awaitNext waits for a stream's next sample (at most a second).
+func (s *Sampler) awaitNext() (Sample, error) {
+	s.mu.Lock()
+	wait, n := s.arrived, len(s.samples)
+	if s.ended != nil {
+		defer s.mu.Unlock()
+		return Sample{}, s.ended
+	}
+	s.mu.Unlock()
+	select {
+	case <-wait:
+	case <-time.After(time.Second):
+		return Sample{}, fmt.Errorf("no sample for a second")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.samples) == n {
+		return Sample{}, s.ended
+	}
+	return s.samples[len(s.samples)-1], nil
 }
 
 func (s *Sampler) read() (Sample, error) {
@@ -246,11 +326,17 @@ func (s *Sampler) cpu() (time.Duration, error) {
 		}
 		cpu = time.Duration(ns)
 	}
+	return s.carry(cpu), nil
+}
+
+// carry adds to cpu, the container's CPU since it last started, what it
+// had before. Callers hold cpuMu or are the only reader.
+func (s *Sampler) carry(cpu time.Duration) time.Duration {
 	if cpu < s.lastCPU {
 		s.cpuCarried += s.lastCPU
 	}
 	s.lastCPU = cpu
-	return cpu + s.cpuCarried, nil
+	return cpu + s.cpuCarried
 }
 
 func readInt(path string) (int64, error) {

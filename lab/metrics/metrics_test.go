@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -105,5 +106,47 @@ func TestCPUAcrossARestart(t *testing.T) {
 	os.Remove(p.cpu)
 	if _, err := s.read(); err == nil {
 		t.Error("a stopped container's missing counter read as a sample")
+	}
+}
+
+// A stream's samples (a remote engine's, read there) are kept as they
+// come; Now waits for the next; Stop closes the stream.
+func TestStartStream(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now()
+	feed := make(chan Sample)
+	closed := make(chan struct{})
+	s := StartStream(func() (Sample, error) {
+		select {
+		case smp := <-feed:
+			return smp, nil
+		case <-closed:
+			return Sample{}, fmt.Errorf("closed")
+		}
+	}, func() { close(closed) })
+	for i := 1; i <= 6; i++ {
+		go func() {
+			time.Sleep(10 * time.Millisecond) // Now is waiting by then
+			feed <- Sample{T: t0.Add(time.Duration(i) * Interval), CPU: time.Duration(i) * 10 * time.Millisecond, WorkingSet: 1 << 20, Threads: 2}
+		}()
+		smp, err := s.Now()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if smp.CPU != time.Duration(i)*10*time.Millisecond {
+			t.Errorf("Now gave a sample with CPU %s, want the next one's, %dms", smp.CPU, i*10)
+		}
+	}
+	w := s.Window(t0, t0.Add(6*Interval))
+	// 10 ms per 100 ms throughout: 0.1 CPU-seconds per second.
+	if got := w.CPUSeconds / (6 * Interval).Seconds(); got < 0.099 || got > 0.101 {
+		t.Errorf("CPU share %.3f, want 0.100", got)
+	}
+	if w.WorkingSetMax != 1<<20 || w.ThreadsMax != 2 || s.ResetPeak() {
+		t.Errorf("window %+v; reset peak must be refused", w)
+	}
+	s.Stop()
+	if _, err := s.Now(); err == nil {
+		t.Error("Now after Stop: no error")
 	}
 }
