@@ -12,16 +12,16 @@ GOFILES   := $(shell find go.mod internal go-server lab -name '*.go' -o -name go
 PROFILE   ?= standard
 LAB_ARGS  ?=
 
-.PHONY: all test test-unit lab images base up down clean bench fuzz report
+.PHONY: all test test-unit lab images base sshd up down clean bench fuzz report
 
 all: test
 
 ## test: vet, unit tests, the Docker tests (conformance of every container,
-## the quick profile end to end on two servers) and the browser test of the
-## report that run wrote. Docker tests run one package at a time (-p 1): a
+## the quick profile end to end on two servers, a run on an ssh:// engine)
+## and the browser test of the report that run wrote. Docker tests run one package at a time (-p 1): a
 ## lab run sweeps every container the lab labelled.
 E2E_OUT := $(CURDIR)/runs/e2e
-test: images
+test: images sshd
 	$(GO) vet ./...
 	$(GO) vet -tags docker,browser ./...
 	$(GO) test -count=1 ./...
@@ -57,6 +57,11 @@ bin/driver: $(GOFILES)
 ## (skipped when it exists)
 base:
 	reference/base/build.sh $(RELEASE)
+
+## sshd: the ssh engine of the remote test, linelab/sshd (skipped when it
+## exists)
+sshd:
+	lab/runtime/sshd/build.sh
 
 ## images: every image, from the Docker layer cache where nothing changed
 ## (the legacy builder prints a deprecation notice on every build, so a

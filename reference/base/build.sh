@@ -53,34 +53,8 @@ if [ -z "$force" ] && docker image inspect "$image" >/dev/null 2>&1; then
 	echo "base: $image was built from other packages ($have); rebuilding"
 fi
 
-if ! command -v debootstrap >/dev/null 2>&1; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "base: installing debootstrap"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-	else
-		echo "base: debootstrap is missing; install it: sudo apt-get install debootstrap" >&2
-		exit 1
-	fi
-fi
-
-# The mirror is the one this machine's apt already uses, so the build reaches
-# exactly what apt-get reaches. MIRROR or SNAPSHOT override it.
-mirror=${MIRROR:-} security=${SECURITY_MIRROR:-}
-if [ -n "${SNAPSHOT:-}" ]; then
-	mirror=http://snapshot.debian.org/archive/debian/$SNAPSHOT
-	security=http://snapshot.debian.org/archive/debian-security/$SNAPSHOT
-fi
-if [ -z "$mirror" ]; then
-	mirror=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-		grep -v -- '-security' | grep -E '/debian/?$|/debian ' | head -n1 |
-		sed -E 's/^URIs:[[:space:]]*//; s/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//; s/[[:space:]].*$//' || true)
-fi
-if [ -z "$mirror" ]; then
-	echo "base: could not find a Debian mirror in /etc/apt; set MIRROR=<url of a Debian mirror>" >&2
-	exit 1
-fi
-mirror=${mirror%/}
-security=${security:-$mirror-security}
+who=base
+. "$here/debootstrap.sh"
 
 root=$(mktemp -d /tmp/linelab-base.XXXXXX)
 # An interrupted debootstrap leaves proc and sys mounted in the chroot:

@@ -1,0 +1,38 @@
+# debootstrap.sh: what the image builds made with debootstrap share (the
+# base of the reference servers, reference/base/build.sh, and the ssh
+# engine of the remote test, lab/runtime/sshd/build.sh). Sourced; it sets
+# $mirror and $security and makes sure debootstrap is installed.
+#
+#   MIRROR=<url>          a Debian mirror (default: the one /etc/apt uses)
+#   SECURITY_MIRROR=<url> its security archive (default: <mirror>-security)
+#   SNAPSHOT=<timestamp>  pin to snapshot.debian.org at that moment
+
+if ! command -v debootstrap >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "$who: installing debootstrap"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+	else
+		echo "$who: debootstrap is missing; install it: sudo apt-get install debootstrap" >&2
+		exit 1
+	fi
+fi
+
+# The mirror is the one this machine's apt already uses, so the build reaches
+# exactly what apt-get reaches. MIRROR or SNAPSHOT override it.
+mirror=${MIRROR:-} security=${SECURITY_MIRROR:-}
+if [ -n "${SNAPSHOT:-}" ]; then
+	mirror=http://snapshot.debian.org/archive/debian/$SNAPSHOT
+	security=http://snapshot.debian.org/archive/debian-security/$SNAPSHOT
+fi
+if [ -z "$mirror" ]; then
+	mirror=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+		grep -v -- '-security' | grep -E '/debian/?$|/debian ' | head -n1 |
+		sed -E 's/^URIs:[[:space:]]*//; s/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//; s/[[:space:]].*$//' || true)
+fi
+if [ -z "$mirror" ]; then
+	echo "$who: could not find a Debian mirror in /etc/apt; set MIRROR=<url of a Debian mirror>" >&2
+	exit 1
+fi
+mirror=${mirror%/}
+security=${security:-$mirror-security}
+
