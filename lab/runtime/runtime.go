@@ -21,7 +21,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -65,6 +64,12 @@ type Runtime struct {
 	cli   *client.Client
 	runID string
 	owner Owner // this process, on every label
+	// remote: the engine is not this machine's (IsRemote). testcontainers
+	// cannot reach such an engine (it has no ssh://), so its containers
+	// and networks are made with the Docker client alone (direct.go).
+	remote bool
+	host   string
+	gate   atomic.Pointer[Container] // the way onto a remote run's network
 }
 
 // New connects to the Docker engine (DOCKER_HOST or the default socket) and
@@ -77,38 +82,27 @@ func New(ctx context.Context, runID string) (*Runtime, error) {
 // the lab process that made them: a test plays an earlier lab with it.
 func NewAs(ctx context.Context, runID string, owner Owner) (*Runtime, error) {
 	setup()
-	if why := Remote(os.Getenv("DOCKER_HOST")); why != "" {
-		return nil, errors.New(why)
+	host := os.Getenv("DOCKER_HOST")
+	opts, err := clientOpts(host)
+	if err != nil {
+		return nil, err
 	}
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// ssh starts a process and logs in before the first answer.
+	wait := 5 * time.Second
+	if IsRemote(host) {
+		wait = 30 * time.Second
+	}
+	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if _, err := cli.Ping(pctx, client.PingOptions{}); err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("%w (%v)", ErrNoEngine, err)
 	}
-	return &Runtime{cli: cli, runID: runID, owner: owner}, nil
-}
-
-// Remote says why the engine that host (a DOCKER_HOST value) names cannot
-// run the lab yet, "" when it can: the lab dials each container at its
-// address on the run's network and reads each container's cgroup from this
-// machine's /sys/fs/cgroup, so the engine must be this machine's.
-func Remote(host string) string {
-	u, err := url.Parse(host)
-	if host == "" || err == nil && (u.Scheme == "unix" || u.Scheme == "npipe") {
-		return ""
-	}
-	if err == nil && u.Scheme == "tcp" {
-		h := u.Hostname()
-		if a, err := netip.ParseAddr(h); h == "localhost" || err == nil && a.IsLoopback() {
-			return ""
-		}
-	}
-	return fmt.Sprintf("DOCKER_HOST=%s: the lab runs only against the engine of this machine, on its local socket or a loopback address, for now: it dials every container at its address on the run's network and reads each container's CPU and memory from this machine's cgroups. Unset DOCKER_HOST, or run the lab on that machine", host)
+	return &Runtime{cli: cli, runID: runID, owner: owner, remote: IsRemote(host), host: host}, nil
 }
 
 // Close releases the client.
@@ -126,10 +120,14 @@ func (r *Runtime) labels(extra map[string]string) map[string]string {
 type Network struct {
 	Name string
 	nw   *testcontainers.DockerNetwork
+	cli  *client.Client // set for a network made without testcontainers
 }
 
 // NewNetwork creates a labelled bridge network for the run.
 func (r *Runtime) NewNetwork(ctx context.Context) (*Network, error) {
+	if r.remote {
+		return r.newNetworkDirect(ctx)
+	}
 	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(r.labels(nil)))
 	if err != nil {
 		return nil, fmt.Errorf("create network: %w", err)
@@ -139,7 +137,13 @@ func (r *Runtime) NewNetwork(ctx context.Context) (*Network, error) {
 
 // Remove removes the network.
 func (n *Network) Remove(ctx context.Context) error {
-	if err := n.nw.Remove(ctx); err != nil {
+	var err error
+	if n.cli != nil {
+		_, err = n.cli.NetworkRemove(ctx, n.Name, client.NetworkRemoveOptions{})
+	} else {
+		err = n.nw.Remove(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
 	return nil
@@ -155,6 +159,7 @@ type Spec struct {
 	Cpuset  string            // cores, e.g. "1"; empty for any
 	Memory  int64             // bytes; 0 for lab.Hardened.Memory
 	Cmd     []string          // arguments after the image's entrypoint; nil for its own
+	Binds   []string          // host paths to mount, "src:dst:ro"
 	// Exits: the process is expected to stop by itself (a bad
 	// configuration under test), so a container that is already gone
 	// from its network is returned without an address instead of as an
@@ -201,7 +206,25 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 			}
 		}
 	}
-	init := true
+	var c *Container
+	if r.remote {
+		// Nothing published: without testcontainers nothing asks for it.
+		if c, err = r.startDirect(ctx, s); err != nil {
+			return nil, err
+		}
+	} else if c, err = r.startTC(ctx, s, bindings); err != nil {
+		return nil, err
+	}
+	err = c.readIP(ctx)
+	if c.IP() == "" && !s.Exits {
+		c.Terminate(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("start %s: no address on network %s (%v)", s.Name, s.Network.Name, err)
+	}
+	return c, nil
+}
+
+// startTC starts a container with testcontainers.
+func (r *Runtime) startTC(ctx context.Context, s Spec, bindings network.PortMap) (*Container, error) {
 	var cmd []testcontainers.ContainerCustomizer
 	if s.Cmd != nil {
 		cmd = append(cmd, testcontainers.WithCmd(s.Cmd...))
@@ -213,23 +236,7 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			// All host settings in one modifier: the request's own fields
 			// are ignored once a modifier is set.
-			hc.Init = &init
-			hc.PortBindings = bindings
-			hc.CpusetCpus = s.Cpuset
-			hc.Memory = cmp.Or(s.Memory, lab.Hardened.Memory)
-			hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 20000, Hard: 20000}}
-			hc.ReadonlyRootfs = lab.Hardened.ReadOnlyRoot
-			hc.CapDrop = lab.Hardened.CapDrop
-			if lab.Hardened.NoNewPrivileges {
-				hc.SecurityOpt = []string{"no-new-privileges:true"}
-			}
-			hc.Tmpfs = map[string]string{}
-			for _, t := range lab.Hardened.Tmpfs {
-				path, opts, _ := strings.Cut(t, ":")
-				hc.Tmpfs[path] = opts
-			}
-			pids := lab.Hardened.Pids
-			hc.PidsLimit = &pids
+			hardened(hc, s, bindings)
 		}),
 	)...)
 	if err != nil {
@@ -238,13 +245,31 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 		}
 		return nil, fmt.Errorf("start %s (%s): %w", s.Name, s.Image, err)
 	}
-	c := &Container{Name: s.Name, ID: ctr.GetContainerID(), tc: ctr, cli: r.cli, network: s.Network.Name}
-	err = c.readIP(ctx)
-	if c.IP() == "" && !s.Exits {
-		c.Terminate(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("start %s: no address on network %s (%v)", s.Name, s.Network.Name, err)
+	return &Container{Name: s.Name, ID: ctr.GetContainerID(), tc: ctr, cli: r.cli, network: s.Network.Name}, nil
+}
+
+// hardened sets the host settings of every container the lab starts:
+// lab.Hardened, the cpuset, the memory limit, and ports on loopback only.
+func hardened(hc *container.HostConfig, s Spec, bindings network.PortMap) {
+	init := true
+	hc.Init = &init
+	hc.PortBindings = bindings
+	hc.CpusetCpus = s.Cpuset
+	hc.Memory = cmp.Or(s.Memory, lab.Hardened.Memory)
+	hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 20000, Hard: 20000}}
+	hc.ReadonlyRootfs = lab.Hardened.ReadOnlyRoot
+	hc.CapDrop = lab.Hardened.CapDrop
+	if lab.Hardened.NoNewPrivileges {
+		hc.SecurityOpt = []string{"no-new-privileges:true"}
 	}
-	return c, nil
+	hc.Tmpfs = map[string]string{}
+	for _, t := range lab.Hardened.Tmpfs {
+		path, opts, _ := strings.Cut(t, ":")
+		hc.Tmpfs[path] = opts
+	}
+	pids := lab.Hardened.Pids
+	hc.PidsLimit = &pids
+	hc.Binds = s.Binds
 }
 
 // IP is the container's address on the run's network ("" if it has none).
@@ -324,7 +349,13 @@ func (c *Container) Terminate(ctx context.Context) error {
 		c.Unpause(ctx)
 	}
 	d := 5 * time.Second
-	if err := c.tc.Terminate(ctx, testcontainers.StopTimeout(d)); err != nil {
+	var err error
+	if c.tc == nil {
+		err = c.terminateDirect(ctx, d)
+	} else {
+		err = c.tc.Terminate(ctx, testcontainers.StopTimeout(d))
+	}
+	if err != nil {
 		return fmt.Errorf("remove container %s: %w", c.Name, err)
 	}
 	return nil
@@ -334,7 +365,13 @@ func (c *Container) Terminate(ctx context.Context) error {
 // took and the exit code.
 func (c *Container) Stop(ctx context.Context, timeout time.Duration) (time.Duration, int, error) {
 	start := time.Now()
-	if err := c.tc.Stop(ctx, &timeout); err != nil {
+	var err error
+	if c.tc == nil {
+		err = c.stopDirect(ctx, timeout)
+	} else {
+		err = c.tc.Stop(ctx, &timeout)
+	}
+	if err != nil {
 		return 0, 0, fmt.Errorf("stop %s: %w", c.Name, err)
 	}
 	took := time.Since(start)
@@ -373,13 +410,20 @@ func (c *Container) State(ctx context.Context) (*container.State, error) {
 
 // Logs returns the container's output so far (stdout and stderr together).
 func (c *Container) Logs(ctx context.Context) (string, error) {
-	rc, err := c.tc.Logs(ctx)
+	rc, err := c.logs(ctx)
 	if err != nil {
 		return "", fmt.Errorf("logs of %s: %w", c.Name, err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 	return string(b), err
+}
+
+func (c *Container) logs(ctx context.Context) (io.ReadCloser, error) {
+	if c.tc == nil {
+		return c.logsDirect(ctx)
+	}
+	return c.tc.Logs(ctx)
 }
 
 // RunToEnd starts a container that ends by itself (Spec.Cmd its job),
@@ -399,7 +443,7 @@ func (r *Runtime) RunToEnd(ctx context.Context, s Spec) (out []byte, code int, e
 	case err := <-wait.Error:
 		return nil, -1, fmt.Errorf("wait for %s to end: %w", s.Name, err)
 	}
-	rc, err := c.tc.Logs(context.WithoutCancel(ctx))
+	rc, err := c.logs(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, code, fmt.Errorf("output of %s: %w", s.Name, err)
 	}
@@ -467,9 +511,20 @@ func (r *Runtime) Leftovers(ctx context.Context, runID string) (containers, netw
 // as an echo or, in fetch mode, as any answer line. It is the readiness
 // probe: an open port alone does not mean a server that speaks.
 func WaitProtocol(ctx context.Context, addr string) error {
+	d := net.Dialer{Timeout: time.Second}
+	return waitProtocol(ctx, addr, d.DialContext)
+}
+
+// WaitProtocol is the readiness probe through Dialer: it reaches a remote
+// engine's containers too.
+func (r *Runtime) WaitProtocol(ctx context.Context, addr string) error {
+	return waitProtocol(ctx, addr, r.Dialer())
+}
+
+func waitProtocol(ctx context.Context, addr string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) error {
 	var last error
 	for {
-		last = probe(ctx, addr)
+		last = probe(ctx, addr, dial)
 		if last == nil {
 			return nil
 		}
@@ -481,9 +536,10 @@ func WaitProtocol(ctx context.Context, addr string) error {
 	}
 }
 
-func probe(ctx context.Context, addr string) error {
-	d := net.Dialer{Timeout: time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
+func probe(ctx context.Context, addr string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) error {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := dial(dctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
