@@ -962,6 +962,7 @@ func environment(f *results.File) []KV {
 		{"lab built with", e.GoVersion},
 		{"pinning", fmt.Sprintf("servers on %s; driver on %s; upstream on %s", results.Cores(e.Pinning.Server), results.Cores(e.Pinning.Driver), results.Cores(e.Pinning.Upstream))},
 		{"driver", driverKind(e)},
+		{"engine", engineKind(e)},
 		{"server memory limit", results.Bytes(float64(e.MemoryLimit))},
 		{"profile", string(f.Profile)},
 		{"started", f.Started.UTC().Format("2006-01-02 15:04:05 UTC")},
@@ -1012,8 +1013,20 @@ func roundSig(v float64, n int) float64 {
 	return math.Round(v*p) / p
 }
 
+// engineKind says where the containers ran.
+func engineKind(e results.Environment) string {
+	if e.Engine == nil {
+		return "this machine's Docker engine"
+	}
+	g := e.Engine
+	return fmt.Sprintf("%s, the engine of %s (%s, %d cores, %s), steered from another machine: the servers, the upstream, the driver and the canary all ran there, and their CPU and memory came from the engine's stats", g.Host, g.Machine, g.OS, g.Cores, results.Bytes(float64(g.Memory)))
+}
+
 // driverKind says where the load came from.
 func driverKind(e results.Environment) string {
+	if e.Engine != nil {
+		return fmt.Sprintf("a linelab/driver container per trial and per canary (image %.19s), on the run's network", e.Images["driver"].ID)
+	}
 	if e.Driver == "container" {
 		return fmt.Sprintf("a linelab/driver container per trial (image %.19s), on the run's network; the canary, and any fault step, from the lab process", e.Images["driver"].ID)
 	}

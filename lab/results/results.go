@@ -69,9 +69,22 @@ type Environment struct {
 	// Driver is where the load came from: "local" (the lab process) or
 	// "container" (the linelab/driver image, Images["driver"]); empty in
 	// runs from before there was a choice, which were local.
-	Driver      string        `json:"driver,omitempty"`
+	Driver string `json:"driver,omitempty"`
+	// Engine is the remote engine the run used; nil for this machine's.
+	// Then CPUModel, Cores and Kernel are what that engine says of its
+	// machine, and the lab only steered.
+	Engine      *Engine       `json:"engine,omitempty"`
 	MemoryLimit int64         `json:"memory_limit_bytes"` // of each server container
 	Hardening   lab.Hardening `json:"hardening"`          // of every container
+}
+
+// Engine is a remote Docker engine and the machine it says it runs on.
+type Engine struct {
+	Host    string `json:"host"` // its DOCKER_HOST, e.g. ssh://root@build-box
+	Machine string `json:"machine"`
+	OS      string `json:"os"`
+	Cores   int    `json:"cores"`
+	Memory  int64  `json:"memory_bytes"`
 }
 
 // Image is one image the run used.

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/runtime"
 )
 
 // Options configure a run. Flags fill them; Validate checks them.
@@ -37,7 +39,9 @@ type Options struct {
 	MemoryLimit int64 // of each server container, bytes
 	// Driver is where the load comes from: DriverLocal, this process, or
 	// DriverContainer, a linelab/driver container per trial on the
-	// driver's cores and the run's network.
+	// driver's cores and the run's network; "" for the default, local on
+	// this machine's engine and container on a remote one (the lab cannot
+	// reach a remote network).
 	Driver string
 	// Seed shuffles the order of implementations in every round of a
 	// step; 0 picks one from the clock. It is recorded, so a run's order
@@ -67,7 +71,6 @@ func DefaultOptions() Options {
 		RepoDir:     ".",
 		Progress:    io.Discard,
 		MemoryLimit: 1 << 30,
-		Driver:      DriverLocal,
 	}
 }
 
@@ -83,10 +86,16 @@ func (o Options) Validate() error {
 	if o.MemoryLimit < 64<<20 {
 		errs = append(errs, fmt.Errorf("memory limit %d bytes: want at least 64 MiB", o.MemoryLimit))
 	}
-	if o.Driver != DriverLocal && o.Driver != DriverContainer {
+	remote := runtime.IsRemote(os.Getenv("DOCKER_HOST"))
+	switch {
+	case o.Driver != "" && o.Driver != DriverLocal && o.Driver != DriverContainer:
 		errs = append(errs, fmt.Errorf("driver %q: want %s (the lab process) or %s (the linelab/driver image)", o.Driver, DriverLocal, DriverContainer))
+	case o.Driver == DriverLocal && remote:
+		errs = append(errs, fmt.Errorf("driver local: DOCKER_HOST=%s is another machine's engine, whose network this process cannot reach and must not load across; leave --driver out (a remote engine gets the container driver)", os.Getenv("DOCKER_HOST")))
 	}
-	if o.Resume == "" {
+	// A remote engine's cores are known once it answers (Run); a resumed
+	// run keeps the cores it had.
+	if o.Resume == "" && !remote {
 		// A resumed run keeps the cores it had.
 		if _, err := PlanLayout(affinity(), o.ServerCores, o.DriverCores); err != nil {
 			errs = append(errs, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -44,6 +45,13 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if prev.Interrupted == "" {
 		return nil, "", fmt.Errorf("resume %s: run %s ended with every trial; there is nothing to resume", dir, prev.RunID)
 	}
+	var was string
+	if prev.Environment.Engine != nil {
+		was = prev.Environment.Engine.Host
+	}
+	if now := os.Getenv("DOCKER_HOST"); was != now && (was != "" || runtime.IsRemote(now)) {
+		return nil, "", fmt.Errorf("resume %s: run %s ran on the engine %s and DOCKER_HOST is %q now; a resumed run must go on where it began: set DOCKER_HOST=%s", dir, prev.RunID, cmp.Or(was, "of this machine"), now, was)
+	}
 	cat, err := catalog.LoadReleases(ctx, opts.ComposeFile, nil)
 	if err != nil {
 		return nil, "", err
@@ -52,7 +60,7 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Driver: cmp.Or(prev.Environment.Driver, DriverLocal)}
+	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Driver: cmp.Or(prev.Environment.Driver, DriverLocal), Remote: prev.Environment.Engine != nil}
 	rt, err := openRuntime(ctx, prev.RunID, opts.Progress)
 	if err != nil {
 		return nil, "", err

@@ -3,6 +3,7 @@ package runner
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,16 +42,23 @@ type Plan struct {
 	Scenarios []lab.Scenario
 	Layout    Layout // which cores do what
 	Driver    string // DriverLocal or DriverContainer
+	// Remote: the engine is another machine's (runtime.IsRemote); its
+	// layout is planned on its cores once it answers (layoutOn).
+	Remote bool
 }
 
 // Resolve loads the catalogue and scenarios and selects what opts name.
 func Resolve(ctx context.Context, opts Options) (*Plan, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	layout, err := PlanLayout(affinity(), opts.ServerCores, opts.DriverCores)
+	err := opts.Validate()
 	if err != nil {
 		return nil, err
+	}
+	remote := runtime.IsRemote(os.Getenv("DOCKER_HOST"))
+	var layout Layout
+	if !remote {
+		if layout, err = PlanLayout(affinity(), opts.ServerCores, opts.DriverCores); err != nil {
+			return nil, err
+		}
 	}
 	cat, err := catalog.LoadReleases(ctx, opts.ComposeFile, opts.Releases)
 	if err != nil {
@@ -60,7 +68,10 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Catalog: cat, Layout: layout, Driver: opts.Driver}
+	p := &Plan{Catalog: cat, Layout: layout, Driver: cmp.Or(opts.Driver, DriverLocal), Remote: remote}
+	if remote {
+		p.Driver = DriverContainer
+	}
 	if p.Impls, err = pickImpls(cat.Servers, opts.Impls); err != nil {
 		return nil, err
 	}
@@ -136,6 +147,11 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 		return nil, "", err
 	}
 	defer rt.Close()
+	if plan.Remote {
+		if err := plan.layoutOn(ctx, rt, opts); err != nil {
+			return nil, "", err
+		}
+	}
 	if err := checkImages(ctx, rt, plan); err != nil {
 		return nil, "", err
 	}
@@ -154,6 +170,23 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 		return nil, "", err
 	}
 	return r.execute(ctx, dir)
+}
+
+// layoutOn plans the layout on a remote engine's cores (0 to n-1: the
+// lab cannot read that machine's affinity).
+func (p *Plan) layoutOn(ctx context.Context, rt *runtime.Runtime, opts Options) error {
+	m, err := rt.Machine(ctx)
+	if err != nil {
+		return err
+	}
+	var cores []int
+	for c := range m.Cores {
+		cores = append(cores, c)
+	}
+	if p.Layout, err = PlanLayout(cores, opts.ServerCores, opts.DriverCores); err != nil {
+		return fmt.Errorf("%w (the engine at %s has %d cores)", err, rt.Host(), m.Cores)
+	}
+	return nil
 }
 
 // openRuntime connects to the engine for run runID and removes what runs
@@ -190,7 +223,10 @@ func newRunner(opts Options, plan *Plan, rt *runtime.Runtime, runID string, seed
 	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
 		finished: map[trialKey]bool{}, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
 		closedRates: map[[2]string][]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
-	r.pinned = pinSelf(plan.Layout)
+	r.pinned = "not pinned: the engine is another machine's"
+	if !plan.Remote {
+		r.pinned = pinSelf(plan.Layout)
+	}
 	return r
 }
 
@@ -374,6 +410,14 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		env.Kernel = strings.TrimSpace(string(b))
 	}
+	if r.plan.Remote {
+		m, err := r.rt.Machine(ctx)
+		if err != nil {
+			return f, err
+		}
+		env.Engine = &results.Engine{Host: r.rt.Host(), Machine: m.Name, OS: m.OS, Cores: m.Cores, Memory: m.Memory}
+		env.CPUModel, env.Cores, env.Kernel = "not told by the engine", m.Cores, m.Kernel
+	}
 	env.GoVersion = goruntime.Version()
 	var err error
 	if env.DockerVersion, env.CgroupVersion, err = r.rt.Engine(ctx); err != nil {
@@ -442,11 +486,22 @@ func (r *runner) run(ctx context.Context) error {
 	if r.nw, err = r.rt.NewNetwork(ctx); err != nil {
 		return err
 	}
-	if r.dcores, err = metrics.StartCores(r.plan.Layout.Driver); err != nil {
-		r.say("lab: cannot read the driver core's load (%v); driver-bound falls back to the lab's own CPU", err)
-	}
-	if r.score, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
-		r.say("lab: cannot read the server core's load (%v); steps start without waiting for it to be quiet", err)
+	if r.plan.Remote {
+		// The lab reaches the run's network through this container, and
+		// cannot read that machine's /proc/stat: driver-bound is judged
+		// by the driver container's own CPU, and steps do not wait for
+		// the server cores to be quiet.
+		if err := r.startGate(ctx); err != nil {
+			return err
+		}
+		r.say("lab: the engine at %s is another machine's: the driver runs there in a container, the lab only steers and collects", r.rt.Host())
+	} else {
+		if r.dcores, err = metrics.StartCores(r.plan.Layout.Driver); err != nil {
+			r.say("lab: cannot read the driver core's load (%v); driver-bound falls back to the lab's own CPU", err)
+		}
+		if r.score, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
+			r.say("lab: cannot read the server core's load (%v); steps start without waiting for it to be quiet", err)
+		}
 	}
 	defer func() {
 		for _, c := range []*metrics.Cores{r.dcores, r.score} {
@@ -528,6 +583,20 @@ func cpuList(set string) []int {
 	return out
 }
 
+// startGate starts the container through which the lab reaches a remote
+// engine's network (runtime.Dialer), on the driver's cores.
+func (r *runner) startGate(ctx context.Context) error {
+	c, err := r.rt.Start(ctx, runtime.Spec{
+		Image: DriverImage, Name: "gate", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{"idle"}, Binds: runtime.GateBinds,
+	})
+	if err != nil {
+		return fmt.Errorf("the gate to the remote engine's network: %w", err)
+	}
+	r.live = append(r.live, c)
+	r.rt.SetGate(c)
+	return nil
+}
+
 func (r *runner) startUpstream(ctx context.Context) error {
 	up := r.plan.Catalog.Upstream
 	c, err := r.rt.Start(ctx, runtime.Spec{
@@ -539,10 +608,10 @@ func (r *runner) startUpstream(ctx context.Context) error {
 	}
 	r.up = c
 	r.live = append(r.live, c)
-	if r.upm, err = metrics.Start(c.ID); err != nil {
+	if r.upm, err = r.rt.Sampler(c); err != nil {
 		return err
 	}
-	r.upc = newUpstreamClient(c.Addr(8080))
+	r.upc = newUpstreamClient(c.Addr(8080), r.rt.Dialer())
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return r.upc.waitHealthy(wctx, 100*time.Millisecond)
@@ -611,6 +680,10 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 		if have := len(r.plan.Layout.Server); sc.ServerCores > have {
 			r.skipScenario(sc, servers, fmt.Sprintf("it needs %d server cores and this run gives the servers %d (%s); run it on a machine with at least %d cores with lab run --server-cores %d",
 				sc.ServerCores, have, results.Cores(r.serverCPU()), sc.ServerCores+1, sc.ServerCores))
+			continue
+		}
+		if r.plan.Remote && hasFault(sc) {
+			r.skipScenario(sc, servers, "its faults act on the containers from inside the driver's window, and the driver of a remote engine runs in a container; run it on the engine's own machine")
 			continue
 		}
 		if why := r.lossyUnavailable(ctx, sc, servers); why != "" {
@@ -757,13 +830,13 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 	r.live = append(r.live, c)
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := runtime.WaitProtocol(wctx, c.Addr(ServerPort)); err != nil {
+	if err := r.rt.WaitProtocol(wctx, c.Addr(ServerPort)); err != nil {
 		logs, _ := c.Logs(context.WithoutCancel(ctx))
 		r.remove(c)
 		return nil, fmt.Errorf("%w; its output: %s", err, tail(logs, 400))
 	}
 	s := &server{impl: impl, mode: mode, c: c}
-	if s.sampler, err = metrics.Start(c.ID); err != nil {
+	if s.sampler, err = r.rt.Sampler(c); err != nil {
 		r.remove(c)
 		return nil, err
 	}
@@ -827,7 +900,11 @@ func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
 			r.markDead(s.impl.Name, "", "", "could not set the upstream for conformance: "+err.Error())
 			return false
 		}
-		res := conformance.Check(ctx, t)
+		res, err := r.check(ctx, t)
+		if err != nil {
+			r.markDead(s.impl.Name, "", "", fmt.Sprintf("could not run the conformance suite (%s): %v", t.Name(), err))
+			return false
+		}
 		failed := conformance.FailedCases(res)
 		r.w.Update(func(f *results.File) {
 			// A resumed run judges again: the newer verdict stands.
@@ -842,6 +919,30 @@ func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
 		r.say("lab: %s passes conformance (%s, %d cases)", s.impl.Name, t.Name(), len(res)-skipped(res))
 	}
 	return ok
+}
+
+// check runs the conformance suite against t: from this process, or on a
+// remote engine from a driver container on the run's network (`driver
+// conform`), so that its timings and resets are the network's own.
+func (r *runner) check(ctx context.Context, t conformance.Target) ([]conformance.Result, error) {
+	if !r.plan.Remote {
+		return conformance.Check(ctx, t), nil
+	}
+	job, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	out, code, err := r.rt.RunToEnd(ctx, runtime.Spec{
+		Image: DriverImage, Name: "conformance", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{"conform", string(job)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var res []conformance.Result
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("the conformance container (exit %d) wrote no verdicts (%v): %s", code, err, tail(string(out), 400))
+	}
+	return res, nil
 }
 
 func skipped(rs []conformance.Result) int {

@@ -10,7 +10,6 @@ import (
 	"github.com/linelab/linelab/lab/driver"
 	"github.com/linelab/linelab/lab/metrics"
 	"github.com/linelab/linelab/lab/results"
-	"github.com/linelab/linelab/lab/runtime"
 	"github.com/linelab/linelab/lab/upstream"
 )
 
@@ -92,13 +91,21 @@ func (r *runner) canary(ctx context.Context) float64 {
 		return 0
 	}
 	defer r.ref.c.Pause(context.WithoutCancel(ctx))
-	// Always in this process, whatever drives the steps: the canary
-	// measures the machine, and a container start per trial would cost
-	// more than the canary itself.
-	res, err := driver.Run(ctx, driver.Config{
+	// In this process whatever drives the steps: the canary measures the
+	// machine, and a container start per trial would cost more than the
+	// canary itself. A remote engine's network is out of this process's
+	// reach: there it is a driver container too.
+	cfg := driver.Config{
 		Addr: r.ref.c.Addr(ServerPort), Step: canaryStep, Warmup: 100 * time.Millisecond, Duration: 250 * time.Millisecond,
 		Answer: driver.Answers("echo"), Grace: time.Second,
-	})
+	}
+	var res *driver.Result
+	var err error
+	if r.plan.Remote {
+		res, _, err = r.drive(ctx, cfg, lab.Echo, nil)
+	} else {
+		res, err = driver.Run(ctx, cfg)
+	}
 	if err != nil || len(res.Errors) > 0 || ctx.Err() != nil {
 		return 0
 	}
@@ -317,7 +324,7 @@ func (r *runner) checkAlive(ctx context.Context, s *server, sc lab.Scenario, def
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := runtime.WaitProtocol(pctx, s.c.Addr(ServerPort)); err != nil && ctx.Err() == nil {
+	if err := r.rt.WaitProtocol(pctx, s.c.Addr(ServerPort)); err != nil && ctx.Err() == nil {
 		r.stepFailed(s, sc, def, fmt.Sprintf("stopped answering (%s)", t.FirstError))
 		return false
 	}

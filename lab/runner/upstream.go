@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -18,8 +19,9 @@ type upstreamClient struct {
 	hc   *http.Client
 }
 
-func newUpstreamClient(addr string) *upstreamClient {
-	return &upstreamClient{base: "http://" + addr, hc: &http.Client{Timeout: 5 * time.Second}}
+// newUpstreamClient reaches the translator at addr through dial.
+func newUpstreamClient(addr string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *upstreamClient {
+	return &upstreamClient{base: "http://" + addr, hc: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial}}}
 }
 
 func (u *upstreamClient) do(ctx context.Context, method, path string, out any) error {

@@ -117,7 +117,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&opts.OutDir, "out", opts.OutDir, "folder of run folders")
 	fs.StringVar(&opts.ComposeFile, "compose", opts.ComposeFile, "the catalogue of implementations")
 	fs.StringVar(&opts.ScenarioDir, "scenarios", opts.ScenarioDir, "folder of scenario files")
-	fs.StringVar(&opts.Driver, "driver", opts.Driver, "where the load comes from: local (this process) or container (a linelab/driver container per trial, on the driver's cores; `make images` builds it)")
+	fs.StringVar(&opts.Driver, "driver", opts.Driver, "where the load comes from: local (this process) or container (a linelab/driver container per trial, on the driver's cores; `make images` builds it); default local, and container when DOCKER_HOST is another machine's engine")
 	fs.IntVar(&opts.ServerCores, "server-cores", 0, "cores of the servers (default: half the machine's, 1 on 2 cores)")
 	fs.IntVar(&opts.DriverCores, "driver-cores", 0, "cores of the lab process, the driver (default: the rest but one, which the upstream gets when there are 3 or more); the two never overlap")
 	mem := fs.Int("memory-mib", int(opts.MemoryLimit>>20), "memory limit of each server container, MiB")

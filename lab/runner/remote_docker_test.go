@@ -1,0 +1,157 @@
+//go:build docker
+
+package runner
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/runtime"
+)
+
+// sshEngine starts linelab/sshd (lab/runtime/sshd/build.sh) on 127.0.0.1
+// with this engine's socket inside and a key made for the test, and
+// returns DOCKER_HOST and LINELAB_SSH_FLAGS that reach this engine the way
+// a remote one is reached: ssh, then `docker system dial-stdio` there. It
+// uses the docker command, as a user would.
+func sshEngine(t *testing.T) (host, flags string) {
+	t.Helper()
+	if out, err := exec.Command("docker", "image", "inspect", "linelab/sshd").CombinedOutput(); err != nil {
+		t.Fatalf("the image linelab/sshd is missing (%s): build it with make sshd", strings.TrimSpace(string(out)))
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "linelab-test", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("docker", "run", "-d", "--rm", "-p", "127.0.0.1::22",
+		"-v", "/var/run/docker.sock:/var/run/docker.sock", "-e", "AUTHORIZED_KEY="+strings.TrimSpace(string(pub)),
+		"--label", "org.linelab.test=sshd", "linelab/sshd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run linelab/sshd: %v: %s", err, out)
+	}
+	id := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", id).Run() })
+	out, err = exec.Command("docker", "port", id, "22/tcp").Output()
+	if err != nil {
+		t.Fatalf("docker port: %v", err)
+	}
+	addr := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	_, port, _ := strings.Cut(addr, ":")
+	if !strings.HasPrefix(addr, "127.0.0.1:") || port == "" {
+		t.Fatalf("sshd published on %q, want 127.0.0.1:<port>", addr)
+	}
+	// One ssh connection carries every request (ControlMaster): each new
+	// connection of the Docker client is otherwise a new login.
+	flags = strings.Join([]string{
+		"-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+		"-o", "ControlMaster=auto", "-o", "ControlPath=" + filepath.Join(dir, "cm-%C"), "-o", "ControlPersist=60",
+	}, " ")
+	host = "ssh://root@127.0.0.1:" + port
+	// sshd takes a moment to make its host keys.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		args := append(strings.Fields(flags), "-p", port, "root@127.0.0.1", "docker", "version", "--format", "{{.Server.Version}}")
+		out, err := exec.Command("ssh", args...).CombinedOutput()
+		if err == nil {
+			t.Logf("the engine through ssh: Docker %s", strings.TrimSpace(string(out)))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ssh to %s never answered: %v: %s", host, err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		exec.Command("ssh", "-o", "ControlPath="+filepath.Join(dir, "cm-%C"), "-p", port, "-O", "exit", "root@127.0.0.1").Run()
+	})
+	return host, flags
+}
+
+// TestDockerRemoteSSH runs a short lab run with DOCKER_HOST=ssh://…: the
+// lab steers an engine it reaches only through ssh, as it would another
+// machine's. Everything the run needs must go through the engine: the
+// containers made with the Docker client (testcontainers has no ssh), the
+// conformance suite, readiness probes and upstream control through the
+// gate container, the load and the canary from driver containers, CPU and
+// memory from the engine's stats. A fault scenario is skipped with why.
+func TestDockerRemoteSSH(t *testing.T) {
+	host, flags := sshEngine(t)
+	t.Setenv("DOCKER_HOST", host)
+	t.Setenv(runtime.SSHFlagsEnv, flags)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	opts := dockerOptions(t, t.TempDir())
+	opts.Impls, opts.Scenarios = []string{"go-goroutine", "threads"}, []string{"echo-sweep", "fetch-sweep", "fault-crash"}
+	if err := (Options{Driver: DriverLocal, Profile: lab.Quick, ComposeFile: "x", ScenarioDir: "x", OutDir: "x", MemoryLimit: 1 << 30}).Validate(); err == nil || !strings.Contains(err.Error(), "another machine's engine") {
+		t.Errorf("--driver local on an ssh:// engine: %v, want it refused", err)
+	}
+	start := time.Now()
+	_, dir, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the run took %s", time.Since(start).Round(time.Second))
+	f, err := results.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Interrupted != "" || len(f.Failures) > 0 {
+		t.Fatalf("interrupted %q, failures %+v", f.Interrupted, f.Failures)
+	}
+	env := f.Environment
+	if env.Engine == nil || env.Engine.Host != host || env.Engine.Cores < 1 || env.Driver != DriverContainer {
+		t.Errorf("environment: engine %+v, driver %q: want %s recorded and the container driver", env.Engine, env.Driver, host)
+	}
+	for _, c := range f.Conformance {
+		if !c.Passed {
+			t.Errorf("%s failed conformance (%s) through the gate", c.Impl, c.Target)
+		}
+	}
+	if len(f.Conformance) != 2*3 {
+		t.Errorf("%d conformance verdicts, want 6 (two servers: echo, fetch healthy, fetch failing)", len(f.Conformance))
+	}
+	modes := map[string]int{}
+	for _, s := range f.Steps {
+		for _, tr := range s.Trials {
+			modes[s.Scenario]++
+			if tr.Driver != DriverContainer || tr.Lines <= 0 || tr.CPUSeconds <= 0 || tr.Canary <= 0 {
+				t.Errorf("%s %s/%s trial %d: driver %q, %d lines, %.3f server CPU-s, canary %.0f: want all from the remote engine",
+					s.Impl, s.Scenario, s.Step, tr.Trial, tr.Driver, tr.Lines, tr.CPUSeconds, tr.Canary)
+			}
+		}
+	}
+	if modes["echo-sweep"] == 0 || modes["fetch-sweep"] == 0 {
+		t.Errorf("trials by scenario %v: want echo-sweep and fetch-sweep", modes)
+	}
+	skipped := false
+	for _, sk := range f.Skipped {
+		if sk.Scenario == "fault-crash" && strings.Contains(sk.Why, "remote engine") {
+			skipped = true
+		}
+	}
+	if !skipped {
+		t.Errorf("fault-crash not skipped with a reason: %+v", f.Skipped)
+	}
+	rt, err := runtime.New(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if n, m, err := rt.Leftovers(ctx, f.RunID); err != nil || n+m > 0 {
+		t.Errorf("left %d containers and %d networks (%v)", n, m, err)
+	}
+}
