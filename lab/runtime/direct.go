@@ -31,29 +31,32 @@ func (r *Runtime) newNetworkDirect(ctx context.Context) (*Network, error) {
 	return &Network{Name: name, cli: r.cli}, nil
 }
 
-// startDirect creates and starts a container as startTC does, without
-// publishing a port.
-func (r *Runtime) startDirect(ctx context.Context, s Spec) (*Container, error) {
+// startDirect creates and starts a container as startTC does.
+func (r *Runtime) startDirect(ctx context.Context, s Spec, bindings network.PortMap) (*Container, error) {
 	var env []string
 	for k, v := range s.Env {
 		env = append(env, k+"="+v)
 	}
 	hc := &container.HostConfig{}
-	hardened(hc, s, nil)
+	hardened(hc, s, bindings)
+	var nc *network.NetworkingConfig
+	if s.Network != nil {
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{s.Network.Name: {Aliases: s.Aliases}}}
+	}
 	created, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image: s.Image, Env: env, Cmd: s.Cmd,
 			Labels: r.labels(map[string]string{"org.linelab.impl": s.Name}),
 		},
-		HostConfig: hc,
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			s.Network.Name: {Aliases: s.Aliases},
-		}},
+		HostConfig: hc, NetworkingConfig: nc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", s.Name, s.Image, err)
 	}
-	c := &Container{Name: s.Name, ID: created.ID, cli: r.cli, network: s.Network.Name}
+	c := &Container{Name: s.Name, ID: created.ID, cli: r.cli}
+	if s.Network != nil {
+		c.network = s.Network.Name
+	}
 	if _, err := r.cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
 		c.Terminate(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("start %s (%s): %w", s.Name, s.Image, err)

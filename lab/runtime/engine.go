@@ -39,21 +39,14 @@ func IsRemote(host string) bool {
 	return true
 }
 
-// clientOpts are the Docker client's options for host. ssh:// goes through
-// the Docker CLI's own connection helper (it runs `ssh … docker system
-// dial-stdio`, as `docker -H ssh://…` does); tcp:// with TLS and the
-// socket are the client's own (DOCKER_HOST, DOCKER_TLS_VERIFY,
-// DOCKER_CERT_PATH).
-func clientOpts(host string) ([]client.Opt, error) {
-	if !strings.HasPrefix(host, "ssh://") {
-		return []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}, nil
-	}
+// sshOpts are the Docker client's options for an ssh:// engine.
+func sshOpts(host string) ([]client.Opt, error) {
 	helper, err := connhelper.GetConnectionHelperWithSSHOpts(host, strings.Fields(os.Getenv(SSHFlagsEnv)))
 	if err != nil {
-		return nil, fmt.Errorf("DOCKER_HOST=%s: %w", host, err)
+		return nil, fmt.Errorf("%s: %w", host, err)
 	}
 	// Every new connection is an ssh process: keep a few idle ones, so
-	// that the samplers' requests reuse them.
+	// that requests reuse them.
 	hc := &http.Client{Transport: &http.Transport{DialContext: helper.Dialer, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}}
 	return []client.Opt{
 		client.WithHTTPClient(hc), client.WithHost(helper.Host), client.WithDialContext(helper.Dialer),
@@ -66,9 +59,8 @@ func clientOpts(host string) ([]client.Opt, error) {
 // Stats instead.
 func (r *Runtime) Remote() bool { return r.remote }
 
-// Host is the engine's address as DOCKER_HOST gave it ("" for the local
-// socket).
-func (r *Runtime) Host() string { return r.host }
+// Address is the engine's address.
+func (r *Runtime) Address() Address { return r.addr }
 
 // Machine is what the engine says of the machine it runs on.
 type Machine struct {

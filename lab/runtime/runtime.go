@@ -68,41 +68,53 @@ type Runtime struct {
 	// cannot reach such an engine (it has no ssh://), so its containers
 	// and networks are made with the Docker client alone (direct.go).
 	remote bool
-	host   string
+	addr   Address
 	gate   atomic.Pointer[Container] // the way onto a remote run's network
 }
 
-// New connects to the Docker engine (DOCKER_HOST or the default socket) and
-// checks that it answers. runID labels everything this Runtime creates.
+// New connects to the Docker engine the docker command would use (Locate)
+// and checks that it answers. runID labels everything this Runtime creates.
 func New(ctx context.Context, runID string) (*Runtime, error) {
-	return NewAs(ctx, runID, Self())
+	addr, err := Locate("")
+	if err != nil {
+		return nil, err
+	}
+	return NewOn(ctx, runID, addr, Self())
 }
 
 // NewAs is New for a Runtime whose containers and networks name owner as
 // the lab process that made them: a test plays an earlier lab with it.
 func NewAs(ctx context.Context, runID string, owner Owner) (*Runtime, error) {
+	addr, err := Locate("")
+	if err != nil {
+		return nil, err
+	}
+	return NewOn(ctx, runID, addr, owner)
+}
+
+// NewOn connects to the engine at addr.
+func NewOn(ctx context.Context, runID string, addr Address, owner Owner) (*Runtime, error) {
 	setup()
-	host := os.Getenv("DOCKER_HOST")
-	opts, err := clientOpts(host)
+	opts, err := addr.clientOpts()
 	if err != nil {
 		return nil, err
 	}
 	cli, err := client.New(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
+		return nil, fmt.Errorf("docker client for %s: %w", addr, err)
 	}
 	// ssh starts a process and logs in before the first answer.
 	wait := 5 * time.Second
-	if IsRemote(host) {
+	if addr.Remote() {
 		wait = 30 * time.Second
 	}
 	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if _, err := cli.Ping(pctx, client.PingOptions{}); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("%w (%v)", ErrNoEngine, err)
+		return nil, fmt.Errorf("%w at %s (%v)", ErrNoEngine, addr, err)
 	}
-	return &Runtime{cli: cli, runID: runID, owner: owner, remote: IsRemote(host), host: host}, nil
+	return &Runtime{cli: cli, runID: runID, owner: owner, remote: addr.Remote(), addr: addr}, nil
 }
 
 // Close releases the client.
@@ -160,6 +172,13 @@ type Spec struct {
 	Memory  int64             // bytes; 0 for lab.Hardened.Memory
 	Cmd     []string          // arguments after the image's entrypoint; nil for its own
 	Binds   []string          // host paths to mount, "src:dst:ro"
+	// Publish is the host address to publish the image's ports on (the
+	// servers', for a driver on another machine); "" for loopback, and
+	// nothing at all on a remote engine.
+	Publish string
+	// HostNetwork: the host's network instead of Network (a driver that
+	// dials another machine's published port).
+	HostNetwork bool
 	// Exits: the process is expected to stop by itself (a bad
 	// configuration under test), so a container that is already gone
 	// from its network is returned without an address instead of as an
@@ -180,7 +199,7 @@ type Container struct {
 // Start starts a container from an image that must already exist (nothing
 // is pulled) and returns once Docker reports it running.
 func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
-	if s.Network == nil {
+	if s.Network == nil && !s.HostNetwork {
 		return nil, errors.New("start container: no network given")
 	}
 	if ok, err := r.ImageExists(ctx, s.Image); err != nil {
@@ -198,22 +217,35 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 	// loopback only. On 0.0.0.0 a random host port collides with the
 	// source ports of the lab's own connections (c10k leaves thousands),
 	// and Docker fails the start with "address already in use".
+	host := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	if s.Publish != "" {
+		if host, err = netip.ParseAddr(s.Publish); err != nil {
+			return nil, fmt.Errorf("start %s: publish on %q: %w", s.Name, s.Publish, err)
+		}
+	}
 	bindings := network.PortMap{}
-	if img.Config != nil {
+	if img.Config != nil && !s.HostNetwork {
 		for text := range img.Config.ExposedPorts {
 			if p, err := network.ParsePort(text); err == nil {
-				bindings[p] = []network.PortBinding{{HostIP: netip.AddrFrom4([4]byte{127, 0, 0, 1}), HostPort: "0"}}
+				bindings[p] = []network.PortBinding{{HostIP: host, HostPort: "0"}}
 			}
 		}
 	}
 	var c *Container
 	if r.remote {
-		// Nothing published: without testcontainers nothing asks for it.
-		if c, err = r.startDirect(ctx, s); err != nil {
+		// Without testcontainers nothing asks to publish a port: only a
+		// driver on another machine needs it.
+		if s.Publish == "" {
+			bindings = nil
+		}
+		if c, err = r.startDirect(ctx, s, bindings); err != nil {
 			return nil, err
 		}
 	} else if c, err = r.startTC(ctx, s, bindings); err != nil {
 		return nil, err
+	}
+	if s.HostNetwork {
+		return c, nil
 	}
 	err = c.readIP(ctx)
 	if c.IP() == "" && !s.Exits {
@@ -229,10 +261,12 @@ func (r *Runtime) startTC(ctx context.Context, s Spec, bindings network.PortMap)
 	if s.Cmd != nil {
 		cmd = append(cmd, testcontainers.WithCmd(s.Cmd...))
 	}
+	if !s.HostNetwork {
+		cmd = append(cmd, tcnetwork.WithNetwork(s.Aliases, s.Network.nw))
+	}
 	ctr, err := testcontainers.Run(ctx, s.Image, append(cmd,
 		testcontainers.WithEnv(s.Env),
 		testcontainers.WithLabels(r.labels(map[string]string{"org.linelab.impl": s.Name})),
-		tcnetwork.WithNetwork(s.Aliases, s.Network.nw),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			// All host settings in one modifier: the request's own fields
 			// are ignored once a modifier is set.
@@ -245,7 +279,11 @@ func (r *Runtime) startTC(ctx context.Context, s Spec, bindings network.PortMap)
 		}
 		return nil, fmt.Errorf("start %s (%s): %w", s.Name, s.Image, err)
 	}
-	return &Container{Name: s.Name, ID: ctr.GetContainerID(), tc: ctr, cli: r.cli, network: s.Network.Name}, nil
+	c := &Container{Name: s.Name, ID: ctr.GetContainerID(), tc: ctr, cli: r.cli}
+	if s.Network != nil {
+		c.network = s.Network.Name
+	}
+	return c, nil
 }
 
 // hardened sets the host settings of every container the lab starts:
@@ -259,6 +297,9 @@ func hardened(hc *container.HostConfig, s Spec, bindings network.PortMap) {
 	hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 20000, Hard: 20000}}
 	hc.ReadonlyRootfs = lab.Hardened.ReadOnlyRoot
 	hc.CapDrop = lab.Hardened.CapDrop
+	if s.HostNetwork {
+		hc.NetworkMode = "host"
+	}
 	if lab.Hardened.NoNewPrivileges {
 		hc.SecurityOpt = []string{"no-new-privileges:true"}
 	}
@@ -296,6 +337,25 @@ func (c *Container) readIP(ctx context.Context) error {
 	}
 	c.ip.Store(&ip)
 	return nil
+}
+
+// Published is where the container's port is published on its engine's
+// host (Spec.Publish): host:port.
+func (c *Container) Published(ctx context.Context, port int) (string, error) {
+	ins, err := c.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect %s: %w", c.Name, err)
+	}
+	p, err := network.ParsePort(fmt.Sprintf("%d/tcp", port))
+	if err != nil {
+		return "", err
+	}
+	for _, b := range ins.Container.NetworkSettings.Ports[p] {
+		if b.HostPort != "" && b.HostIP.IsValid() {
+			return net.JoinHostPort(b.HostIP.String(), b.HostPort), nil
+		}
+	}
+	return "", fmt.Errorf("%s publishes no port %d (its image must EXPOSE it)", c.Name, port)
 }
 
 // Crash kills every process of the container with SIGKILL, as a crash
