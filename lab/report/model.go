@@ -1015,16 +1015,27 @@ func roundSig(v float64, n int) float64 {
 
 // engineKind says where the containers ran.
 func engineKind(e results.Environment) string {
-	if e.Engine == nil {
+	g, d := e.Engine, e.DriverEngine
+	switch {
+	case g == nil:
 		return "this machine's Docker engine"
+	case d != nil:
+		return fmt.Sprintf("two machines: the servers and the upstream on %s, the driver and the canary's load on %s, dialling the servers at %s: the figures crossed a real network, and include it",
+			machine(g), machine(d), e.ServerAddress)
 	}
-	g := e.Engine
-	return fmt.Sprintf("%s, the engine of %s (%s, %d cores, %s), steered from another machine: the servers, the upstream, the driver and the canary all ran there, and their CPU and memory came from the engine's stats", g.Host, g.Machine, g.OS, g.Cores, results.Bytes(float64(g.Memory)))
+	return fmt.Sprintf("%s, steered from another machine: the servers, the upstream, the driver and the canary all ran there, and their CPU and memory were read there", machine(g))
+}
+
+func machine(g *results.Engine) string {
+	return fmt.Sprintf("%s, the engine of %s (%s, %d cores, %s)", g.Host, g.Machine, g.OS, g.Cores, results.Bytes(float64(g.Memory)))
 }
 
 // driverKind says where the load came from.
 func driverKind(e results.Environment) string {
-	if e.Engine != nil {
+	switch {
+	case e.DriverEngine != nil:
+		return fmt.Sprintf("a linelab/driver container per trial and per canary (image %.19s), on its machine's host network", e.Images["driver"].ID)
+	case e.Engine != nil:
 		return fmt.Sprintf("a linelab/driver container per trial and per canary (image %.19s), on the run's network", e.Images["driver"].ID)
 	}
 	if e.Driver == "container" {

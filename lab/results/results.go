@@ -70,19 +70,25 @@ type Environment struct {
 	// "container" (the linelab/driver image, Images["driver"]); empty in
 	// runs from before there was a choice, which were local.
 	Driver string `json:"driver,omitempty"`
-	// Engine is the remote engine the run used; nil for this machine's.
-	// Then CPUModel, Cores and Kernel are what that engine says of its
-	// machine, and the lab only steered.
-	Engine      *Engine       `json:"engine,omitempty"`
-	MemoryLimit int64         `json:"memory_limit_bytes"` // of each server container
-	Hardening   lab.Hardening `json:"hardening"`          // of every container
+	// Engine is the servers' engine of a run the lab only steered (a
+	// remote engine, or two); nil for this machine's. Then Cores and
+	// Kernel are what that engine says of its machine (and CPUModel too,
+	// "not told by the engine", when it is another machine).
+	Engine *Engine `json:"engine,omitempty"`
+	// DriverEngine is the driver's engine when it was not the servers':
+	// the load crossed the network from its machine to ServerAddress.
+	DriverEngine  *Engine       `json:"driver_engine,omitempty"`
+	ServerAddress string        `json:"server_address,omitempty"`
+	MemoryLimit   int64         `json:"memory_limit_bytes"` // of each server container
+	Hardening     lab.Hardening `json:"hardening"`          // of every container
 }
 
 // Engine is a remote Docker engine and the machine it says it runs on.
 type Engine struct {
-	Host    string `json:"host"` // its DOCKER_HOST, e.g. ssh://root@build-box
+	Host    string `json:"host"` // its address, e.g. ssh://root@build-box, or a context
 	Machine string `json:"machine"`
 	OS      string `json:"os"`
+	Kernel  string `json:"kernel"`
 	Cores   int    `json:"cores"`
 	Memory  int64  `json:"memory_bytes"`
 }

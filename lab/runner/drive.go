@@ -14,7 +14,8 @@ import (
 
 // drive runs one step's load against cfg.Addr, in this process or, with
 // DriverContainer, in a linelab/driver container on the driver's cores and
-// the run's network, and says which did it. held, when cfg.Hold is set, is
+// the run's network (or, on a driver's engine of its own, its host's
+// network, dialling the server's published port), and says which did it. held, when cfg.Hold is set, is
 // told the span in which an idle step's connections were held. A step with
 // a fault (Actions, Target) always runs here: its actions are timed inside
 // the driver's window and act on containers only the lab can reach.
@@ -30,16 +31,26 @@ func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, he
 		res, err := driver.Run(ctx, cfg)
 		return res, "", err
 	}
+	addr := cfg.Addr
+	if r.plan.Engines.Driver != nil {
+		if addr = r.far[cfg.Addr]; addr == "" {
+			return nil, "", fmt.Errorf("%s is published nowhere the driver's machine can reach", cfg.Addr)
+		}
+	}
 	job, err := json.Marshal(driver.Job{
-		Addr: cfg.Addr, Mode: mode, Step: cfg.Step, Warmup: cfg.Warmup, Duration: cfg.Duration,
+		Addr: addr, Mode: mode, Step: cfg.Step, Warmup: cfg.Warmup, Duration: cfg.Duration,
 		Grace: cfg.Grace, Timeline: cfg.Timeline, DialTimeout: cfg.DialTimeout,
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	out, code, err := r.rt.RunToEnd(ctx, runtime.Spec{
-		Image: DriverImage, Name: "driver", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{string(job)},
-	})
+	spec := runtime.Spec{Image: DriverImage, Name: "driver", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{string(job)}}
+	if r.plan.Engines.Driver != nil {
+		// On the other machine's engine, on its host's network, dialling
+		// the server's published port across the network.
+		spec.Network, spec.HostNetwork = nil, true
+	}
+	out, code, err := r.drt.RunToEnd(ctx, spec)
 	if err != nil {
 		return nil, "", fmt.Errorf("driver container: %w", err)
 	}

@@ -99,3 +99,34 @@ func CPUSet(cores []int) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// PlanApart splits two machines' cores (serverAvail, driverAvail) when the
+// servers and the driver each have one: the servers get all their
+// machine's cores but one, which the upstream gets to itself (on a 1-core
+// machine it shares the servers'), and the driver all of its machine's.
+// server and driver are the counts asked for, 0 for these defaults.
+func PlanApart(serverAvail, driverAvail []int, server, driver int) (Layout, error) {
+	ns, nd := len(serverAvail), len(driverAvail)
+	switch {
+	case server < 0 || driver < 0:
+		return Layout{}, fmt.Errorf("layout: %d server cores and %d driver cores: a count of cores cannot be negative", server, driver)
+	case ns == 0 || nd == 0:
+		return Layout{}, fmt.Errorf("layout: an engine says its machine has no cores (servers' %d, driver's %d)", ns, nd)
+	case server > ns:
+		return Layout{}, fmt.Errorf("layout: --server-cores %d, and the servers' machine has %d cores", server, ns)
+	case driver > nd:
+		return Layout{}, fmt.Errorf("layout: --driver-cores %d, and the driver's machine has %d cores", driver, nd)
+	}
+	if server == 0 {
+		server = max(ns-1, 1)
+	}
+	if driver == 0 {
+		driver = nd
+	}
+	l := Layout{Server: serverAvail[:server], Driver: driverAvail[:driver]}
+	l.Upstream = serverAvail[server-1 : server]
+	if server < ns {
+		l.Upstream = serverAvail[server : server+1]
+	}
+	return l, nil
+}

@@ -81,3 +81,37 @@ func TestCPUSet(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanApart: two machines, the servers' with the upstream, the
+// driver's to itself.
+func TestPlanApart(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		ns, nd, server, driver int
+		want                   string // server / upstream / driver
+		err                    string
+	}{
+		{8, 4, 0, 0, "0-6 / 7 / 0-3", ""},
+		{2, 2, 0, 0, "0 / 1 / 0-1", ""},
+		{1, 2, 0, 0, "0 / 0 / 0-1", ""},
+		{64, 64, 32, 8, "0-31 / 32 / 0-7", ""},
+		{8, 4, 8, 0, "0-7 / 7 / 0-3", ""},
+		{2, 4, 3, 0, "", "--server-cores 3, and the servers' machine has 2 cores"},
+		{2, 4, 0, 5, "", "--driver-cores 5, and the driver's machine has 4 cores"},
+	} {
+		l, err := PlanApart(cores(c.ns), cores(c.nd), c.server, c.driver)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%+v: error %v, want %q", c, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%+v: %v", c, err)
+			continue
+		}
+		if got := CPUSet(l.Server) + " / " + CPUSet(l.Upstream) + " / " + CPUSet(l.Driver); got != c.want {
+			t.Errorf("%+v: %s, want %s", c, got, c.want)
+		}
+	}
+}

@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"net/netip"
 	"slices"
 
 	"github.com/linelab/linelab/lab"
@@ -43,6 +43,17 @@ type Options struct {
 	// this machine's engine and container on a remote one (the lab cannot
 	// reach a remote network).
 	Driver string
+	// ServerEngine and DriverEngine are the Docker engines of the servers
+	// (with the upstream) and of the driver, each an address such as
+	// ssh://user@host or a Docker context's name; "" for the engine the
+	// docker command would use (DOCKER_HOST, DOCKER_CONTEXT, the current
+	// context). A DriverEngine other than the server's puts the client and
+	// the servers on two machines: the servers then publish their port on
+	// ServerAddress, an address of the servers' machine that the driver's
+	// reaches.
+	ServerEngine  string
+	DriverEngine  string
+	ServerAddress string
 	// Seed shuffles the order of implementations in every round of a
 	// step; 0 picks one from the clock. It is recorded, so a run's order
 	// can be repeated.
@@ -60,6 +71,55 @@ const (
 	// DriverImage is the driver's image for DriverContainer.
 	DriverImage = "linelab/driver"
 )
+
+// Engines are the engines a run uses.
+type Engines struct {
+	Server runtime.Address
+	Driver *runtime.Address // another engine for the driver; nil: the server's
+	// ServerAddress: where the driver's machine reaches the servers'.
+	ServerAddress string
+}
+
+// steered: the lab only steers, from a machine that is neither the
+// servers' nor the driver's (a remote engine, or two).
+func (e Engines) steered() bool { return e.Server.Remote() || e.Driver != nil }
+
+func (e Engines) why() string {
+	if e.Driver != nil {
+		return fmt.Sprintf("the driver runs on the engine %s and the servers on %s", e.Driver, e.Server)
+	}
+	return fmt.Sprintf("the engine %s may be another machine's, whose network this process cannot reach and must not load across", e.Server)
+}
+
+// engines resolves ServerEngine, DriverEngine and ServerAddress.
+func (o Options) engines() (Engines, error) {
+	var e Engines
+	var err error
+	if e.Server, err = runtime.Locate(o.ServerEngine); err != nil {
+		return e, err
+	}
+	if o.DriverEngine != "" {
+		d, err := runtime.Locate(o.DriverEngine)
+		if err != nil {
+			return e, err
+		}
+		if d.Host != e.Server.Host {
+			e.Driver = &d
+		}
+	}
+	switch {
+	case e.Driver != nil && o.ServerAddress == "":
+		return e, fmt.Errorf("--driver-engine %s is not the servers' engine (%s): give --server-address, the servers' machine's address as the driver's machine reaches it", o.DriverEngine, e.Server)
+	case e.Driver == nil && o.ServerAddress != "":
+		return e, errors.New("--server-address is for a driver on another engine (--driver-engine); with one engine the driver dials the servers on the run's network")
+	case o.ServerAddress != "":
+		if _, err := netip.ParseAddr(o.ServerAddress); err != nil {
+			return e, fmt.Errorf("--server-address %q: want an IP address of the servers' machine", o.ServerAddress)
+		}
+	}
+	e.ServerAddress = o.ServerAddress
+	return e, nil
+}
 
 // DefaultOptions are the options of `lab run` with no flags.
 func DefaultOptions() Options {
@@ -86,17 +146,19 @@ func (o Options) Validate() error {
 	if o.MemoryLimit < 64<<20 {
 		errs = append(errs, fmt.Errorf("memory limit %d bytes: want at least 64 MiB", o.MemoryLimit))
 	}
-	remote := runtime.IsRemote(os.Getenv("DOCKER_HOST"))
+	engines, err := o.engines()
+	if err != nil {
+		errs = append(errs, err)
+	}
 	switch {
 	case o.Driver != "" && o.Driver != DriverLocal && o.Driver != DriverContainer:
 		errs = append(errs, fmt.Errorf("driver %q: want %s (the lab process) or %s (the linelab/driver image)", o.Driver, DriverLocal, DriverContainer))
-	case o.Driver == DriverLocal && remote:
-		errs = append(errs, fmt.Errorf("driver local: DOCKER_HOST=%s is another machine's engine, whose network this process cannot reach and must not load across; leave --driver out (a remote engine gets the container driver)", os.Getenv("DOCKER_HOST")))
+	case o.Driver == DriverLocal && engines.steered():
+		errs = append(errs, fmt.Errorf("driver local: %s; leave --driver out (the driver then runs in a container there)", engines.why()))
 	}
-	// A remote engine's cores are known once it answers (Run); a resumed
-	// run keeps the cores it had.
-	if o.Resume == "" && !remote {
-		// A resumed run keeps the cores it had.
+	// Another machine's cores are known once its engine answers (Run); a
+	// resumed run keeps the cores it had.
+	if o.Resume == "" && err == nil && !engines.steered() {
 		if _, err := PlanLayout(affinity(), o.ServerCores, o.DriverCores); err != nil {
 			errs = append(errs, err)
 		}

@@ -7,11 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/runtime"
 )
@@ -80,78 +80,115 @@ func sshEngine(t *testing.T) (host, flags string) {
 	return host, flags
 }
 
-// TestDockerRemoteSSH runs a short lab run with DOCKER_HOST=ssh://…: the
-// lab steers an engine it reaches only through ssh, as it would another
-// machine's. Everything the run needs must go through the engine: the
-// containers made with the Docker client (testcontainers has no ssh), the
-// conformance suite, readiness probes and upstream control through the
-// gate container, the load and the canary from driver containers, CPU and
-// memory from the engine's stats. A fault scenario is skipped with why.
+// TestDockerRemoteSSH runs two short lab runs through an ssh:// engine,
+// as the lab would steer another machine's. Everything a run needs must go
+// through the engine: the containers made with the Docker client
+// (testcontainers has no ssh), readiness probes and the upstream's control
+// through the gate container, the conformance suite, the load and the
+// canary from driver containers, CPU and memory read from that machine's
+// cgroups by the gate. A fault scenario is skipped with why.
+//
+// Then the servers on the ssh:// engine and the driver on this machine's
+// socket, as if they were two machines: the servers publish their port on
+// --server-address (127.0.0.1 here) and the driver container dials it
+// from its host's network.
 func TestDockerRemoteSSH(t *testing.T) {
 	host, flags := sshEngine(t)
-	t.Setenv("DOCKER_HOST", host)
 	t.Setenv(runtime.SSHFlagsEnv, flags)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-
-	opts := dockerOptions(t, t.TempDir())
-	opts.Impls, opts.Scenarios = []string{"go-goroutine", "threads"}, []string{"echo-sweep", "fetch-sweep", "fault-crash"}
-	if err := (Options{Driver: DriverLocal, Profile: lab.Quick, ComposeFile: "x", ScenarioDir: "x", OutDir: "x", MemoryLimit: 1 << 30}).Validate(); err == nil || !strings.Contains(err.Error(), "another machine's engine") {
-		t.Errorf("--driver local on an ssh:// engine: %v, want it refused", err)
-	}
-	start := time.Now()
-	_, dir, err := Run(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("the run took %s", time.Since(start).Round(time.Second))
-	f, err := results.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Interrupted != "" || len(f.Failures) > 0 {
-		t.Fatalf("interrupted %q, failures %+v", f.Interrupted, f.Failures)
-	}
-	env := f.Environment
-	if env.Engine == nil || env.Engine.Host != host || env.Engine.Cores < 1 || env.Driver != DriverContainer {
-		t.Errorf("environment: engine %+v, driver %q: want %s recorded and the container driver", env.Engine, env.Driver, host)
-	}
-	for _, c := range f.Conformance {
-		if !c.Passed {
-			t.Errorf("%s failed conformance (%s) through the gate", c.Impl, c.Target)
+	remoteRun := func(t *testing.T, opts Options) *results.File {
+		t.Helper()
+		opts.Impls = []string{"go-goroutine", "threads"}
+		start := time.Now()
+		_, dir, err := Run(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(f.Conformance) != 2*3 {
-		t.Errorf("%d conformance verdicts, want 6 (two servers: echo, fetch healthy, fetch failing)", len(f.Conformance))
-	}
-	modes := map[string]int{}
-	for _, s := range f.Steps {
-		for _, tr := range s.Trials {
-			modes[s.Scenario]++
-			if tr.Driver != DriverContainer || tr.Lines <= 0 || tr.CPUSeconds <= 0 || tr.Canary <= 0 {
-				t.Errorf("%s %s/%s trial %d: driver %q, %d lines, %.3f server CPU-s, canary %.0f: want all from the remote engine",
-					s.Impl, s.Scenario, s.Step, tr.Trial, tr.Driver, tr.Lines, tr.CPUSeconds, tr.Canary)
+		t.Logf("the run took %s", time.Since(start).Round(time.Second))
+		f, err := results.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Interrupted != "" || len(f.Failures) > 0 {
+			t.Fatalf("interrupted %q, failures %+v", f.Interrupted, f.Failures)
+		}
+		if f.Environment.Driver != DriverContainer {
+			t.Errorf("driver %q, want the container", f.Environment.Driver)
+		}
+		for _, c := range f.Conformance {
+			if !c.Passed {
+				t.Errorf("%s failed conformance (%s)", c.Impl, c.Target)
 			}
 		}
-	}
-	if modes["echo-sweep"] == 0 || modes["fetch-sweep"] == 0 {
-		t.Errorf("trials by scenario %v: want echo-sweep and fetch-sweep", modes)
-	}
-	skipped := false
-	for _, sk := range f.Skipped {
-		if sk.Scenario == "fault-crash" && strings.Contains(sk.Why, "remote engine") {
-			skipped = true
+		for _, s := range f.Steps {
+			for _, tr := range s.Trials {
+				if tr.Driver != DriverContainer || tr.Lines <= 0 || tr.CPUSeconds <= 0 || tr.Canary <= 0 {
+					t.Errorf("%s %s/%s trial %d: driver %q, %d lines, %.3f server CPU-s, canary %.0f: want all measured",
+						s.Impl, s.Scenario, s.Step, tr.Trial, tr.Driver, tr.Lines, tr.CPUSeconds, tr.Canary)
+				}
+			}
 		}
+		rt, err := runtime.New(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt.Close()
+		if n, m, err := rt.Leftovers(ctx, f.RunID); err != nil || n+m > 0 {
+			t.Errorf("left %d containers and %d networks (%v)", n, m, err)
+		}
+		return f
 	}
-	if !skipped {
-		t.Errorf("fault-crash not skipped with a reason: %+v", f.Skipped)
-	}
-	rt, err := runtime.New(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	if n, m, err := rt.Leftovers(ctx, f.RunID); err != nil || n+m > 0 {
-		t.Errorf("left %d containers and %d networks (%v)", n, m, err)
-	}
+
+	t.Run("one engine", func(t *testing.T) {
+		t.Setenv("DOCKER_HOST", host)
+		opts := dockerOptions(t, t.TempDir())
+		opts.Scenarios = []string{"echo-pipelined", "fetch-sweep", "fault-crash"}
+		if err := opts.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		local := opts
+		local.Driver = DriverLocal
+		if err := local.Validate(); err == nil || !strings.Contains(err.Error(), "another machine's") {
+			t.Errorf("--driver local on an ssh:// engine: %v, want it refused", err)
+		}
+		f := remoteRun(t, opts)
+		if e := f.Environment.Engine; e == nil || e.Host != host || e.Cores < 1 || f.Environment.DriverEngine != nil {
+			t.Errorf("environment: engine %+v, driver engine %+v: want %s recorded, alone", e, f.Environment.DriverEngine, host)
+		}
+		if len(f.Conformance) != 2*3 {
+			t.Errorf("%d conformance verdicts, want 6 (two servers: echo, fetch healthy, fetch failing)", len(f.Conformance))
+		}
+		trials := map[string]int{}
+		for _, s := range f.Steps {
+			trials[s.Scenario] += len(s.Trials)
+		}
+		if trials["echo-pipelined"] != 2*3 || trials["fetch-sweep"] != 2*2*3 {
+			t.Errorf("trials by scenario %v: want 6 of echo-pipelined and 12 of fetch-sweep", trials)
+		}
+		if !slices.ContainsFunc(f.Skipped, func(sk results.Skip) bool {
+			return sk.Scenario == "fault-crash" && strings.Contains(sk.Why, "remote engine")
+		}) {
+			t.Errorf("fault-crash not skipped with a reason: %+v", f.Skipped)
+		}
+	})
+
+	t.Run("two engines", func(t *testing.T) {
+		t.Setenv("DOCKER_HOST", "")
+		opts := dockerOptions(t, t.TempDir())
+		opts.Scenarios = []string{"echo-pipelined"}
+		opts.ServerEngine, opts.DriverEngine = host, "unix:///var/run/docker.sock"
+		if err := opts.Validate(); err == nil || !strings.Contains(err.Error(), "--server-address") {
+			t.Errorf("two engines without --server-address: %v, want it asked for", err)
+		}
+		opts.ServerAddress = "127.0.0.1"
+		f := remoteRun(t, opts)
+		env := f.Environment
+		if env.Engine == nil || env.Engine.Host != host || env.DriverEngine == nil || env.DriverEngine.Host != opts.DriverEngine || env.ServerAddress != "127.0.0.1" {
+			t.Errorf("environment: engine %+v, driver engine %+v, server address %q: want both engines and the address recorded", env.Engine, env.DriverEngine, env.ServerAddress)
+		}
+		if n := len(f.Steps); n != 2 {
+			t.Errorf("%d steps, want echo-pipelined on both servers", n)
+		}
+	})
 }

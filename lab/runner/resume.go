@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -45,12 +44,21 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if prev.Interrupted == "" {
 		return nil, "", fmt.Errorf("resume %s: run %s ended with every trial; there is nothing to resume", dir, prev.RunID)
 	}
-	var was string
+	// A resumed run goes on where it began: on the engine the docker
+	// command names now, which must be the run's.
+	if prev.Environment.DriverEngine != nil {
+		return nil, "", fmt.Errorf("resume %s: run %s had its driver on another engine (%s); a run on two engines cannot be resumed: start a new one", dir, prev.RunID, prev.Environment.DriverEngine.Host)
+	}
+	now, err := runtime.Locate("")
+	if err != nil {
+		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
+	}
+	was := "this machine's engine"
 	if prev.Environment.Engine != nil {
 		was = prev.Environment.Engine.Host
 	}
-	if now := os.Getenv("DOCKER_HOST"); was != now && (was != "" || runtime.IsRemote(now)) {
-		return nil, "", fmt.Errorf("resume %s: run %s ran on the engine %s and DOCKER_HOST is %q now; a resumed run must go on where it began: set DOCKER_HOST=%s", dir, prev.RunID, cmp.Or(was, "of this machine"), now, was)
+	if (prev.Environment.Engine != nil) != now.Remote() || prev.Environment.Engine != nil && was != now.String() {
+		return nil, "", fmt.Errorf("resume %s: run %s ran on %s and the docker command names %s now; point DOCKER_HOST or the Docker context at the run's engine", dir, prev.RunID, was, now)
 	}
 	cat, err := catalog.LoadReleases(ctx, opts.ComposeFile, nil)
 	if err != nil {
@@ -60,8 +68,8 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Driver: cmp.Or(prev.Environment.Driver, DriverLocal), Remote: prev.Environment.Engine != nil}
-	rt, err := openRuntime(ctx, prev.RunID, opts.Progress)
+	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Driver: cmp.Or(prev.Environment.Driver, DriverLocal), Engines: Engines{Server: now}}
+	rt, err := openRuntime(ctx, prev.RunID, now, opts.Progress)
 	if err != nil {
 		return nil, "", err
 	}

@@ -42,10 +42,19 @@ type Plan struct {
 	Scenarios []lab.Scenario
 	Layout    Layout // which cores do what
 	Driver    string // DriverLocal or DriverContainer
-	// Remote: the engine is another machine's (runtime.IsRemote); its
-	// layout is planned on its cores once it answers (layoutOn).
-	Remote bool
+	// Engines: the servers' engine and, apart, the driver's. A run that
+	// the lab only steers (steered) plans its layout on the engines'
+	// cores once they answer (layoutOn).
+	Engines Engines
 }
+
+// gated: the servers' engine is another machine's, whose network the lab
+// reaches only through the gate container.
+func (p *Plan) gated() bool { return p.Engines.Server.Remote() }
+
+// steered: the lab runs on neither the servers' machine nor the driver's,
+// or not on both (Engines.steered).
+func (p *Plan) steered() bool { return p.Engines.steered() }
 
 // Resolve loads the catalogue and scenarios and selects what opts name.
 func Resolve(ctx context.Context, opts Options) (*Plan, error) {
@@ -53,9 +62,12 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	remote := runtime.IsRemote(os.Getenv("DOCKER_HOST"))
+	engines, err := opts.engines()
+	if err != nil {
+		return nil, err
+	}
 	var layout Layout
-	if !remote {
+	if !engines.steered() {
 		if layout, err = PlanLayout(affinity(), opts.ServerCores, opts.DriverCores); err != nil {
 			return nil, err
 		}
@@ -68,8 +80,8 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Catalog: cat, Layout: layout, Driver: cmp.Or(opts.Driver, DriverLocal), Remote: remote}
-	if remote {
+	p := &Plan{Catalog: cat, Layout: layout, Driver: cmp.Or(opts.Driver, DriverLocal), Engines: engines}
+	if p.steered() {
 		p.Driver = DriverContainer
 	}
 	if p.Impls, err = pickImpls(cat.Servers, opts.Impls); err != nil {
@@ -142,17 +154,24 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 		return nil, "", err
 	}
 	runID := time.Now().UTC().Format("20060102-150405")
-	rt, err := openRuntime(ctx, runID, opts.Progress)
+	rt, err := openRuntime(ctx, runID, plan.Engines.Server, opts.Progress)
 	if err != nil {
 		return nil, "", err
 	}
 	defer rt.Close()
-	if plan.Remote {
-		if err := plan.layoutOn(ctx, rt, opts); err != nil {
+	drt := rt
+	if plan.Engines.Driver != nil {
+		if drt, err = openRuntime(ctx, runID, *plan.Engines.Driver, opts.Progress); err != nil {
+			return nil, "", err
+		}
+		defer drt.Close()
+	}
+	if plan.steered() {
+		if err := plan.layoutOn(ctx, rt, drt, opts); err != nil {
 			return nil, "", err
 		}
 	}
-	if err := checkImages(ctx, rt, plan); err != nil {
+	if err := checkImages(ctx, rt, drt, plan); err != nil {
 		return nil, "", err
 	}
 	seed := opts.Seed
@@ -160,6 +179,7 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 		seed = time.Now().UnixNano() % 1_000_000
 	}
 	r := newRunner(opts, plan, rt, runID, seed)
+	r.drt = drt // the servers' engine unless apart
 	meta, err := r.meta(ctx)
 	if err != nil {
 		return nil, "", err
@@ -172,28 +192,47 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	return r.execute(ctx, dir)
 }
 
-// layoutOn plans the layout on a remote engine's cores (0 to n-1: the
-// lab cannot read that machine's affinity).
-func (p *Plan) layoutOn(ctx context.Context, rt *runtime.Runtime, opts Options) error {
-	m, err := rt.Machine(ctx)
+// layoutOn plans the layout on the engines' cores: a remote machine's are
+// 0 to n-1 as its engine counts them (the lab cannot read its affinity),
+// this machine's its own affinity.
+func (p *Plan) layoutOn(ctx context.Context, rt, drt *runtime.Runtime, opts Options) error {
+	cores := func(rt *runtime.Runtime) ([]int, error) {
+		if !rt.Remote() {
+			return affinity(), nil
+		}
+		m, err := rt.Machine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var cores []int
+		for c := range m.Cores {
+			cores = append(cores, c)
+		}
+		return cores, nil
+	}
+	sc, err := cores(rt)
 	if err != nil {
 		return err
 	}
-	var cores []int
-	for c := range m.Cores {
-		cores = append(cores, c)
+	if p.Engines.Driver == nil {
+		if p.Layout, err = PlanLayout(sc, opts.ServerCores, opts.DriverCores); err != nil {
+			return fmt.Errorf("%w (the engine %s has %d cores)", err, rt.Address(), len(sc))
+		}
+		return nil
 	}
-	if p.Layout, err = PlanLayout(cores, opts.ServerCores, opts.DriverCores); err != nil {
-		return fmt.Errorf("%w (the engine at %s has %d cores)", err, rt.Host(), m.Cores)
+	dc, err := cores(drt)
+	if err != nil {
+		return err
 	}
-	return nil
+	p.Layout, err = PlanApart(sc, dc, opts.ServerCores, opts.DriverCores)
+	return err
 }
 
 // openRuntime connects to the engine for run runID and removes what runs
 // whose lab process is gone left behind; a run that is still going is a
 // reason not to start.
-func openRuntime(ctx context.Context, runID string, progress io.Writer) (*runtime.Runtime, error) {
-	rt, err := runtime.New(ctx, runID) // labels everything with this run's id
+func openRuntime(ctx context.Context, runID string, addr runtime.Address, progress io.Writer) (*runtime.Runtime, error) {
+	rt, err := runtime.NewOn(ctx, runID, addr, runtime.Self()) // labels everything with this run's id
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +259,11 @@ func openRuntime(ctx context.Context, runID string, progress io.Writer) (*runtim
 }
 
 func newRunner(opts Options, plan *Plan, rt *runtime.Runtime, runID string, seed int64) *runner {
-	r := &runner{opts: opts, plan: plan, rt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
+	r := &runner{opts: opts, plan: plan, rt: rt, drt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
 		finished: map[trialKey]bool{}, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
-		closedRates: map[[2]string][]float64{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
-	r.pinned = "not pinned: the engine is another machine's"
-	if !plan.Remote {
+		closedRates: map[[2]string][]float64{}, far: map[string]string{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
+	r.pinned = "not pinned: the lab only steers"
+	if !plan.steered() {
 		r.pinned = pinSelf(plan.Layout)
 	}
 	return r
@@ -267,10 +306,14 @@ func (p *Plan) images() []lab.Implementation {
 	return need
 }
 
-func checkImages(ctx context.Context, rt *runtime.Runtime, p *Plan) error {
+func checkImages(ctx context.Context, rt, drt *runtime.Runtime, p *Plan) error {
 	var missing, builds []string
 	for _, impl := range p.images() {
-		ok, err := rt.ImageExists(ctx, impl.Image)
+		on := rt
+		if impl.Image == DriverImage {
+			on = drt
+		}
+		ok, err := on.ImageExists(ctx, impl.Image)
 		if err != nil {
 			return err
 		}
@@ -345,7 +388,8 @@ func pinSelf(l Layout) string {
 type runner struct {
 	opts   Options
 	plan   *Plan
-	rt     *runtime.Runtime
+	rt     *runtime.Runtime // the servers' engine
+	drt    *runtime.Runtime // the driver's engine: rt, or another
 	runID  string
 	pinned string
 	w      *results.Writer
@@ -375,6 +419,7 @@ type runner struct {
 	canaries    []float64                       // every canary so far, for the running median
 	repeats     map[string]int                  // per scenario/step: trials run again because the canary moved
 	closedRates map[[2]string][]float64         // impl, scenario/step → echo closed-loop trial rates
+	far         map[string]string               // a server's address on the run's network → where the driver's machine reaches it
 	rungs       map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
 
 	done, total time.Duration // for the progress line
@@ -404,22 +449,32 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 			f.Sources = append(f.Sources, results.Source{Impl: impl.Name, Path: path, Text: string(b)})
 		}
 	}
+	var err error
 	env := &f.Environment
 	env.CPUModel = cpuModel()
 	env.Cores = goruntime.NumCPU()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		env.Kernel = strings.TrimSpace(string(b))
 	}
-	if r.plan.Remote {
-		m, err := r.rt.Machine(ctx)
+	if r.plan.steered() {
+		// The servers' machine is the engine's, which says what it is.
+		eng, err := fingerprint(ctx, r.rt)
 		if err != nil {
 			return f, err
 		}
-		env.Engine = &results.Engine{Host: r.rt.Host(), Machine: m.Name, OS: m.OS, Cores: m.Cores, Memory: m.Memory}
-		env.CPUModel, env.Cores, env.Kernel = "not told by the engine", m.Cores, m.Kernel
+		env.Engine = eng
+		if r.plan.gated() {
+			env.CPUModel, env.Cores = "not told by the engine", eng.Cores
+		}
+		env.Kernel = eng.Kernel
+	}
+	if r.plan.Engines.Driver != nil {
+		if env.DriverEngine, err = fingerprint(ctx, r.drt); err != nil {
+			return f, err
+		}
+		env.ServerAddress = r.plan.Engines.ServerAddress
 	}
 	env.GoVersion = goruntime.Version()
-	var err error
 	if env.DockerVersion, env.CgroupVersion, err = r.rt.Engine(ctx); err != nil {
 		return f, err
 	}
@@ -432,7 +487,7 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 	env.Hardening = lab.Hardened
 	env.Images = map[string]results.Image{}
 	for _, impl := range r.plan.images() {
-		info, err := r.rt.Image(ctx, impl.Image)
+		info, err := r.rtOf(impl).Image(ctx, impl.Image)
 		if err != nil {
 			return f, err
 		}
@@ -452,6 +507,23 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 		}
 	}
 	return f, nil
+}
+
+// fingerprint is what an engine says of itself and its machine.
+func fingerprint(ctx context.Context, rt *runtime.Runtime) (*results.Engine, error) {
+	m, err := rt.Machine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &results.Engine{Host: rt.Address().String(), Machine: m.Name, OS: m.OS, Kernel: m.Kernel, Cores: m.Cores, Memory: m.Memory}, nil
+}
+
+// rtOf is the engine an image runs on: the driver's on the driver's.
+func (r *runner) rtOf(impl lab.Implementation) *runtime.Runtime {
+	if impl.Image == DriverImage {
+		return r.drt
+	}
+	return r.rt
 }
 
 func cpuModel() string {
@@ -486,22 +558,27 @@ func (r *runner) run(ctx context.Context) error {
 	if r.nw, err = r.rt.NewNetwork(ctx); err != nil {
 		return err
 	}
-	if r.plan.Remote {
-		// The lab reaches the run's network through this container, and
-		// cannot read that machine's /proc/stat: driver-bound is judged
-		// by the driver container's own CPU, and steps do not wait for
-		// the server cores to be quiet.
+	// A remote servers' engine: the lab reaches the run's network through
+	// the gate container, and cannot read that machine's /proc/stat, so
+	// steps do not wait for the server cores to be quiet. A run the lab
+	// only steers judges driver-bound by the driver container's own CPU.
+	if r.plan.gated() {
 		if err := r.startGate(ctx); err != nil {
 			return err
 		}
-		r.say("lab: the engine at %s is another machine's: the driver runs there in a container, the lab only steers and collects", r.rt.Host())
-	} else {
+	} else if r.score, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
+		r.say("lab: cannot read the server core's load (%v); steps start without waiting for it to be quiet", err)
+	}
+	if !r.plan.steered() {
 		if r.dcores, err = metrics.StartCores(r.plan.Layout.Driver); err != nil {
 			r.say("lab: cannot read the driver core's load (%v); driver-bound falls back to the lab's own CPU", err)
 		}
-		if r.score, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
-			r.say("lab: cannot read the server core's load (%v); steps start without waiting for it to be quiet", err)
-		}
+	}
+	switch {
+	case r.plan.Engines.Driver != nil:
+		r.say("lab: the servers on %s, the driver on %s dialling them at %s: the load crosses the network between the two", r.rt.Address(), r.drt.Address(), r.plan.Engines.ServerAddress)
+	case r.plan.gated():
+		r.say("lab: the engine %s may be another machine's: the driver runs there in a container, the lab only steers and collects", r.rt.Address())
 	}
 	defer func() {
 		for _, c := range []*metrics.Cores{r.dcores, r.score} {
@@ -682,8 +759,8 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 				sc.ServerCores, have, results.Cores(r.serverCPU()), sc.ServerCores+1, sc.ServerCores))
 			continue
 		}
-		if r.plan.Remote && hasFault(sc) {
-			r.skipScenario(sc, servers, "its faults act on the containers from inside the driver's window, and the driver of a remote engine runs in a container; run it on the engine's own machine")
+		if r.plan.steered() && hasFault(sc) {
+			r.skipScenario(sc, servers, "its faults act on the containers from inside the driver's window, and the driver of a remote engine runs in a container; run it on the engine's own machine with one engine")
 			continue
 		}
 		if why := r.lossyUnavailable(ctx, sc, servers); why != "" {
@@ -822,12 +899,21 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 	env["UPSTREAM_CLIENT"] = cmp.Or(r.client, lab.Pooled)
 	c, err := r.rt.Start(ctx, runtime.Spec{
 		Image: impl.Image, Name: impl.Name, Env: env, Network: r.nw,
-		Cpuset: r.serverCPU(), Memory: r.opts.MemoryLimit,
+		Cpuset: r.serverCPU(), Memory: r.opts.MemoryLimit, Publish: r.plan.Engines.ServerAddress,
 	})
 	if err != nil {
 		return nil, err
 	}
 	r.live = append(r.live, c)
+	if r.plan.Engines.Driver != nil {
+		// The driver on the other machine dials the published port.
+		far, err := c.Published(ctx, ServerPort)
+		if err != nil {
+			r.remove(c)
+			return nil, err
+		}
+		r.far[c.Addr(ServerPort)] = far
+	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := r.rt.WaitProtocol(wctx, c.Addr(ServerPort)); err != nil {
@@ -869,10 +955,12 @@ func (r *runner) cleanup() {
 			r.say("lab: %v", err)
 		}
 	}
-	if n, m, err := r.rt.Leftovers(ctx, r.runID); err != nil || n+m > 0 {
-		msg := fmt.Sprintf("left behind %d containers and %d networks (%v); `lab clean` removes them", n, m, err)
-		r.say("lab: %s", msg)
-		r.w.Update(func(f *results.File) { f.Warnings = append(f.Warnings, msg) })
+	for _, rt := range slices.Compact([]*runtime.Runtime{r.rt, r.drt}) {
+		if n, m, err := rt.Leftovers(ctx, r.runID); err != nil || n+m > 0 {
+			msg := fmt.Sprintf("left behind %d containers and %d networks on %s (%v); `lab clean` removes them", n, m, rt.Address(), err)
+			r.say("lab: %s", msg)
+			r.w.Update(func(f *results.File) { f.Warnings = append(f.Warnings, msg) })
+		}
 	}
 }
 
@@ -925,7 +1013,7 @@ func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
 // remote engine from a driver container on the run's network (`driver
 // conform`), so that its timings and resets are the network's own.
 func (r *runner) check(ctx context.Context, t conformance.Target) ([]conformance.Result, error) {
-	if !r.plan.Remote {
+	if !r.plan.gated() {
 		return conformance.Check(ctx, t), nil
 	}
 	job, err := json.Marshal(t)

@@ -93,15 +93,15 @@ func (r *runner) canary(ctx context.Context) float64 {
 	defer r.ref.c.Pause(context.WithoutCancel(ctx))
 	// In this process whatever drives the steps: the canary measures the
 	// machine, and a container start per trial would cost more than the
-	// canary itself. A remote engine's network is out of this process's
-	// reach: there it is a driver container too.
+	// canary itself. A run the lab only steers has no load from this
+	// process: there it is a driver container too.
 	cfg := driver.Config{
 		Addr: r.ref.c.Addr(ServerPort), Step: canaryStep, Warmup: 100 * time.Millisecond, Duration: 250 * time.Millisecond,
 		Answer: driver.Answers("echo"), Grace: time.Second,
 	}
 	var res *driver.Result
 	var err error
-	if r.plan.Remote {
+	if r.plan.steered() {
 		res, _, err = r.drive(ctx, cfg, lab.Echo, nil)
 	} else {
 		res, err = driver.Run(ctx, cfg)
