@@ -435,6 +435,16 @@ func (r *runner) driverCPU() string { return CPUSet(r.plan.Layout.Driver) }
 
 func (r *runner) serverCPU() string { return CPUSet(r.plan.Layout.Server) }
 
+// helperCPU is the cpuset of the lab's helpers on the servers' engine (the
+// gate, the conformance suite): the driver's cores, or on two machines the
+// upstream's, the servers' machine's core that the servers do not have.
+func (r *runner) helperCPU() string {
+	if r.plan.Engines.Driver != nil {
+		return r.upstreamCPU()
+	}
+	return r.driverCPU()
+}
+
 func (r *runner) meta(ctx context.Context) (results.File, error) {
 	f := results.File{
 		RunID: r.runID, Profile: r.opts.Profile, Command: r.opts.Command, Started: time.Now().UTC(), Seed: r.seed,
@@ -664,7 +674,7 @@ func cpuList(set string) []int {
 // engine's network (runtime.Dialer), on the driver's cores.
 func (r *runner) startGate(ctx context.Context) error {
 	c, err := r.rt.Start(ctx, runtime.Spec{
-		Image: DriverImage, Name: "gate", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{"idle"}, Binds: runtime.GateBinds,
+		Image: DriverImage, Name: "gate", Network: r.nw, Cpuset: r.helperCPU(), Cmd: []string{"idle"}, Binds: runtime.GateBinds,
 	})
 	if err != nil {
 		return fmt.Errorf("the gate to the remote engine's network: %w", err)
@@ -1021,7 +1031,7 @@ func (r *runner) check(ctx context.Context, t conformance.Target) ([]conformance
 		return nil, err
 	}
 	out, code, err := r.rt.RunToEnd(ctx, runtime.Spec{
-		Image: DriverImage, Name: "conformance", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{"conform", string(job)},
+		Image: DriverImage, Name: "conformance", Network: r.nw, Cpuset: r.helperCPU(), Cmd: []string{"conform", string(job)},
 	})
 	if err != nil {
 		return nil, err
