@@ -1,6 +1,11 @@
 // Package runtime runs the lab's containers. It is the only importer of
-// testcontainers-go and of the Docker client (github.com/moby/moby/client,
-// the SDK testcontainers itself uses).
+// testcontainers-go, of the Docker client (github.com/moby/moby/client,
+// the SDK testcontainers itself uses) and of the Docker CLI's connection
+// helper and context store (github.com/docker/cli), which reach an engine
+// on another machine (address.go, engine.go): there the containers are
+// made with the Docker client alone (direct.go), and the lab reaches the
+// run's network and the machine's cgroups through a gate container
+// (gate.go).
 //
 // What it believes, from ../shared/DOCKER-NOTES.md, each checked on the
 // lab's machines: Ryuk cannot be pulled, so it is off and everything the lab
