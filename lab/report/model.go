@@ -1020,10 +1020,10 @@ func engineKind(e results.Environment) string {
 	case g == nil:
 		return "this machine's Docker engine"
 	case d != nil:
-		return fmt.Sprintf("two machines: the servers and the upstream on %s, the driver and the canary's load on %s, dialling the servers at %s: the figures crossed a real network, and include it",
+		return fmt.Sprintf("two machines: the servers and the upstream on %s, the driver and the canary's load on %s, dialling the servers at %s: the figures crossed a real network, and include it. The lab could not read the driver machine's cores: driver-bound is judged by the driver's own CPU and its calibrated ceiling, and a network that held the load is not flagged (a server whose cores idled was held by it or by the driver)",
 			machine(g), machine(d), e.ServerAddress)
 	}
-	return fmt.Sprintf("%s, steered from another machine: the servers, the upstream, the driver and the canary all ran there, and their CPU and memory were read there", machine(g))
+	return fmt.Sprintf("%s, steered from another machine: the servers, the upstream, the driver and the canary all ran there, and their CPU and memory were read there. The lab could not read that machine's cores: driver-bound is judged by the driver's own CPU and its calibrated ceiling", machine(g))
 }
 
 func machine(g *results.Engine) string {
