@@ -168,3 +168,12 @@ func ReadEvents(out io.Reader) (*Wire, error) {
 	}
 	return nil, fmt.Errorf("the driver ended without a result; its last words: %q", last)
 }
+
+// What the driver image's gate commands write on their standard error
+// once under way (lab/cmd/driver, read by lab/runtime): `dial` once it is
+// connected, `sample` once it has found the container's cgroup files.
+// Anything else there is why not.
+const (
+	GateConnected = "connected"
+	GateSampling  = "sampling"
+)

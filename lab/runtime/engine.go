@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/connhelper"
+	"github.com/linelab/linelab/lab/driver"
 	"github.com/linelab/linelab/lab/metrics"
 	"github.com/moby/moby/client"
 )
@@ -55,8 +56,8 @@ func sshOpts(host string) ([]client.Opt, error) {
 }
 
 // Remote says whether the engine is remote (IsRemote): then the lab can
-// neither dial its containers nor read their cgroups, and uses Dial and
-// Stats instead.
+// neither dial its containers nor read their cgroups, and Dialer and
+// Sampler go through the gate container.
 func (r *Runtime) Remote() bool { return r.remote }
 
 // Address is the engine's address.
@@ -98,7 +99,7 @@ func (r *Runtime) Sampler(c *Container) (*metrics.Sampler, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := r.execGate(ctx, []string{"/driver", "sample", GateCgroup, c.ID}, sampleOK, "sample "+c.Name)
+	conn, err := r.execGate(ctx, []string{"/driver", "sample", GateCgroup, c.ID}, driver.GateSampling, "sample "+c.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +115,8 @@ func (r *Runtime) Sampler(c *Container) (*metrics.Sampler, error) {
 // engine; on a remote one through the gate container (SetGate), whose
 // `dial` command the engine runs by exec, its standard input and output
 // being the connection. It is for the lab's control connections only (the
-// readiness probe, the conformance suite, the upstream's control
-// endpoint): load never goes through it.
+// readiness probe, the upstream's control endpoint): load never goes
+// through it, nor the conformance suite, which runs on the network itself.
 func (r *Runtime) Dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
 	if !r.remote {
 		d := net.Dialer{Timeout: 5 * time.Second}

@@ -11,21 +11,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linelab/linelab/lab/driver"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
-)
-
-// What the gate's `dial` and `sample` write on their standard error once
-// they are under way (lab/cmd/driver); anything else there is why not.
-const (
-	dialOK   = "connected"
-	sampleOK = "sampling"
 )
 
 // dialGate runs `dial addr` in the gate container and returns its
 // standard streams as a connection.
 func (r *Runtime) dialGate(ctx context.Context, _, addr string) (net.Conn, error) {
-	return r.execGate(ctx, []string{"/driver", "dial", addr}, dialOK, "dial "+addr)
+	return r.execGate(ctx, []string{"/driver", "dial", addr}, driver.GateConnected, "dial "+addr)
 }
 
 // execGate runs cmd in the gate container by exec and returns its

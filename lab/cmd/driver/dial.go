@@ -6,11 +6,9 @@ import (
 	"io"
 	"net"
 	"time"
-)
 
-// DialOK is what dial writes on its standard error once it is connected;
-// anything else there is why it could not connect.
-const DialOK = "connected"
+	"github.com/linelab/linelab/lab/driver"
+)
 
 // dial connects to addr and copies in to the connection and the
 // connection to out until the peer is done; the end of in closes the
@@ -23,7 +21,7 @@ func dial(ctx context.Context, addr string, in io.Reader, out, status io.Writer)
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintln(status, DialOK)
+	fmt.Fprintln(status, driver.GateConnected)
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)

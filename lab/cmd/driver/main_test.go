@@ -100,8 +100,8 @@ func TestDialCarriesAConnection(t *testing.T) {
 	if err := dial(context.Background(), addr, strings.NewReader("one\ntwo\n"), &out, &status); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(status.String()); got != DialOK {
-		t.Errorf("status %q, want %q", got, DialOK)
+	if got := strings.TrimSpace(status.String()); got != driver.GateConnected {
+		t.Errorf("status %q, want %q", got, driver.GateConnected)
 	}
 	if got := out.String(); got != "echo: one\necho: two\n" {
 		t.Errorf("carried %q", got)
@@ -155,7 +155,7 @@ func TestSampleStreams(t *testing.T) {
 	if err := sample(context.Background(), root, "abc", in, &out, &status); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(status.String()); got != SampleOK {
+	if got := strings.TrimSpace(status.String()); got != driver.GateSampling {
 		t.Errorf("status %q", got)
 	}
 	dec := json.NewDecoder(&out)

@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/internal/conformance"
+	"github.com/linelab/linelab/lab/driver"
 	"github.com/linelab/linelab/lab/metrics"
 )
-
-// SampleOK is what sample writes on its standard error once it has found
-// the container's cgroup files; anything else there is why not.
-const SampleOK = "sampling"
 
 // sample streams container id's CPU, memory and threads, one JSON
 // metrics.Sample a line every metrics.Interval, read from the cgroup files
@@ -26,7 +23,7 @@ func sample(ctx context.Context, root, id string, in io.Reader, out, status io.W
 		fmt.Fprintln(status, err)
 		return err
 	}
-	fmt.Fprintln(status, SampleOK)
+	fmt.Fprintln(status, driver.GateSampling)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
