@@ -15,8 +15,9 @@ import (
 // drive runs one step's load against cfg.Addr, in this process or, with
 // DriverContainer, in a linelab/driver container on the driver's cores and
 // the run's network (or, on a driver's engine of its own, its host's
-// network, dialling the server's published port), and says which did it. held, when cfg.Hold is set, is
-// told the span in which an idle step's connections were held. A step with
+// network, dialling the server's published port), and says which did it.
+// held, when cfg.Hold is set, is told the span in which an idle step's
+// connections were held. A step with
 // a fault (Actions, Target) always runs here: its actions are timed inside
 // the driver's window and act on containers only the lab can reach.
 func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, held func(from, to time.Time)) (*driver.Result, string, error) {

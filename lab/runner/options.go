@@ -80,8 +80,9 @@ type Engines struct {
 	ServerAddress string
 }
 
-// steered: the lab only steers, from a machine that is neither the
-// servers' nor the driver's (a remote engine, or two).
+// steered: the lab only steers and collects; the load comes from a
+// driver container (the servers' engine may be another machine's, or the
+// driver has an engine of its own).
 func (e Engines) steered() bool { return e.Server.Remote() || e.Driver != nil }
 
 func (e Engines) why() string {
