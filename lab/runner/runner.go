@@ -52,8 +52,7 @@ type Plan struct {
 // reaches only through the gate container.
 func (p *Plan) gated() bool { return p.Engines.Server.Remote() }
 
-// steered: the lab runs on neither the servers' machine nor the driver's,
-// or not on both (Engines.steered).
+// steered: the lab only steers and collects (Engines.steered).
 func (p *Plan) steered() bool { return p.Engines.steered() }
 
 // Resolve loads the catalogue and scenarios and selects what opts name.
@@ -671,7 +670,7 @@ func cpuList(set string) []int {
 }
 
 // startGate starts the container through which the lab reaches a remote
-// engine's network (runtime.Dialer), on the driver's cores.
+// engine's network and cgroups (runtime.Dialer, runtime.Sampler).
 func (r *runner) startGate(ctx context.Context) error {
 	c, err := r.rt.Start(ctx, runtime.Spec{
 		Image: DriverImage, Name: "gate", Network: r.nw, Cpuset: r.helperCPU(), Cmd: []string{"idle"}, Binds: runtime.GateBinds,
