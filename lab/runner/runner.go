@@ -319,6 +319,14 @@ func checkImages(ctx context.Context, rt, drt *runtime.Runtime, p *Plan) error {
 		if !ok && !slices.Contains(missing, impl.Image) {
 			missing = append(missing, impl.Image)
 			build := "make images"
+			// Built on the engine that runs it, as the docker command
+			// reaches it.
+			switch a := on.Address(); {
+			case a.Context != "":
+				build = "DOCKER_CONTEXT=" + a.Context + " " + build
+			case a.Host != "":
+				build = "DOCKER_HOST=" + a.Host + " " + build
+			}
 			if impl.Release != "" {
 				build += " RELEASE=" + impl.Release
 			}
