@@ -960,7 +960,7 @@ func environment(f *results.File) []KV {
 		{"kernel", e.Kernel},
 		{"Docker", e.DockerVersion + ", cgroup v" + e.CgroupVersion},
 		{"lab built with", e.GoVersion},
-		{"pinning", fmt.Sprintf("servers on %s; driver on %s; upstream on %s", results.Cores(e.Pinning.Server), results.Cores(e.Pinning.Driver), results.Cores(e.Pinning.Upstream))},
+		{"pinning", pinning(e)},
 		{"driver", driverKind(e)},
 		{"engine", engineKind(e)},
 		{"server memory limit", results.Bytes(float64(e.MemoryLimit))},
@@ -1011,6 +1011,16 @@ func roundSig(v float64, n int) float64 {
 	}
 	p := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(v))))
 	return math.Round(v*p) / p
+}
+
+// pinning says which cores did what, and on which machine when there
+// were two.
+func pinning(e results.Environment) string {
+	p := e.Pinning
+	if e.DriverEngine != nil {
+		return fmt.Sprintf("servers on %s and upstream on %s of the servers' machine; driver on %s of its own", results.Cores(p.Server), results.Cores(p.Upstream), results.Cores(p.Driver))
+	}
+	return fmt.Sprintf("servers on %s; driver on %s; upstream on %s", results.Cores(p.Server), results.Cores(p.Driver), results.Cores(p.Upstream))
 }
 
 // engineKind says where the containers ran.
