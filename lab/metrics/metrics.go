@@ -95,18 +95,19 @@ func Start(id string) (*Sampler, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.loop()
 	return s, nil
 }
 
 // Open finds container id's cgroup files under root and reads them once;
-// Read reads them again. It does not sample by itself.
+// Read reads them again. It does not sample by itself (Stop does nothing).
 func Open(root, id string) (*Sampler, error) {
 	p, err := find(root, id)
 	if err != nil {
 		return nil, err
 	}
-	s := &Sampler{files: p, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Sampler{files: p}
 	if _, err := s.read(); err != nil {
 		return nil, err
 	}
@@ -166,6 +167,9 @@ func (s *Sampler) loop() {
 
 // Stop ends sampling (a stream's by closing it).
 func (s *Sampler) Stop() {
+	if s.done == nil {
+		return // opened, never started
+	}
 	select {
 	case <-s.stop:
 	default:
@@ -330,7 +334,7 @@ func (s *Sampler) cpu() (time.Duration, error) {
 }
 
 // carry adds to cpu, the container's CPU since it last started, what it
-// had before. Callers hold cpuMu or are the only reader.
+// had before. Callers hold cpuMu.
 func (s *Sampler) carry(cpu time.Duration) time.Duration {
 	if cpu < s.lastCPU {
 		s.cpuCarried += s.lastCPU
