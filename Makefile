@@ -18,8 +18,9 @@ all: test
 
 ## test: vet, unit tests, the Docker tests (conformance of every container,
 ## the quick profile end to end on two servers, a run on an ssh:// engine)
-## and the browser test of the report that run wrote. Docker tests run one package at a time (-p 1): a
-## lab run sweeps every container the lab labelled.
+## and the browser test of the report that run wrote. Docker tests run one
+## package at a time (-p 1): a lab run sweeps every container the lab
+## labelled.
 E2E_OUT := $(CURDIR)/runs/e2e
 test: images sshd
 	$(GO) vet ./...
