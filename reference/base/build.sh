@@ -56,19 +56,6 @@ fi
 who=base
 . "$here/debootstrap.sh"
 
-root=$(mktemp -d /tmp/linelab-base.XXXXXX)
-# An interrupted debootstrap leaves proc and sys mounted in the chroot:
-# unmount them first, and never let rm cross into another file system.
-cleanup() {
-	for m in proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
-	rm -rf --one-file-system "$root" "$root.log"
-}
-trap cleanup EXIT
-fail() {
-	echo "base: $1; the last lines of $root.log:" >&2
-	tail -n 20 "$root.log" >&2
-	exit 1
-}
 start=$(date +%s)
 echo "base: debootstrap $release from $mirror into $root (a minute or two)"
 debootstrap --variant=minbase --include="$packages" "$release" "$root" "$mirror" >"$root.log" 2>&1 ||

@@ -1,7 +1,9 @@
 # debootstrap.sh: what the image builds made with debootstrap share (the
 # base of the reference servers, reference/base/build.sh, and the ssh
-# engine of the remote test, lab/runtime/sshd/build.sh). Sourced; it sets
-# $mirror and $security and makes sure debootstrap is installed.
+# engine of the remote test, lab/runtime/sshd/build.sh). Sourced after
+# setting $who; it makes sure debootstrap is installed, sets $mirror and
+# $security, makes the scratch root $root (removed on exit) and defines
+# fail, which ends the build with the last lines of $root.log.
 #
 #   MIRROR=<url>          a Debian mirror (default: the one /etc/apt uses)
 #   SECURITY_MIRROR=<url> its security archive (default: <mirror>-security)
@@ -36,3 +38,16 @@ fi
 mirror=${mirror%/}
 security=${security:-$mirror-security}
 
+root=$(mktemp -d /tmp/linelab-$who.XXXXXX)
+# An interrupted debootstrap leaves proc and sys mounted in the chroot:
+# unmount them first, and never let rm cross into another file system.
+cleanup() {
+	for m in proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
+	rm -rf --one-file-system "$root" "$root.log"
+}
+trap cleanup EXIT
+fail() {
+	echo "$who: $1; the last lines of $root.log:" >&2
+	tail -n 20 "$root.log" >&2
+	exit 1
+}

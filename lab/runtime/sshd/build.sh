@@ -23,17 +23,6 @@ fi
 who=sshd
 . "$here/../../../reference/base/debootstrap.sh"
 
-root=$(mktemp -d /tmp/linelab-sshd.XXXXXX)
-cleanup() {
-	for m in proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
-	rm -rf --one-file-system "$root" "$root.log"
-}
-trap cleanup EXIT
-fail() {
-	echo "sshd: $1; the last lines of $root.log:" >&2
-	tail -n 20 "$root.log" >&2
-	exit 1
-}
 start=$(date +%s)
 echo "sshd: debootstrap $release with openssh-server from $mirror (a minute or two)"
 debootstrap --variant=minbase --include=openssh-server "$release" "$root" "$mirror" >"$root.log" 2>&1 ||
