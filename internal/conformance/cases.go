@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -68,11 +67,12 @@ var contract = []Case{
 		for i := range in {
 			chunks = append(chunks, in[i:i+1])
 		}
-		got, err := exchangeNoDelay(ctx, t, 2*time.Millisecond, chunks)
+		want := t.answers(ps...)
+		got, err := exchangeNoDelay(ctx, t, len(want), 2*time.Millisecond, chunks)
 		if err != nil {
 			return err
 		}
-		return same(got, t.answers(ps...))
+		return same(got, want)
 	}},
 	{Name: "split-anyhow", Applies: healthyOrEcho, Run: func(ctx context.Context, t Target) error {
 		in, ps := lines("stop", "look at the ship\r", "", "yes you are", "treasure\x00map")
@@ -82,11 +82,12 @@ var contract = []Case{
 			chunks = append(chunks, in[i:j])
 			i = j
 		}
-		got, err := exchangeNoDelay(ctx, t, time.Millisecond, chunks)
+		want := t.answers(ps...)
+		got, err := exchangeNoDelay(ctx, t, len(want), time.Millisecond, chunks)
 		if err != nil {
 			return err
 		}
-		return same(got, t.answers(ps...))
+		return same(got, want)
 	}},
 	{Name: "half-close-partial", Applies: healthyOrEcho, Run: func(ctx context.Context, t Target) error {
 		in, ps := lines("a", "b")
@@ -131,14 +132,14 @@ func warmBursts(ctx context.Context, t Target) error {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true) // the client's bursts leave at once
 	}
-	r := bufio.NewReader(c)
+	r := lineproto.NewReader(c, maxAnswer)
 	ask := func(in []byte, n int) (time.Duration, error) {
 		start := time.Now()
 		if _, err := c.Write(in); err != nil {
 			return 0, fmt.Errorf("write: %w", err)
 		}
 		for range n {
-			if _, err := r.ReadBytes('\n'); err != nil {
+			if _, err := r.ReadLine(); err != nil {
 				return 0, fmt.Errorf("read: %w", err)
 			}
 		}
@@ -182,7 +183,7 @@ func tooLongLetsGo(ctx context.Context, t Target) error {
 	if _, err := c.Write(bytes.Repeat([]byte("q"), lineproto.MaxLine+1)); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	got, err := io.ReadAll(c)
+	got, err := readAll(c, len(lineproto.TooLongLine))
 	if err != nil {
 		return fmt.Errorf("reading to the close: %v (got %s): the close after too-long must be in order, FIN and not a reset", err, quote(got))
 	}
@@ -206,7 +207,7 @@ func tooLongLetsGo(ctx context.Context, t Target) error {
 
 // expect sends in as one write and wants exactly want back before the close.
 func expect(ctx context.Context, t Target, want, in []byte) error {
-	got, err := exchange(ctx, t, 0, in)
+	got, err := exchange(ctx, t, len(want), 0, in)
 	if err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func expect(ctx context.Context, t Target, want, in []byte) error {
 }
 
 // exchangeNoDelay is exchange with Nagle off, so each chunk is its own segment.
-func exchangeNoDelay(ctx context.Context, t Target, pause time.Duration, chunks [][]byte) ([]byte, error) {
+func exchangeNoDelay(ctx context.Context, t Target, limit int, pause time.Duration, chunks [][]byte) ([]byte, error) {
 	nt := t
 	nt.Dial = func(ctx context.Context, addr string) (net.Conn, error) {
 		c, err := t.dial(ctx)
@@ -223,7 +224,7 @@ func exchangeNoDelay(ctx context.Context, t Target, pause time.Duration, chunks 
 		}
 		return c, err
 	}
-	return exchange(ctx, nt, pause, chunks...)
+	return exchange(ctx, nt, limit, pause, chunks...)
 }
 
 // tooLong sends in and wants the answers in want, then the too-long line,
@@ -245,6 +246,9 @@ func tooLong(ctx context.Context, t Target, want, in []byte, maybeReset bool) er
 		got = append(got, buf[:n]...)
 		if err == io.EOF {
 			break
+		}
+		if len(got) > len(want)+64<<10 {
+			return fmt.Errorf("no close after %s, and %s more: the server sends what no request asked for", quote(want[len(want)-len(lineproto.TooLongLine):]), describe(got[len(want):]))
 		}
 		if err != nil {
 			if isTimeout(err) {
@@ -270,16 +274,16 @@ func resetMidLine(ctx context.Context, t Target) error {
 		return err
 	}
 	defer b.Close()
-	br := bufio.NewReader(b)
+	br := lineproto.NewReader(b, maxAnswer)
 	ask := func(p string) error {
 		if _, err := b.Write([]byte(p + "\n")); err != nil {
 			return fmt.Errorf("B write: %w", err)
 		}
-		line, err := br.ReadBytes('\n')
+		line, err := br.ReadLine()
 		if err != nil {
 			return fmt.Errorf("B read: %w", err)
 		}
-		return same(line, t.answer([]byte(p)))
+		return same(append(line, '\n'), t.answer([]byte(p)))
 	}
 	if _, err := a.Write([]byte("half a li")); err != nil {
 		return fmt.Errorf("A write: %w", err)
@@ -307,15 +311,15 @@ func upstreamError(ctx context.Context, t Target) error {
 		return err
 	}
 	defer c.Close()
-	r := bufio.NewReader(c)
+	r := lineproto.NewReader(c, maxAnswer)
 	for _, p := range []string{"hello", "still there?"} {
 		start := time.Now()
 		if _, err := c.Write([]byte(p + "\n")); err != nil {
 			return fmt.Errorf("write %q: %w", p, err)
 		}
-		line, err := r.ReadBytes('\n')
+		line, err := r.ReadLine()
 		if err != nil {
-			return fmt.Errorf("after %q: %w (got %s); the connection must stay open", p, err, quote(line))
+			return fmt.Errorf("after %q: %w; the connection must stay open", p, err)
 		}
 		if !bytes.HasPrefix(line, []byte(lineproto.UpstreamErrorTag)) {
 			return fmt.Errorf("after %q with a %s upstream: got %s, want a line starting %q", p, t.Upstream, quote(line), lineproto.UpstreamErrorTag)
@@ -326,14 +330,14 @@ func upstreamError(ctx context.Context, t Target) error {
 		}
 	}
 	c.(interface{ CloseWrite() error }).CloseWrite()
-	rest, err := io.ReadAll(r)
-	if err != nil {
+	switch extra, err := r.ReadLine(); {
+	case err == io.EOF:
+		return nil
+	case err == nil:
+		return fmt.Errorf("an extra answer after the answers: %s", quote(extra))
+	default:
 		return fmt.Errorf("after half-close: %w", err)
 	}
-	if len(rest) > 0 {
-		return fmt.Errorf("extra bytes after the answers: %s", quote(rest))
-	}
-	return nil
 }
 
 // dialUntil connects and gives the connection the case's deadline; what

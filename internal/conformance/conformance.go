@@ -48,6 +48,14 @@ type Target struct {
 	Upstream Upstream `json:"upstream,omitempty"` // in fetch mode, how its upstream behaves
 	// Dial, if set, replaces net.Dialer (a container's network, say).
 	Dial func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
+	// Memory, if set, reads the server's memory in use, in bytes (its
+	// container's working set): never-reads samples it while a client
+	// floods the server. Without it that case judges by what the server
+	// took alone.
+	Memory func() (int64, error) `json:"-"`
+	// Pids is the server's task limit, for PidLimit; 0 where none was set
+	// low on purpose.
+	Pids int `json:"pids,omitempty"`
 }
 
 // Name is a short label such as "fetch/failing".
@@ -151,6 +159,7 @@ func (t Target) dial(ctx context.Context) (net.Conn, error) {
 }
 
 func healthyOrEcho(t Target) bool { return t.Mode == "echo" || t.Upstream == Healthy }
+func echoOrTooSlow(t Target) bool { return t.Mode == "echo" || t.Upstream == TooSlow }
 func broken(t Target) bool        { return t.Mode == "fetch" && t.Upstream != Healthy }
 
 // answer is what the contract says a healthy target answers to payload p.
@@ -170,8 +179,9 @@ func (t Target) answers(ps ...[]byte) []byte {
 }
 
 // exchange dials, writes the chunks (pausing between them when pause > 0),
-// half-closes, and returns all the server sent until it closed.
-func exchange(ctx context.Context, t Target, pause time.Duration, chunks ...[]byte) ([]byte, error) {
+// half-closes, and returns all the server sent until it closed, reading no
+// more than limit bytes and a margin.
+func exchange(ctx context.Context, t Target, limit int, pause time.Duration, chunks ...[]byte) ([]byte, error) {
 	c, err := t.dialUntil(ctx, "connect")
 	if err != nil {
 		return nil, err
@@ -179,10 +189,11 @@ func exchange(ctx context.Context, t Target, pause time.Duration, chunks ...[]by
 	defer c.Close()
 	// Read while writing: a server may answer before the input ends, and a
 	// large input must not deadlock on full socket buffers.
-	var got bytes.Buffer
+	var got []byte
 	readErr := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(&got, c)
+		var err error
+		got, err = readAll(c, limit)
 		readErr <- err
 	}()
 	for i, ch := range chunks {
@@ -190,7 +201,9 @@ func exchange(ctx context.Context, t Target, pause time.Duration, chunks ...[]by
 			time.Sleep(pause)
 		}
 		if _, err := c.Write(ch); err != nil {
-			return got.Bytes(), fmt.Errorf("write: %w", err)
+			c.Close()
+			<-readErr
+			return got, fmt.Errorf("write: %w", err)
 		}
 	}
 	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
@@ -198,11 +211,23 @@ func exchange(ctx context.Context, t Target, pause time.Duration, chunks ...[]by
 	}
 	if err := <-readErr; err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-			return got.Bytes(), fmt.Errorf("no close within the case's time after half-close (got %s so far)", describe(got.Bytes()))
+			return got, fmt.Errorf("no close within the case's time after half-close (got %s so far)", describe(got))
 		}
-		return got.Bytes(), fmt.Errorf("read: %w", err)
+		return got, fmt.Errorf("read: %w", err)
 	}
-	return got.Bytes(), nil
+	return got, nil
+}
+
+// readAll reads to the end of input, but no more than want bytes and a
+// margin: the suite never holds more than it expects of a server that
+// streams without end.
+func readAll(r io.Reader, want int) ([]byte, error) {
+	limit := int64(want) + 64<<10
+	got, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(got)) > limit {
+		return got[:limit], fmt.Errorf("more than %d bytes, %d more than all the answers due: the server sends what no request asked for", limit, limit-int64(want))
+	}
+	return got, err
 }
 
 func isTimeout(err error) bool {

@@ -109,6 +109,31 @@ func TestTheSuiteCatchesNetworkLiars(t *testing.T) {
 			}
 		}
 	})
+	// Reads everything, answers into a queue that one goroutine writes: the
+	// echo backlog that grew without bound in go-eventloop.
+	readsWithoutBound := linetest.ServeConn(t, func(c net.Conn) {
+		out := make(chan []byte, 1<<20)
+		go func() {
+			for a := range out {
+				if _, err := c.Write(a); err != nil {
+					return
+				}
+			}
+		}()
+		defer close(out)
+		r := lineproto.NewReader(c, lineproto.MaxLine)
+		for {
+			p, err := r.ReadLine()
+			if err != nil {
+				return
+			}
+			select {
+			case out <- lineproto.AppendEcho(nil, p):
+			default:
+				// the liar's own queue is full: it drops, and still reads
+			}
+		}
+	})
 	noLimit := linetest.Serve(t, func(c net.Conn, _ int, line []byte) bool { // reads to the LF, however far
 		_, err := c.Write(lineproto.AppendEcho(nil, line))
 		return err == nil
@@ -120,6 +145,7 @@ func TestTheSuiteCatchesNetworkLiars(t *testing.T) {
 		{"drains for ever", drainsForEver, "too-long-lets-go"},
 		{"serves one connection at a time", serialConn, "slowloris"},
 		{"blocks every client on one full socket", serialConn, "never-reads"},
+		{"reads without bound from a client that never reads", readsWithoutBound, "never-reads"},
 		{"has no line limit", noLimit, "ten-megabyte-line"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,4 +176,59 @@ func TestAddress(t *testing.T) {
 		target.Upstream = Healthy
 	}
 	Run(t, target)
+}
+
+// TestPidLimitCatchesAHang: a server that accepts past its limit and then
+// neither answers nor closes fails; one that refuses what it cannot serve
+// passes.
+func TestPidLimitCatchesAHang(t *testing.T) {
+	t.Parallel()
+	serve := func(refuse bool) string {
+		var mu sync.Mutex
+		open := 0
+		return linetest.ServeConn(t, func(c net.Conn) {
+			mu.Lock()
+			full := open >= 20
+			if !full {
+				open++
+			}
+			mu.Unlock()
+			if full {
+				if refuse {
+					c.Close()
+				} else {
+					select {} // holds the connection, as a server whose thread never started
+				}
+				return
+			}
+			defer func() { mu.Lock(); open--; mu.Unlock() }()
+			r := lineproto.NewReader(c, lineproto.MaxLine)
+			for {
+				p, err := r.ReadLine()
+				if err != nil {
+					return
+				}
+				if _, err := c.Write(lineproto.AppendEcho(nil, p)); err != nil {
+					return
+				}
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name   string
+		refuse bool
+	}{{"refuses", true}, {"hangs", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := PidLimit(ctx, Target{Addr: serve(tt.refuse), Mode: "echo", Pids: 20})
+			if tt.refuse && err != nil {
+				t.Errorf("a server that refuses past its limit failed: %v", err)
+			}
+			if !tt.refuse && err == nil {
+				t.Error("a server that leaves connections hanging past its limit passed")
+			}
+		})
+	}
 }

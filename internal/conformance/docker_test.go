@@ -15,6 +15,7 @@ import (
 	"github.com/linelab/linelab/internal/conformance"
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/catalog"
+	"github.com/linelab/linelab/lab/metrics"
 	"github.com/linelab/linelab/lab/runtime"
 	"github.com/linelab/linelab/lab/upstream"
 )
@@ -36,13 +37,23 @@ func TestDockerConformance(t *testing.T) {
 				}
 				t.Run(s.Name(), func(t *testing.T) {
 					target := s.Target
-					c := env.start(t, impl, s.Env(env.upstreams[s.Behaviour], env.refused))
-					target.Addr = c.Addr(7000)
+					c := env.start(t, impl, s.Env(env.upstreams[s.Behaviour], env.refused), 0)
+					target.Addr, target.Memory = c.Addr(7000), memory(t, c)
 					conformance.Run(t, target)
 				})
 			}
+			t.Run("pid-limit", func(t *testing.T) {
+				const pids = 200
+				c := env.start(t, impl, map[string]string{"MODE": "echo"}, pids)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := conformance.PidLimit(ctx, conformance.Target{Addr: c.Addr(7000), Mode: "echo", Pids: pids}); err != nil {
+					logs, _ := c.Logs(context.Background())
+					t.Errorf("%v\nits output:\n%s", err, logs)
+				}
+			})
 			t.Run("sigterm", func(t *testing.T) {
-				c := env.start(t, impl, map[string]string{"MODE": "echo"})
+				c := env.start(t, impl, map[string]string{"MODE": "echo"}, 0)
 				took, code, err := c.Stop(context.Background(), 5*time.Second)
 				if err != nil {
 					t.Fatal(err)
@@ -121,7 +132,22 @@ func newDockerEnv(t *testing.T) *dockerEnv {
 	return env
 }
 
-func (e *dockerEnv) start(t *testing.T, impl lab.Implementation, env map[string]string) *runtime.Container {
+// memory reads c's working set from its cgroup, for the case that floods
+// it.
+func memory(t *testing.T, c *runtime.Container) func() (int64, error) {
+	m, err := metrics.Open("/sys/fs/cgroup", c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() (int64, error) {
+		smp, err := m.Read()
+		return smp.WorkingSet, err
+	}
+}
+
+// start starts impl with env added to its own, and pids as its task limit
+// (0: the lab's).
+func (e *dockerEnv) start(t *testing.T, impl lab.Implementation, env map[string]string, pids int64) *runtime.Container {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -132,7 +158,7 @@ func (e *dockerEnv) start(t *testing.T, impl lab.Implementation, env map[string]
 	for k, v := range env {
 		full[k] = v
 	}
-	c, err := e.rt.Start(ctx, runtime.Spec{Image: impl.Image, Name: impl.Name, Env: full, Network: e.nw})
+	c, err := e.rt.Start(ctx, runtime.Spec{Image: impl.Image, Name: impl.Name, Env: full, Network: e.nw, Pids: pids})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package lineproto is the one codec of the linelab line protocol (version 1),
+// Package lineproto is the one codec of the linelab line protocol (version 1.2),
 // shared by the Go servers and the lab's driver.
 //
 // The protocol, in short: a request is every byte up to and including the next
@@ -7,7 +7,10 @@
 // before an LF; more than that with no LF is an error, and the server answers
 // "error: line too long\n" and closes. The answer to payload P is
 // "echo: " + P + "\n" (in fetch mode the upstream's body takes P's place).
-// Bytes after the last LF at end of input are not a request.
+// Bytes after the last LF at end of input are not a request. A server stops
+// reading a connection that holds more than MaxUnsent bytes of answers not
+// yet sent, or MaxInProgress requests not yet answered, and reads again once
+// below (v1.2).
 //
 // The package owns framing only: it never touches sockets, so every rule is
 // tested over in-memory readers.
@@ -22,6 +25,13 @@ import (
 // MaxLine is the longest line the protocol allows: payload plus its possible
 // CR, without the LF.
 const MaxLine = 65536
+
+// Backpressure (v1.2): past either bound a server stops reading the
+// connection, so a client that sends and never reads costs it no more.
+const (
+	MaxUnsent     = 1 << 20 // bytes of answers held for one connection
+	MaxInProgress = 64      // requests of one connection in progress at once
+)
 
 // Prefixes and fixed lines of the protocol.
 const (

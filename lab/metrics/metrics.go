@@ -196,6 +196,17 @@ func (s *Sampler) Now() (Sample, error) {
 	return smp, err
 }
 
+// Latest is the newest sample kept, if any: a reading at most Interval
+// old without reading the files again.
+func (s *Sampler) Latest() (Sample, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.samples) == 0 {
+		return Sample{}, false
+	}
+	return s.samples[len(s.samples)-1], true
+}
+
 // ResetPeak restarts the cgroup's memory high-water mark (v1, as root), so
 // the next window's peak is its own. Where that is not allowed, the peak
 // stays the container's since start, and Window says so.

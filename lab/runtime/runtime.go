@@ -175,6 +175,7 @@ type Spec struct {
 	Aliases []string          // names on that network
 	Cpuset  string            // cores, e.g. "1"; empty for any
 	Memory  int64             // bytes; 0 for lab.Hardened.Memory
+	Pids    int64             // task limit; 0 for lab.Hardened.Pids
 	Cmd     []string          // arguments after the image's entrypoint; nil for its own
 	Binds   []string          // host paths to mount, "src:dst:ro"
 	// Publish is the host address to publish the image's ports on (the
@@ -313,7 +314,7 @@ func hardened(hc *container.HostConfig, s Spec, bindings network.PortMap) {
 		path, opts, _ := strings.Cut(t, ":")
 		hc.Tmpfs[path] = opts
 	}
-	pids := lab.Hardened.Pids
+	pids := cmp.Or(s.Pids, lab.Hardened.Pids)
 	hc.PidsLimit = &pids
 	hc.Binds = s.Binds
 }
