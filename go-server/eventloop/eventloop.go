@@ -4,10 +4,16 @@
 //
 // Echo mode answers inside the read callback, all complete lines of one read
 // in one write, straight to the socket; a client that reads slower than it
-// sends gets a backlog written from a goroutine (see backlog). Fetch mode must never block a loop: each request gets a slot
-// in its connection's queue and a goroutine that asks the upstream; the loop
-// writes the queue's finished head slots, so answers leave in request order
-// even when the upstream answers out of order.
+// sends gets a backlog written from a goroutine (see backlog). Fetch mode
+// must never block a loop: each request gets a slot in its connection's
+// queue and a goroutine that asks the upstream; the loop writes the queue's
+// finished head slots, so answers leave in request order even when the
+// upstream answers out of order.
+//
+// A connection over the protocol's bounds (1 MiB of answers unsent, 64
+// requests in progress) leaves its loop until its backlog is written and
+// its requests answered, then joins it again (see leave): gnet would
+// otherwise read it into memory without end.
 //
 // gnet closes a connection as soon as it reads EOF, and drops what its
 // output buffer still holds; a client that half-closes still wants every
@@ -129,28 +135,42 @@ func boundAddr(eng gnet.Engine) (net.Addr, error) {
 }
 
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	switch s := c.Context().(type) {
+	case *session: // back from being parked, with requests it had read
+		s.mu.Lock()
+		s.conn = c
+		s.mu.Unlock()
+		return nil, h.fetchTraffic(c, s)
+	case *echoConn: // back from being parked; its carry is a partial line at most
+		return nil, gnet.None
+	}
 	if h.mode == server.Fetch {
-		c.SetContext(&session{})
+		c.SetContext(&session{conn: c})
 	}
 	return nil, gnet.None
 }
 
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
-	var b *backlog
+	var e *echoConn
 	switch s := c.Context().(type) {
 	case discarding:
 		c.Discard(-1)
 		return gnet.None
 	case *session:
 		return h.fetchTraffic(c, s)
-	case *backlog:
-		if s.discarding {
+	case *echoConn:
+		if s.out != nil && s.out.discarding {
 			c.Discard(-1)
 			return gnet.None
 		}
-		b = s
+		e = s
 	}
-	buf, _ := c.Peek(-1)
+	var b *backlog
+	var carry []byte
+	if e != nil {
+		b, carry = e.out, e.carry
+	}
+	buf, carried := withCarry(c, carry)
 	op := outBuf.Get().(*[]byte)
 	defer outBuf.Put(op)
 	out := (*op)[:0]
@@ -181,7 +201,9 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		out = lineproto.AppendEcho(out, p)
 		used += n
 	}
-	if used > 0 { // Discard(0) would drop everything
+	if e != nil {
+		consume(c, &e.carry, carried, used)
+	} else if used > 0 { // Discard(0) would drop everything
 		c.Discard(used)
 	}
 	*op = out
@@ -191,8 +213,17 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 			return gnet.Close
 		}
 		if b == nil && nb != nil {
-			c.SetContext(nb)
+			if e == nil {
+				e = &echoConn{}
+				c.SetContext(e)
+			}
+			e.out = nb
 		}
+	}
+	if e != nil && e.out != nil && e.out.over() {
+		e.parked = true
+		e.out.handBack(h.leave(c, e.carry, func(carry []byte) any { return &echoConn{carry: carry} }))
+		return gnet.Close
 	}
 	return gnet.None
 }
@@ -213,8 +244,10 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch s := c.Context().(type) {
 	case *session:
 		s.onClose(c, err)
-	case *backlog:
-		s.end()
+	case *echoConn:
+		if !s.parked && s.out != nil {
+			s.out.end()
+		}
 	}
 	return gnet.None
 }

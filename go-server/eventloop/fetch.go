@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync"
 
 	"github.com/panjf2000/gnet/v2"
@@ -16,10 +17,19 @@ import (
 // all, since both sides touch it.
 type session struct {
 	mu      sync.Mutex
+	conn    gnet.Conn // the connection while it is in its loop
 	queue   []*slot
 	closing bool // "line too long" queued: no further requests, close after it
 
-	gone bool // gnet has closed the connection
+	gone bool // not in its loop: gnet has closed it, or it is parked
+	// parked: it left its loop over a bound (64 requests in progress or a
+	// backlog over 1 MiB); resume enrolls it again once every answer due
+	// is written.
+	parked bool
+	resume func(net.Conn)
+	// carry is input read but not yet served when it was parked: whole
+	// requests past the 64th, and a partial line.
+	carry []byte
 	// out, once the kernel pushed back or gnet closed with answers still
 	// due, writes the connection's answers from a goroutine to a
 	// duplicate of its descriptor (see backlog); nil until then.
@@ -32,12 +42,19 @@ type slot struct {
 }
 
 func (h *handler) fetchTraffic(c gnet.Conn, s *session) gnet.Action {
-	buf, _ := c.Peek(-1)
+	buf, carried := withCarry(c, s.carry)
 	used := 0
 	for {
+		s.mu.Lock()
+		full := len(s.queue) >= lineproto.MaxInProgress
+		s.mu.Unlock()
+		if full {
+			break
+		}
 		p, n, err := lineproto.Next(buf[used:], lineproto.MaxLine)
 		if err != nil {
 			c.Discard(-1)
+			s.carry = nil
 			s.mu.Lock()
 			s.queue = append(s.queue, &slot{done: true, line: []byte(lineproto.TooLongLine)})
 			s.closing = true
@@ -52,18 +69,44 @@ func (h *handler) fetchTraffic(c gnet.Conn, s *session) gnet.Action {
 		s.mu.Lock()
 		s.queue = append(s.queue, sl)
 		s.mu.Unlock()
-		go h.fetch(c, s, sl, append([]byte(nil), p...))
+		go h.fetch(s, sl, append([]byte(nil), p...))
 	}
-	if used > 0 { // Discard(0) would drop everything
-		c.Discard(used)
+	consume(c, &s.carry, carried, used)
+	return h.parkIfOver(c, s)
+}
+
+// parkIfOver takes the connection out of its loop while it holds 64
+// requests in progress or a backlog over 1 MiB (see leave); the backlog
+// then writes every answer, and once none is due the connection joins its
+// loop again with the requests it had read but not started.
+func (h *handler) parkIfOver(c gnet.Conn, s *session) gnet.Action {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) < lineproto.MaxInProgress && (s.out == nil || !s.out.over()) {
+		return gnet.None
 	}
-	return gnet.None
+	if s.out == nil {
+		b, err := startBacklog(c, nil)
+		if err != nil {
+			return gnet.Close
+		}
+		s.out = b
+	}
+	s.gone, s.parked = true, true
+	s.resume = h.leave(c, s.carry, func(carry []byte) any {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.carry, s.gone, s.parked, s.out, s.resume = carry, false, false, nil, nil
+		return s
+	})
+	s.carry = nil
+	s.afterCloseLocked()
+	return gnet.Close
 }
 
 // fetch runs off the loop: it asks the upstream, fills the slot, and has the
-// loop (or, once gnet has closed the connection, the backlog) write what is
-// ready.
-func (h *handler) fetch(c gnet.Conn, s *session, sl *slot, p []byte) {
+// loop (or, once the connection left it, the backlog) write what is ready.
+func (h *handler) fetch(s *session, sl *slot, p []byte) {
 	line := h.fetcher.AppendAnswer(h.ctx, nil, p)
 	s.mu.Lock()
 	sl.line, sl.done = line, true
@@ -72,6 +115,7 @@ func (h *handler) fetch(c gnet.Conn, s *session, sl *slot, p []byte) {
 		s.mu.Unlock()
 		return
 	}
+	c := s.conn
 	s.mu.Unlock()
 	c.EventLoop().Execute(h.ctx, gnet.RunnableFunc(func(context.Context) error {
 		if h.flush(c, s) == gnet.Close {
@@ -81,11 +125,13 @@ func (h *handler) fetch(c gnet.Conn, s *session, sl *slot, p []byte) {
 	}))
 }
 
-// flush writes the finished head of the queue; it runs on the loop.
+// flush writes the finished head of the queue; it runs on the loop. A
+// flush meant for the connection before it was parked does nothing: the
+// backlog took its answers.
 func (h *handler) flush(c gnet.Conn, s *session) gnet.Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.gone {
+	if s.gone || s.conn != c {
 		return gnet.None
 	}
 	if out := s.popReadyLocked(); len(out) > 0 {
@@ -128,6 +174,9 @@ func (s *session) popReadyLocked() []byte {
 func (s *session) onClose(c gnet.Conn, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.parked || s.conn != c {
+		return // it left on purpose (parkIfOver), and will be back
+	}
 	s.gone = true
 	if s.out == nil && len(s.queue) > 0 && errors.Is(err, io.EOF) {
 		b, berr := startBacklog(c, s.popReadyLocked())
@@ -139,8 +188,9 @@ func (s *session) onClose(c gnet.Conn, err error) {
 	s.afterCloseLocked()
 }
 
-// afterCloseLocked hands finished answers to the backlog once gnet has
-// closed, and ends it when none is due any more.
+// afterCloseLocked hands finished answers to the backlog once the
+// connection left its loop, and when none is due any more ends the
+// backlog, or for a parked connection has it hand the descriptor back.
 func (s *session) afterCloseLocked() {
 	if s.out == nil {
 		return
@@ -148,7 +198,12 @@ func (s *session) afterCloseLocked() {
 	if out := s.popReadyLocked(); len(out) > 0 {
 		s.out.push(out)
 	}
-	if len(s.queue) == 0 {
+	switch {
+	case len(s.queue) > 0:
+	case s.parked && s.resume != nil:
+		s.out.handBack(s.resume)
+		s.resume = nil
+	case !s.parked:
 		s.out.end()
 	}
 }
