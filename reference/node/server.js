@@ -86,16 +86,31 @@ function fetch(payload, done) {
   req.on('error', (e) => finish(upstreamError(e.message)));
 }
 
+// Backpressure (PROTOCOL.md v1.2): a socket is paused while node holds more
+// than MAX_UNSENT bytes it has not yet sent, or while MAX_IN_PROGRESS of its
+// fetches are out, and resumed on 'drain' or when a fetch comes back. Lines
+// read but not yet started wait in `buffered` meanwhile.
+const MAX_UNSENT = 1 << 20;
+const MAX_IN_PROGRESS = 64;
+
 const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
   let buffered = Buffer.alloc(0);
   const queue = []; // slots {answer} in request order
-  let closing = false; // input ended or was too long
+  let inProgress = 0; // fetches out
+  let ended = false; // the client half-closed
+  let closing = false; // no further requests: input ended or was too long
+  let closed = false;
+
+  function over() {
+    return inProgress >= MAX_IN_PROGRESS || socket.writableLength > MAX_UNSENT;
+  }
 
   function flush() {
     const out = [];
     while (queue.length > 0 && queue[0].answer) out.push(queue.shift().answer);
     if (out.length > 0) socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
-    if (closing && queue.length === 0) {
+    if (closing && queue.length === 0 && !closed) {
+      closed = true;
       socket.end();
       setTimeout(() => socket.destroy(), 1000).unref(); // drop what it still sends
     }
@@ -110,7 +125,13 @@ const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket)
     }
     const slot = { answer: null };
     queue.push(slot);
-    fetch(Buffer.from(payload), (answer) => { slot.answer = answer; flush(); });
+    inProgress++;
+    fetch(Buffer.from(payload), (answer) => {
+      inProgress--;
+      slot.answer = answer;
+      flush();
+      pump();
+    });
   }
 
   function tooLong() {
@@ -120,21 +141,34 @@ const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket)
     flush();
   }
 
-  socket.on('data', (chunk) => {
+  // pump starts the buffered requests while the connection is under both
+  // bounds, writes what is ready, and pauses or resumes reading to match.
+  function pump() {
     if (closing) return;
-    let data = buffered.length > 0 ? Buffer.concat([buffered, chunk]) : chunk;
     let start = 0;
     let nl;
-    while ((nl = data.indexOf(10, start)) !== -1) {
+    while (inProgress < MAX_IN_PROGRESS && (nl = buffered.indexOf(10, start)) !== -1) {
       if (nl - start > MAX_LINE) return tooLong();
-      request(data.subarray(start, nl));
+      request(buffered.subarray(start, nl));
       start = nl + 1;
     }
-    if (data.length - start > MAX_LINE) return tooLong();
-    buffered = Buffer.from(data.subarray(start)); // a copy: the chunk is not ours to keep
+    if (start > 0) buffered = Buffer.from(buffered.subarray(start));
+    const whole = buffered.indexOf(10) !== -1;
+    if (!whole && buffered.length > MAX_LINE) return tooLong();
+    if (ended && !whole) closing = true; // every request started; a partial line is none
     flush();
+    if (closing) return;
+    if (over()) socket.pause();
+    else if (!ended) socket.resume();
+  }
+
+  socket.on('data', (chunk) => {
+    buffered = buffered.length > 0 ? Buffer.concat([buffered, chunk]) : chunk;
+    pump();
+    if (buffered === chunk) buffered = Buffer.from(chunk); // the chunk is not ours to keep
   });
-  socket.on('end', () => { closing = true; flush(); });
+  socket.on('drain', pump);
+  socket.on('end', () => { ended = true; pump(); });
   socket.on('error', () => socket.destroy()); // a reset affects only this socket
 });
 
