@@ -13,6 +13,7 @@ TOO_LONG = b"error: line too long\n"
 MAX_BODY = 1 << 20  # the largest upstream body a server accepts
 POOL_SIZE = 1024  # idle upstream connections kept under UPSTREAM_CLIENT=pooled
 DRAIN_SECONDS = 1.0  # after too-long: how long to drop what the client still sends
+MAX_IN_PROGRESS = 64  # requests of one connection in progress before its server stops reading it (v1.2)
 
 
 class UpstreamFailure(Exception):

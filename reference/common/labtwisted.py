@@ -3,21 +3,29 @@ connection (LineServer), the upstream Agent for UPSTREAM_CLIENT, and a body
 reader with the contract's size limit (readBody has none). The callback or
 inlineCallbacks style stays in each server's own file."""
 from twisted.internet import defer, protocol, reactor
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.protocols.basic import LineReceiver
 from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
 from twisted.web.http import PotentialDataLoss
 from zope.interface import implementer
 
-from labconf import DRAIN_SECONDS, MAX_BODY, MAX_LINE, POOL_SIZE, TOO_LONG, UpstreamFailure
+from labconf import DRAIN_SECONDS, MAX_BODY, MAX_IN_PROGRESS, MAX_LINE, POOL_SIZE, TOO_LONG, UpstreamFailure
 
 
-@implementer(IHalfCloseableProtocol)
+@implementer(IHalfCloseableProtocol, IPushProducer)
 class LineServer(LineReceiver):
     """A LineReceiver that frames and ends connections as the contract says.
     A subclass keeps its answers in order, writes them in flush(), calls
-    close_when_done() once none is pending, and queues the too-long line in
-    answer_too_long()."""
+    close_when_done() once none is pending, queues the too-long line in
+    answer_too_long(), and calls track() with its requests in progress
+    whenever that number changes.
+
+    Backpressure (PROTOCOL.md v1.2) is Twisted's own: the protocol is its
+    transport's streaming producer, so the transport pauses it (stops
+    reading) while its write buffer is over its bufferSize (64 KiB, under
+    the contract's 1 MiB) and resumes it once the buffer is written; track()
+    pauses it too while MAX_IN_PROGRESS requests are unanswered. Reading
+    goes on only when neither holds it."""
 
     delimiter = b"\n"
     MAX_LENGTH = MAX_LINE
@@ -26,10 +34,41 @@ class LineServer(LineReceiver):
         self.transport.setTcpNoDelay(True)
         self.closing = False  # input ended or was too long
         self.too_long = False
+        self.holds = set()  # why reading is paused: "writes", "requests"
+        self.transport.registerProducer(self, True)
+
+    def pauseProducing(self):  # the transport's write buffer is full
+        self.hold("writes")
+
+    def resumeProducing(self):  # the transport's write buffer is written
+        self.release("writes")
+
+    def track(self, in_progress):
+        if in_progress >= MAX_IN_PROGRESS:
+            self.hold("requests")
+        else:
+            self.release("requests")
+
+    def hold(self, why):
+        if not self.holds:
+            LineReceiver.pauseProducing(self)
+        self.holds.add(why)
+
+    def release(self, why):
+        if why in self.holds:
+            self.holds.discard(why)
+            if not self.holds:
+                LineReceiver.resumeProducing(self)
 
     def close_when_done(self):
         if not self.closing:
             return
+        # A registered producer keeps the transport from closing, and the
+        # drain after too-long must read whatever held it.
+        self.transport.unregisterProducer()
+        if self.holds:
+            self.holds.clear()
+            self.transport.resumeProducing()
         if self.too_long:
             # FIN now; drop what still comes for a while, then let go.
             # Closing at once on unread input would reset the connection.

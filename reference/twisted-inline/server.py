@@ -29,6 +29,7 @@ class Echo(LineServer):
         # make LineReceiver drop the connection.
         if not self.closing:
             self.respond(line[:-1] if line.endswith(b"\r") else line)
+            self.track(len(self.pending))
 
     @defer.inlineCallbacks
     def respond(self, data):
@@ -52,6 +53,8 @@ class Echo(LineServer):
             self.transport.write(self.pending.popleft()[0])
         if not self.pending:
             self.close_when_done()
+        if not self.closing:
+            self.track(len(self.pending))
 
     def answer_too_long(self, text):
         self.pending.append([text])

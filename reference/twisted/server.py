@@ -49,6 +49,7 @@ class Echo(LineServer):
         slot = [None]
         self.pending.append(slot)
         fetch(data).addCallback(self.fill, slot)
+        self.track(len(self.pending))
 
     def fill(self, text, slot):
         slot[0] = text
@@ -65,6 +66,8 @@ class Echo(LineServer):
             self.transport.write(self.pending.popleft()[0])
         if not self.pending:
             self.close_when_done()
+        if not self.closing:
+            self.track(len(self.pending))
 
 
 class Factory(protocol.ServerFactory):
