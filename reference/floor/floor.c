@@ -193,13 +193,22 @@ static void readable(int fd, struct conn *c) {
 	settle(fd, c);
 }
 
+/* accept_paused_until: out of descriptors, the listener is left out of the
+ * epoll set until then. Still watched, it would be ready at once again and
+ * the loop would spin at a full core, serving no one. */
+static long long accept_paused_until;
+
 static void accept_all(int ln) {
 	for (;;) {
 		int fd = accept4(ln, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return; /* EAGAIN, or out of descriptors: try at the next event */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, ln, NULL);
+				accept_paused_until = now_ns() + 100000000LL; /* 100 ms */
+			}
+			return; /* EAGAIN, or out of descriptors: try again later */
 		}
 		if (fd >= nconns_max) {
 			close(fd);
@@ -273,9 +282,13 @@ int main(void) {
 	struct epoll_event evs[256];
 	long long next_expire = now_ns() + DRAIN_NS / 4;
 	for (;;) {
-		int n = epoll_wait(ep, evs, 256, 250);
+		int n = epoll_wait(ep, evs, 256, accept_paused_until ? 100 : 250);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait");
+		if (accept_paused_until && now_ns() > accept_paused_until) {
+			accept_paused_until = 0;
+			epoll_ctl(ep, EPOLL_CTL_ADD, ln, &lev);
+		}
 		if (now_ns() > next_expire) {
 			expire();
 			next_expire = now_ns() + DRAIN_NS / 4;

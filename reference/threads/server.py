@@ -86,8 +86,15 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     config.announce()
     while True:
-        conn, _ = listener.accept()
-        threading.Thread(target=guard, args=(conn,), daemon=True).start()
+        try:
+            conn, _ = listener.accept()
+        except OSError:  # out of descriptors, say: a moment, then accept again
+            time.sleep(0.01)
+            continue
+        try:
+            threading.Thread(target=guard, args=(conn,), daemon=True).start()
+        except RuntimeError:  # can't start new thread: at the task limit
+            conn.close()  # refuse this one, and keep serving the rest
 
 
 def guard(conn):
