@@ -169,9 +169,12 @@ func fromService(s types.ServiceConfig, release string) (lab.Implementation, err
 		missing = append(missing, "source")
 	}
 	sort.Strings(missing)
+	outside := slices.IndexFunc(x.Source, func(p string) bool { return !filepath.IsLocal(p) })
 	switch {
 	case len(missing) > 0:
 		return impl, fmt.Errorf("x-lab lacks %s", strings.Join(missing, ", "))
+	case outside >= 0:
+		return impl, fmt.Errorf("x-lab source %q: want a path inside the repository, relative to compose.yaml", x.Source[outside])
 	case impl.Role != lab.RoleServer && impl.Role != lab.RoleUpstream && impl.Role != lab.RoleFloor:
 		return impl, fmt.Errorf("x-lab role %q: want server, floor or upstream", x.Role)
 	case !strings.HasPrefix(impl.Image, "linelab/"):

@@ -275,8 +275,9 @@ type Window struct {
 // Window summarises [from, to]. CPU time is the rate between the first and
 // last samples inside the window (or, for a window too short to hold
 // samples half its length apart, those just around it), times the window's
-// length.
-func (s *Sampler) Window(from, to time.Time) Window {
+// length. A window with fewer than two samples apart in time around it is
+// an error, not a zero or a NaN: its CPU time cannot be known.
+func (s *Sampler) Window(from, to time.Time) (Window, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var w Window
@@ -314,11 +315,12 @@ func (s *Sampler) Window(from, to time.Time) Window {
 	if in0 != nil && in1.T.Sub(in0.T) >= to.Sub(from)/2 {
 		first, last = in0, in1
 	}
-	if first != nil && last != first {
-		span := last.T.Sub(first.T).Seconds()
-		w.CPUSeconds = (last.CPU - first.CPU).Seconds() / span * to.Sub(from).Seconds()
+	if first == nil || !last.T.After(first.T) {
+		return w, fmt.Errorf("%d samples of the container around %s–%s (%v), none apart in time: its CPU in the window cannot be measured", w.Samples, from.Format("15:04:05.000"), to.Format("15:04:05.000"), to.Sub(from).Round(time.Millisecond))
 	}
-	return w
+	span := last.T.Sub(first.T).Seconds()
+	w.CPUSeconds = (last.CPU - first.CPU).Seconds() / span * to.Sub(from).Seconds()
+	return w, nil
 }
 
 // cpu reads the cumulative CPU time, carrying what a container had

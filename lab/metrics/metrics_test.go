@@ -17,15 +17,22 @@ func TestWindow(t *testing.T) {
 			WorkingSet: int64(100 + i), Peak: 200, Threads: 2 + i%3,
 		})
 	}
-	w := s.Window(t0.Add(200*time.Millisecond), t0.Add(800*time.Millisecond))
+	w, err := s.Window(t0.Add(200*time.Millisecond), t0.Add(800*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if w.CPUSeconds < 0.29 || w.CPUSeconds > 0.31 {
 		t.Errorf("CPU seconds %v, want 0.3 (half a core for 0.6 s)", w.CPUSeconds)
 	}
 	if w.WorkingSetMax != 109 || w.ThreadsMax != 4 || w.Peak != 200 || w.Samples != 9 {
 		t.Errorf("window %+v", w)
 	}
-	if (&Sampler{}).Window(t0, t0.Add(time.Second)).Samples != 0 {
-		t.Error("an empty sampler has samples")
+	if w, err := (&Sampler{}).Window(t0, t0.Add(time.Second)); err == nil || w.Samples != 0 {
+		t.Errorf("an empty sampler: %+v, %v; want no samples and an error", w, err)
+	}
+	one := &Sampler{samples: []Sample{{T: t0, CPU: time.Second}, {T: t0, CPU: 2 * time.Second}}}
+	if w, err := one.Window(t0, t0.Add(time.Second)); err == nil {
+		t.Errorf("samples with no time between them: %+v and no error; want an error, not a NaN", w)
 	}
 }
 
@@ -40,11 +47,11 @@ func TestWindowEndsWithTheLoad(t *testing.T) {
 		s.samples = append(s.samples, Sample{T: t0.Add(at), CPU: min(at, 1050*time.Millisecond)})
 	}
 	from, to := t0.Add(50*time.Millisecond), t0.Add(1050*time.Millisecond)
-	if w := s.Window(from, to); w.CPUSeconds < 0.99 || w.CPUSeconds > 1.01 {
+	if w, _ := s.Window(from, to); w.CPUSeconds < 0.99 || w.CPUSeconds > 1.01 {
 		t.Errorf("CPU seconds %v, want 1 (a full core for 1 s)", w.CPUSeconds)
 	}
 	// Too short for samples inside: the samples around it.
-	if w := s.Window(t0.Add(520*time.Millisecond), t0.Add(580*time.Millisecond)); w.CPUSeconds < 0.059 || w.CPUSeconds > 0.061 {
+	if w, _ := s.Window(t0.Add(520*time.Millisecond), t0.Add(580*time.Millisecond)); w.CPUSeconds < 0.059 || w.CPUSeconds > 0.061 {
 		t.Errorf("short window: CPU seconds %v, want 0.06", w.CPUSeconds)
 	}
 }
@@ -137,7 +144,10 @@ func TestStartStream(t *testing.T) {
 			t.Errorf("Now gave a sample with CPU %s, want the next one's, %dms", smp.CPU, i*10)
 		}
 	}
-	w := s.Window(t0, t0.Add(6*Interval))
+	w, err := s.Window(t0, t0.Add(6*Interval))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// 10 ms per 100 ms throughout: 0.1 CPU-seconds per second.
 	if got := w.CPUSeconds / (6 * Interval).Seconds(); got < 0.099 || got > 0.101 {
 		t.Errorf("CPU share %.3f, want 0.100", got)

@@ -48,6 +48,10 @@ func Create(dir string, meta File) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
 	w.f = f
 	return w, nil
 }
@@ -90,7 +94,8 @@ func (w *Writer) Update(f func(*File)) error {
 	return writeJSON(filepath.Join(w.dir, RunFile), w.run)
 }
 
-// Add appends one trial to trials.jsonl at once.
+// Add appends one trial to trials.jsonl and syncs it: a trial reported
+// done is on disk, whatever stops the machine next.
 func (w *Writer) Add(t lab.Trial) error {
 	b, err := json.Marshal(t)
 	if err != nil {
@@ -98,8 +103,10 @@ func (w *Writer) Add(t lab.Trial) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, err = w.f.Write(append(b, '\n'))
-	return err
+	if _, err := w.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return w.f.Sync()
 }
 
 // Close closes trials.jsonl and writes results.json from what is on disk.
@@ -127,6 +134,11 @@ func Rebuild(dir string) (*File, error) {
 	}
 	defer tf.Close()
 	var trials []lab.Trial
+	type key struct {
+		impl, scenario, step string
+		trial                int
+	}
+	seen := map[key]int{} // line of each trial's first copy
 	sc := bufio.NewScanner(tf)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -136,6 +148,13 @@ func Rebuild(dir string) (*File, error) {
 			f.Warnings = append(f.Warnings, fmt.Sprintf("%s:%d: unreadable trial dropped: %v", TrialsFile, n, err))
 			continue
 		}
+		// One copy per trial: the first measured stands.
+		k := key{t.Impl, t.Scenario, t.Step, t.Trial}
+		if first, dup := seen[k]; dup {
+			f.Warnings = append(f.Warnings, fmt.Sprintf("%s:%d: trial %d of %s %s %s again (first at line %d): the copy dropped", TrialsFile, n, t.Trial, t.Impl, t.Scenario, t.Step, first))
+			continue
+		}
+		seen[k] = n
 		trials = append(trials, t)
 	}
 	if err := sc.Err(); err != nil {
@@ -143,6 +162,15 @@ func Rebuild(dir string) (*File, error) {
 	}
 	Summarize(&f, trials)
 	if err := writeJSON(filepath.Join(dir, ResultsFile), f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// Meta reads run.json of dir, without touching anything in it.
+func Meta(dir string) (*File, error) {
+	var f File
+	if err := readJSON(filepath.Join(dir, RunFile), &f); err != nil {
 		return nil, err
 	}
 	return &f, nil
@@ -438,16 +466,49 @@ func DecodeHistogram(b []byte) (*hdrhistogram.Histogram, error) {
 	return hdrhistogram.Decode(b)
 }
 
+// writeJSON replaces path with v as indented JSON so that a crash at any
+// moment, power cut included, leaves either the old file or the new one:
+// a synced temporary file renamed over it, then the folder synced so the
+// rename itself is on disk.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes the entries of dir (a file created or renamed there)
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 func readJSON(path string, v any) error {

@@ -114,8 +114,14 @@ func (o Options) engines() (Engines, error) {
 	case e.Driver == nil && o.ServerAddress != "":
 		return e, errors.New("--server-address is for a driver on another engine (--driver-engine); with one engine the driver dials the servers on the run's network")
 	case o.ServerAddress != "":
-		if _, err := netip.ParseAddr(o.ServerAddress); err != nil {
+		a, err := netip.ParseAddr(o.ServerAddress)
+		if err != nil {
 			return e, fmt.Errorf("--server-address %q: want an IP address of the servers' machine", o.ServerAddress)
+		}
+		// The servers publish their port on this address: an unspecified
+		// one would publish it on every interface of that machine.
+		if a.IsUnspecified() || a.IsMulticast() {
+			return e, fmt.Errorf("--server-address %s: want one address of the servers' machine that the driver's machine reaches, not %s (it would publish the servers' port on every interface)", o.ServerAddress, a)
 		}
 	}
 	e.ServerAddress = o.ServerAddress

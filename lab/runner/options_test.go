@@ -35,3 +35,20 @@ func TestPickImpls(t *testing.T) {
 		t.Errorf("an unknown name: %v; want an error listing the known ones", err)
 	}
 }
+
+// TestServerAddressRefusesEveryInterface: the servers publish their port on
+// --server-address, so an unspecified address is refused with why.
+func TestServerAddressRefusesEveryInterface(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+	t.Setenv("DOCKER_CONTEXT", "")
+	for _, addr := range []string{"0.0.0.0", "::", "224.0.0.1"} {
+		o := Options{DriverEngine: "tcp://198.51.100.7:2376", ServerAddress: addr}
+		if _, err := o.engines(); err == nil || !strings.Contains(err.Error(), "every interface") {
+			t.Errorf("--server-address %s: %v; want it refused", addr, err)
+		}
+	}
+	o := Options{DriverEngine: "tcp://198.51.100.7:2376", ServerAddress: "10.0.0.5"}
+	if e, err := o.engines(); err != nil || e.ServerAddress != "10.0.0.5" {
+		t.Errorf("--server-address 10.0.0.5: %+v, %v", e, err)
+	}
+}

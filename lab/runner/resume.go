@@ -3,6 +3,7 @@ package runner
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,18 +27,34 @@ type trialKey struct {
 // every round's order is the one the run had) and the images, which must
 // be the very ones it measured. Trials already run or skipped are not run
 // again; the run is marked resumed.
-func resume(ctx context.Context, opts Options) (*results.File, string, error) {
+func resume(ctx context.Context, opts Options) (f *results.File, _ string, err error) {
 	dir := opts.Resume
+	// The lock first: nothing in the folder is rebuilt or appended while
+	// another process may be writing it.
+	meta, err := results.Meta(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
+	}
+	self := runtime.Self()
+	held, _, stale, err := results.Acquire(dir, results.Lock{RunID: meta.RunID, PID: self.PID, Owner: self.String(), Started: time.Now().UTC()})
+	if err != nil {
+		var going *results.HeldError
+		if errors.As(err, &going) {
+			return nil, "", fmt.Errorf("resume %s: run %s is still going (lab process %d): let it finish, or stop it, before resuming", dir, cmp.Or(going.Lock.RunID, meta.RunID), going.Lock.PID)
+		}
+		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
+	}
+	executing := false
+	defer func() {
+		if !executing {
+			held.Release()
+		}
+	}()
 	prev, err := results.Rebuild(dir)
 	if err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	if l, ok, err := results.ReadLock(dir); err != nil {
-		return nil, "", err
-	} else if ok {
-		if o, known := runtime.ParseOwner(l.Owner); known && o.Alive() {
-			return nil, "", fmt.Errorf("resume %s: run %s is still going (lab process %d)", dir, l.RunID, l.PID)
-		}
+	if stale {
 		// Killed before it could say why it stopped.
 		prev.Interrupted = cmp.Or(prev.Interrupted, "its lab process died")
 	}
@@ -88,7 +105,8 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	})
 	n := r.preload(prev)
 	fmt.Fprintf(opts.Progress, "lab: resuming run %s (%s): %d trials are done, the rest run now\n", prev.RunID, prev.Interrupted, n)
-	return r.execute(ctx, dir)
+	executing = true
+	return r.execute(ctx, dir, held)
 }
 
 // sameImages checks that every image the run measured is still the one

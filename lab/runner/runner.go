@@ -184,11 +184,24 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 		return nil, "", err
 	}
 	dir := filepath.Join(opts.OutDir, runID)
-	r.w, err = results.Create(dir, meta)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	held, _, _, err := results.Acquire(dir, r.lock())
 	if err != nil {
 		return nil, "", err
 	}
-	return r.execute(ctx, dir)
+	if r.w, err = results.Create(dir, meta); err != nil {
+		held.Release()
+		return nil, "", err
+	}
+	return r.execute(ctx, dir, held)
+}
+
+// lock is this process's claim on its run folder.
+func (r *runner) lock() results.Lock {
+	self := runtime.Self()
+	return results.Lock{RunID: r.runID, PID: self.PID, Owner: self.String(), Started: time.Now().UTC()}
 }
 
 // layoutOn plans the layout on the engines' cores: a remote machine's are
@@ -268,15 +281,11 @@ func newRunner(opts Options, plan *Plan, rt *runtime.Runtime, runID string, seed
 	return r
 }
 
-// execute runs the plan into the run folder dir, whose writer is open:
-// the folder is locked while the run goes, and whatever happens, the
-// trials gathered are kept, results.json is written and the containers
-// are removed.
-func (r *runner) execute(ctx context.Context, dir string) (*results.File, string, error) {
-	self := runtime.Self()
-	if err := results.WriteLock(dir, results.Lock{RunID: r.runID, PID: self.PID, Owner: self.String(), Started: time.Now().UTC()}); err != nil {
-		return nil, "", fmt.Errorf("lock the run folder: %w", err)
-	}
+// execute runs the plan into the run folder dir, whose writer is open and
+// whose lock this process holds: whatever happens, the trials gathered are
+// kept, results.json is written and the containers are removed; the lock
+// goes with a run that ended.
+func (r *runner) execute(ctx context.Context, dir string, held *results.Held) (*results.File, string, error) {
 	runErr := r.run(ctx)
 	r.cleanup()
 	if ctx.Err() != nil {
@@ -287,9 +296,10 @@ func (r *runner) execute(ctx context.Context, dir string) (*results.File, string
 	r.w.Update(func(f *results.File) { f.Finished = time.Now().UTC() })
 	file, err := r.w.Close()
 	if err != nil {
+		held.Release()
 		return nil, dir, fmt.Errorf("write results: %w", err)
 	}
-	if err := results.RemoveLock(dir); err != nil {
+	if err := held.Release(); err != nil {
 		return file, dir, fmt.Errorf("unlock the run folder: %w", err)
 	}
 	return file, dir, runErr
@@ -457,16 +467,22 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 		RunID: r.runID, Profile: r.opts.Profile, Command: r.opts.Command, Started: time.Now().UTC(), Seed: r.seed,
 		Scenarios: r.plan.Scenarios, Implementations: r.plan.Impls,
 	}
+	// Sources are read through the repository as a root: no path, nor a
+	// link on the way, reaches outside it.
+	repo, err := os.OpenRoot(r.opts.RepoDir)
+	if err != nil {
+		return f, fmt.Errorf("the repository (for the servers' sources): %w", err)
+	}
+	defer repo.Close()
 	for _, impl := range r.plan.Impls {
 		for _, path := range impl.Source {
-			b, err := os.ReadFile(filepath.Join(r.opts.RepoDir, path))
+			b, err := repo.ReadFile(path)
 			if err != nil {
 				return f, fmt.Errorf("source of %s: %w", impl.Name, err)
 			}
 			f.Sources = append(f.Sources, results.Source{Impl: impl.Name, Path: path, Text: string(b)})
 		}
 	}
-	var err error
 	env := &f.Environment
 	env.CPUModel = cpuModel()
 	env.Cores = goruntime.NumCPU()
@@ -572,7 +588,11 @@ func (r *runner) record(x lab.Failure) {
 
 func (r *runner) run(ctx context.Context) error {
 	var err error
-	if r.nw, err = r.rt.NewNetwork(ctx); err != nil {
+	newNetwork := r.rt.NewNetwork
+	if r.plan.Engines.Driver != nil {
+		newNetwork = r.rt.NewPublishingNetwork // the servers publish their port to the driver's machine
+	}
+	if r.nw, err = newNetwork(ctx); err != nil {
 		return err
 	}
 	// A remote servers' engine: the lab reaches the run's network through
@@ -655,13 +675,18 @@ func rank(s lab.Scenario) int {
 	return 0
 }
 
-// cpuList reads a cpuset such as "1", "1,3" or "2-5".
+// maxCPU bounds the cores a cpuset may name: Linux's own limit, so a
+// cpuset read back from a damaged run.json cannot ask for millions.
+const maxCPU = 8192
+
+// cpuList reads a cpuset such as "1", "1,3" or "2-5"; parts it cannot read,
+// or cores past maxCPU, are left out.
 func cpuList(set string) []int {
 	var out []int
 	for _, part := range strings.Split(set, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
 		a, err := strconv.Atoi(lo)
-		if err != nil {
+		if err != nil || a < 0 || a >= maxCPU {
 			continue
 		}
 		b := a
@@ -670,7 +695,7 @@ func cpuList(set string) []int {
 				continue
 			}
 		}
-		for c := a; c <= b; c++ {
+		for c := a; c <= min(b, maxCPU-1); c++ {
 			out = append(out, c)
 		}
 	}
@@ -946,6 +971,16 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 	return s, nil
 }
 
+// memory is the server's working set as last sampled, for the
+// conformance case that floods it.
+func (s *server) memory() (int64, error) {
+	smp, ok := s.sampler.Latest()
+	if !ok {
+		return 0, errors.New("no sample of the server's memory yet")
+	}
+	return smp.WorkingSet, nil
+}
+
 func (r *runner) remove(c *runtime.Container) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -997,6 +1032,7 @@ func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
 	}
 	ok := true
 	for _, t := range targets {
+		t.Memory = s.memory
 		b := upstream.Behaviour{Latency: time.Millisecond, Jitter: time.Millisecond}
 		if t.Upstream == conformance.Failing {
 			b = upstream.Behaviour{ErrorRate: 1}

@@ -208,11 +208,12 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		return nil
 	}
 	var held metrics.Window
+	var heldErr error
 	heldSpan := func(from, to time.Time) {
 		// The connections were open and idle, and the server settled: read
 		// what they cost.
 		s.sampler.Now()
-		held = s.sampler.Window(from, to)
+		held, heldErr = s.sampler.Window(from, to)
 	}
 	cfg := driver.Config{
 		Addr: s.c.Addr(ServerPort), Step: def, Warmup: spec.Warmup.D(), Duration: spec.Duration.D(),
@@ -234,7 +235,14 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		return nil // an interrupted trial is not a measurement
 	}
 	s.sampler.Now()
-	win := s.sampler.Window(res.From, res.To)
+	win, err := s.sampler.Window(res.From, res.To)
+	if err == nil && def.Loop == lab.Idle {
+		err = heldErr
+	}
+	if err != nil {
+		r.fail(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("trial %d not kept: %v", trial, err))
+		return nil
+	}
 	t := &lab.Trial{
 		Impl: s.impl.Name, Scenario: sc.Name, Step: def.Name, Trial: trial,
 		Started: res.From.UTC(), Seconds: res.Elapsed.Seconds(), Lines: res.Lines, Late: res.Late, InFlight: res.InFlight,
@@ -282,7 +290,11 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	if sc.Mode == "fetch" {
 		load.Ideal = results.StepIdeal(sc, def)
 		r.upm.Now()
-		t.UpstreamCores = r.upm.Window(res.From, res.To).CPUSeconds / res.Elapsed.Seconds()
+		// Without two samples of the upstream the trial is judged as if it
+		// were idle: its own figures stand, only upstream-bound cannot be said.
+		if up, err := r.upm.Window(res.From, res.To); err == nil {
+			t.UpstreamCores = up.CPUSeconds / res.Elapsed.Seconds()
+		}
 		load.Upstream = t.UpstreamCores
 		if st, err := r.upc.stats(ctx); err == nil {
 			t.UpstreamServed = st.Translated
@@ -438,7 +450,10 @@ func (r *runner) calibrate(ctx context.Context) error {
 			return fmt.Errorf("%s loop: no answers (%s)", k.name, res.FirstError)
 		}
 		r.ref.sampler.Now()
-		win := r.ref.sampler.Window(res.From, res.To)
+		win, err := r.ref.sampler.Window(res.From, res.To)
+		if err != nil {
+			return fmt.Errorf("%s loop: %w", k.name, err)
+		}
 		*k.dst = res.Throughput()
 		c.DriverUS[k.name] = float64(res.DriverCPU.Microseconds()) / float64(res.Lines)
 		c.ServerUS[k.name] = win.CPUSeconds * 1e6 / float64(res.Lines)

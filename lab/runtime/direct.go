@@ -21,11 +21,11 @@ import (
 // connection helper.
 
 // newNetworkDirect creates a labelled bridge network for the run.
-func (r *Runtime) newNetworkDirect(ctx context.Context) (*Network, error) {
+func (r *Runtime) newNetworkDirect(ctx context.Context, internal bool) (*Network, error) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	name := "linelab-" + hex.EncodeToString(b)
-	if _, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: r.labels(nil)}); err != nil {
+	if _, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: r.labels(nil)}); err != nil {
 		return nil, fmt.Errorf("create network: %w", err)
 	}
 	return &Network{Name: name, cli: r.cli}, nil

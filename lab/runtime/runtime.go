@@ -140,12 +140,31 @@ type Network struct {
 	cli  *client.Client // set for a network made without testcontainers
 }
 
-// NewNetwork creates a labelled bridge network for the run.
+// NewNetwork creates a labelled bridge network for the run, internal:
+// nothing on it needs to reach past it (the servers' upstream is on it
+// too), so Docker gives it no route out. On Docker 20.10 this machine
+// still reaches an internal network's containers by their address, which
+// is all the lab needs.
 func (r *Runtime) NewNetwork(ctx context.Context) (*Network, error) {
+	return r.newNetwork(ctx, true)
+}
+
+// NewPublishingNetwork is NewNetwork for servers that publish their port
+// to another machine's driver (two engines): Docker publishes no port of a
+// container on an internal network.
+func (r *Runtime) NewPublishingNetwork(ctx context.Context) (*Network, error) {
+	return r.newNetwork(ctx, false)
+}
+
+func (r *Runtime) newNetwork(ctx context.Context, internal bool) (*Network, error) {
 	if r.remote {
-		return r.newNetworkDirect(ctx)
+		return r.newNetworkDirect(ctx, internal)
 	}
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(r.labels(nil)))
+	opts := []tcnetwork.NetworkCustomizer{tcnetwork.WithLabels(r.labels(nil))}
+	if internal {
+		opts = append(opts, tcnetwork.WithInternal())
+	}
+	nw, err := tcnetwork.New(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create network: %w", err)
 	}
@@ -614,7 +633,9 @@ func probe(ctx context.Context, addr string, dial func(ctx context.Context, netw
 	if _, err := c.Write([]byte("ready\n")); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	// The answer to "ready" is short: a server that streams without end
+	// gets no more of the lab's memory than this.
+	line, err := bufio.NewReader(io.LimitReader(c, 64<<10)).ReadString('\n')
 	if err != nil {
 		return err
 	}

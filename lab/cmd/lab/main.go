@@ -213,9 +213,11 @@ func cmdReport(args []string, stdout io.Writer) error {
 	if l, ok, err := results.ReadLock(dir); err != nil {
 		return err
 	} else if ok {
-		if o, known := runtime.ParseOwner(l.Owner); known && o.Alive() {
-			going = l.RunID
-			fmt.Fprintf(stdout, "run %s is still going (lab process %d): this report shows what it has so far\n\n", l.RunID, l.PID)
+		if live, err := results.Going(dir); err != nil {
+			return err
+		} else if live {
+			going = cmp.Or(l.RunID, dir)
+			fmt.Fprintf(stdout, "run %s is still going (lab process %d): this report shows what it has so far\n\n", going, l.PID)
 		} else if err := results.MarkInterrupted(dir, fmt.Sprintf("its lab process (pid %d) ended before the run did: killed, or the machine stopped", l.PID)); err != nil {
 			return err
 		}
