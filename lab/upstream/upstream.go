@@ -47,15 +47,20 @@ type Behaviour struct {
 	SlowLatency time.Duration `json:"slow_latency"` // delay of a slow answer
 }
 
+// MaxDelay bounds every delay the service can be told to take (latency,
+// jitter, slow latency, an outage): a control request, from whatever
+// sent it, cannot hold the service's requests or its port for longer.
+const MaxDelay = time.Minute
+
 // Validate reports values out of range, naming the setting.
 func (b Behaviour) Validate() error {
 	switch {
-	case b.Latency < 0:
-		return fmt.Errorf("latency %v: must not be negative", b.Latency)
-	case b.Jitter < 0:
-		return fmt.Errorf("jitter %v: must not be negative", b.Jitter)
-	case b.SlowLatency < 0:
-		return fmt.Errorf("slow_latency %v: must not be negative", b.SlowLatency)
+	case b.Latency < 0 || b.Latency > MaxDelay:
+		return fmt.Errorf("latency %v: want 0 to %v", b.Latency, MaxDelay)
+	case b.Jitter < 0 || b.Jitter > MaxDelay:
+		return fmt.Errorf("jitter %v: want 0 to %v", b.Jitter, MaxDelay)
+	case b.SlowLatency < 0 || b.SlowLatency > MaxDelay:
+		return fmt.Errorf("slow_latency %v: want 0 to %v", b.SlowLatency, MaxDelay)
 	case !(b.ErrorRate >= 0 && b.ErrorRate <= 1):
 		return fmt.Errorf("error_rate %v: want 0 to 1", b.ErrorRate)
 	case !(b.SlowRate >= 0 && b.SlowRate <= 1):
@@ -306,8 +311,8 @@ func (s *Service) control(ctx *fasthttp.RequestCtx) {
 		}
 		if v := string(args.Peek("refuse")); err == nil && v != "" {
 			var d time.Duration
-			if d, err = time.ParseDuration(v); err != nil || d <= 0 {
-				err = fmt.Errorf("refuse=%q: want a positive Go duration such as 500ms", v)
+			if d, err = time.ParseDuration(v); err != nil || d <= 0 || d > MaxDelay {
+				err = fmt.Errorf("refuse=%q: want a Go duration such as 500ms, above 0 and at most %v", v, MaxDelay)
 			} else if err = s.Outage(d, ctx.Conn()); err == nil {
 				ctx.SetConnectionClose() // this answer is the last on its connection
 			}

@@ -84,9 +84,12 @@ func TestService(t *testing.T) {
 	if code, _ := get(t, srv, "/translate?text=x"); code != 503 {
 		t.Errorf("after error_rate=1: %d, want 503", code)
 	}
-	resp, _ = http.Post(srv+"/control?error_rate=2", "", nil)
-	if resp.StatusCode != 400 {
-		t.Errorf("error_rate=2 accepted: %s", resp.Status)
+	for _, bad := range []string{"error_rate=2", "latency=2h", "jitter=-1s", "slow_latency=87600h", "refuse=10m", "refuse=0s"} {
+		resp, _ = http.Post(srv+"/control?"+bad, "", nil)
+		if resp.StatusCode != 400 {
+			t.Errorf("%s accepted: %s", bad, resp.Status)
+		}
+		resp.Body.Close()
 	}
 	_, body := get(t, srv, "/stats")
 	var st Stats

@@ -58,7 +58,7 @@ who=base
 
 start=$(date +%s)
 echo "base: debootstrap $release from $mirror into $root (a minute or two)"
-debootstrap --variant=minbase --include="$packages" "$release" "$root" "$mirror" >"$root.log" 2>&1 ||
+debootstrap $verify --variant=minbase --include="$packages" "$release" "$root" "$mirror" >"$root.log" 2>&1 ||
 	fail "debootstrap failed"
 
 # debootstrap reads one archive; the release's security fixes and point

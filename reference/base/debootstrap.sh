@@ -1,23 +1,30 @@
 # debootstrap.sh: what the image builds made with debootstrap share (the
 # base of the reference servers, reference/base/build.sh, and the ssh
 # engine of the remote test, lab/runtime/sshd/build.sh). Sourced after
-# setting $who; it makes sure debootstrap is installed, sets $mirror and
-# $security, makes the scratch root $root (removed on exit) and defines
-# fail, which ends the build with the last lines of $root.log.
+# setting $who; it makes sure debootstrap and Debian's archive keyring are
+# installed, sets $mirror, $security and $verify (debootstrap's options that
+# make it check every Release file's signature against that keyring and
+# refuse what does not verify), makes the scratch root $root (removed on
+# exit) and defines fail, which ends the build with the last lines of
+# $root.log.
 #
 #   MIRROR=<url>          a Debian mirror (default: the one /etc/apt uses)
 #   SECURITY_MIRROR=<url> its security archive (default: <mirror>-security)
 #   SNAPSHOT=<timestamp>  pin to snapshot.debian.org at that moment
 
-if ! command -v debootstrap >/dev/null 2>&1; then
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+if ! command -v debootstrap >/dev/null 2>&1 || [ ! -f "$keyring" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "$who: installing debootstrap"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+		echo "$who: installing debootstrap and debian-archive-keyring"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap debian-archive-keyring >/dev/null
 	else
-		echo "$who: debootstrap is missing; install it: sudo apt-get install debootstrap" >&2
+		echo "$who: debootstrap or Debian's archive keyring is missing; install them: sudo apt-get install debootstrap debian-archive-keyring" >&2
 		exit 1
 	fi
 fi
+# Without a keyring debootstrap only warns that it cannot check the Release
+# signature and goes on; with these it checks, and stops on a bad one.
+verify="--force-check-gpg --keyring=$keyring"
 
 # The mirror is the one this machine's apt already uses, so the build reaches
 # exactly what apt-get reaches. MIRROR or SNAPSHOT override it.

@@ -25,7 +25,7 @@ who=sshd
 
 start=$(date +%s)
 echo "sshd: debootstrap $release with openssh-server from $mirror (a minute or two)"
-debootstrap --variant=minbase --include=openssh-server "$release" "$root" "$mirror" >"$root.log" 2>&1 ||
+debootstrap $verify --variant=minbase --include=openssh-server "$release" "$root" "$mirror" >"$root.log" 2>&1 ||
 	fail "debootstrap failed"
 
 # The docker command line only: the daemon, containerd and runc stay out.
