@@ -96,16 +96,18 @@ bench:
 	taskset -c 0 $(GO) test -run '^$$' -bench Idle -benchtime 1x ./go-server/bench
 	taskset -c 0 $(GO) test -run '^$$' -bench Driver ./lab/driver
 
-## fuzz: each fuzz target for FUZZTIME (the codec, the scenario loader, the
-## results reader, the catalogue's x-lab); what a target finds is kept
-## under its package's testdata/fuzz/ and replayed by `make test`
-FUZZTIME ?= 30s
+## fuzz: every fuzz target of the module for FUZZTIME each, found by
+## `go test -list` so none is left out; what a target finds is kept under
+## its package's testdata/fuzz/ and replayed by `make test`, where each
+## target's seed corpus runs as a test
+FUZZTIME ?= 10s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime $(FUZZTIME) ./internal/lineproto
-	$(GO) test -run '^$$' -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME) ./internal/lineproto
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./lab/scenario
-	$(GO) test -run '^$$' -fuzz FuzzRebuildTornAndReordered -fuzztime $(FUZZTIME) ./lab/results
-	$(GO) test -run '^$$' -fuzz FuzzXLab -fuzztime $(FUZZTIME) ./lab/catalog
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz: $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 clean:
 	rm -rf bin

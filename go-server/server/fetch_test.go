@@ -37,3 +37,20 @@ func TestCheckBody(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheckBody: whatever an upstream sends, what CheckBody accepts is one
+// answer line of at most MaxBody bytes.
+func FuzzCheckBody(f *testing.F) {
+	for _, s := range []string{"ahoy matey", "ahoy\r\n", "a\nb", "\r\n\r\n", "", "x\r"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := CheckBody(body)
+		if err != nil {
+			return
+		}
+		if bytes.IndexByte(got, '\n') >= 0 || len(got) > MaxBody || bytes.HasSuffix(got, []byte("\r")) {
+			t.Errorf("CheckBody(%q) accepted %q", body, got)
+		}
+	})
+}

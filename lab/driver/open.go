@@ -449,21 +449,28 @@ func (o *openLoop) recvmsg(fd int, p []byte) (n, oobn int, err error) {
 }
 
 // stamp finds the SCM_TIMESTAMPNS control message of a read: the wall
-// time the kernel received the data.
+// time the kernel received the data. The headers are read field by field
+// rather than cast over the buffer, so any bytes at all give an answer or
+// false, never a read out of bounds (FuzzStamp).
 func stamp(oob []byte) (time.Time, bool) {
-	const hdr = int(unsafe.Sizeof(unix.Cmsghdr{}))
+	const hdr = unix.SizeofCmsghdr // Len (uint64), Level and Type (int32)
 	for len(oob) >= hdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < hdr || l > len(oob) {
+		l := binary.NativeEndian.Uint64(oob)
+		level := int32(binary.NativeEndian.Uint32(oob[8:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[12:]))
+		if l < hdr || l > uint64(len(oob)) {
 			return time.Time{}, false
 		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= hdr+16 {
+		if level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPNS && l >= hdr+16 {
 			sec := int64(binary.NativeEndian.Uint64(oob[hdr:]))
 			nsec := int64(binary.NativeEndian.Uint64(oob[hdr+8:]))
 			return time.Unix(sec, nsec), true
 		}
-		oob = oob[(l+7)&^7:]
+		next := (l + 7) &^ 7 // each message is padded to 8 bytes
+		if next > uint64(len(oob)) {
+			return time.Time{}, false
+		}
+		oob = oob[next:]
 	}
 	return time.Time{}, false
 }

@@ -252,3 +252,24 @@ func figures(f *File) []any {
 	}
 	return out
 }
+
+// FuzzDecodeHistogram: a histogram read back from trials.jsonl or a
+// driver's output may be any bytes; DecodeHistogram returns one or an
+// error, and one it returns encodes again.
+func FuzzDecodeHistogram(f *testing.F) {
+	h := hdrhistogram.New(1, 100_000_000, 3)
+	h.RecordValue(1234)
+	f.Add(EncodeHistogram(h))
+	f.Add([]byte("HISTFAAAAB"))
+	f.Add([]byte{})
+	f.Add([]byte("not a histogram at all"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := DecodeHistogram(b)
+		if err != nil {
+			return
+		}
+		if EncodeHistogram(d) == nil {
+			t.Errorf("DecodeHistogram(%q) gave a histogram that does not encode", b)
+		}
+	})
+}

@@ -115,3 +115,27 @@ func TestPlanApart(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCPUList: a cpuset read back from run.json, whatever it holds, names
+// cores in range and round-trips through CPUSet once it is sorted and
+// unique.
+func FuzzCPUList(f *testing.F) {
+	for _, s := range []string{"1", "0-2,5,7-8", "", "3-1", "-1", "0-99999999999", "1,,2", " 4 - 6"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, set string) {
+		got := cpuList(set)
+		if len(got) > maxCPU*len(strings.Split(set, ",")) {
+			t.Fatalf("cpuList(%q) named %d cores", set, len(got))
+		}
+		for _, c := range got {
+			if c < 0 || c >= maxCPU {
+				t.Fatalf("cpuList(%q) named core %d", set, c)
+			}
+		}
+		u := slices.Compact(slices.Sorted(slices.Values(got)))
+		if back := cpuList(CPUSet(u)); !slices.Equal(back, u) {
+			t.Errorf("cpuList(CPUSet(%v)) = %v", u, back)
+		}
+	})
+}

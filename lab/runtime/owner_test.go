@@ -68,3 +68,20 @@ func TestIsRemote(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseOwner: a container's owner label is anyone's to set; what
+// ParseOwner accepts prints back as the same label.
+func FuzzParseOwner(f *testing.F) {
+	for _, s := range []string{"box/123/456", "box/-1/0", "a/b/c", "", "//", "h/1/18446744073709551615", "h/1/2/3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, label string) {
+		o, ok := ParseOwner(label)
+		if !ok {
+			return
+		}
+		if again, ok := ParseOwner(o.String()); !ok || again != o {
+			t.Errorf("ParseOwner(%q) = %+v, which prints as %q and reads back as %+v, %v", label, o, o.String(), again, ok)
+		}
+	})
+}
