@@ -46,6 +46,8 @@ type Target struct {
 	Addr     string   `json:"addr"`               // host:port
 	Mode     string   `json:"mode"`               // "echo" or "fetch"
 	Upstream Upstream `json:"upstream,omitempty"` // in fetch mode, how its upstream behaves
+	// Client is the server's UPSTREAM_CLIENT, where the caller knows it.
+	Client string `json:"client,omitempty"`
 	// Dial, if set, replaces net.Dialer (a container's network, say).
 	Dial func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
 	// Memory, if set, reads the server's memory in use, in bytes (its
@@ -159,7 +161,11 @@ func (t Target) dial(ctx context.Context) (net.Conn, error) {
 }
 
 func healthyOrEcho(t Target) bool { return t.Mode == "echo" || t.Upstream == Healthy }
-func echoOrTooSlow(t Target) bool { return t.Mode == "echo" || t.Upstream == TooSlow }
+// echoOrTooSlow: backpressure is the same code whatever the upstream
+// client, so fetch mode is judged once, with the pooled one (or an unknown).
+func echoOrTooSlow(t Target) bool {
+	return t.Mode == "echo" || t.Upstream == TooSlow && t.Client != "per-request"
+}
 func broken(t Target) bool        { return t.Mode == "fetch" && t.Upstream != Healthy }
 
 // answer is what the contract says a healthy target answers to payload p.

@@ -45,7 +45,7 @@ func Setups() []Setup {
 			{Target: Target{Upstream: Huge}, Behaviour: healthyBehaviour, Path: "/huge"},
 			{Target: Target{Upstream: Drip}, Behaviour: healthyBehaviour, Path: "/drip", TimeoutMS: "300"},
 		} {
-			s.Mode, s.Client = "fetch", client
+			s.Mode, s.Client, s.Target.Client = "fetch", client, client
 			if s.TimeoutMS == "" {
 				s.TimeoutMS = "5000"
 			}

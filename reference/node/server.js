@@ -163,6 +163,7 @@ const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket)
   }
 
   socket.on('data', (chunk) => {
+    if (closing) return; // after too-long, or every request started after the end: dropped
     buffered = buffered.length > 0 ? Buffer.concat([buffered, chunk]) : chunk;
     pump();
     if (buffered === chunk) buffered = Buffer.from(chunk); // the chunk is not ours to keep
