@@ -144,7 +144,7 @@ const (
 // contract's, in order. In echo mode every complete line sent must be
 // answered after the half-close; in fetch mode (against an upstream too
 // slow for the timeout, where draining thousands of answers would take
-// minutes) the first 64 answers must be upstream errors.
+// minutes) the first answers must be upstream errors.
 func neverReads(ctx context.Context, t Target) error {
 	c, err := t.dialUntil(ctx, "connect")
 	if err != nil {
@@ -193,7 +193,9 @@ func neverReads(ctx context.Context, t Target) error {
 	}
 	r := lineproto.NewReader(c, maxAnswer)
 	if t.Mode == "fetch" {
-		for i := range min(64, f.lines()) {
+		// A few: a server that fetches one request at a time answers one
+		// per timeout.
+		for i := range min(3, f.lines()) {
 			a, err := r.ReadLine()
 			if err != nil {
 				return fmt.Errorf("answer %d after %s: %w", i+1, while, err)
