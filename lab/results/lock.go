@@ -96,6 +96,10 @@ func (h *Held) Release() error {
 	return err
 }
 
+// Abandon lets the lock go but leaves its file: the mark of a run that did
+// not end (its results could not be written, say).
+func (h *Held) Abandon() error { return h.f.Close() }
+
 // ReadLock reads dir's lock; ok is false when there is none.
 func ReadLock(dir string) (l Lock, ok bool, err error) {
 	b, err := os.ReadFile(filepath.Join(dir, LockFile))

@@ -27,7 +27,7 @@ type trialKey struct {
 // every round's order is the one the run had) and the images, which must
 // be the very ones it measured. Trials already run or skipped are not run
 // again; the run is marked resumed.
-func resume(ctx context.Context, opts Options) (f *results.File, _ string, err error) {
+func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	dir := opts.Resume
 	// The lock first: nothing in the folder is rebuilt or appended while
 	// another process may be writing it.
@@ -44,10 +44,12 @@ func resume(ctx context.Context, opts Options) (f *results.File, _ string, err e
 		}
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
+	// A resume that cannot go on leaves the lock file, unheld: the run
+	// still did not end.
 	executing := false
 	defer func() {
 		if !executing {
-			held.Release()
+			held.Abandon()
 		}
 	}()
 	prev, err := results.Rebuild(dir)

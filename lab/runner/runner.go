@@ -296,7 +296,7 @@ func (r *runner) execute(ctx context.Context, dir string, held *results.Held) (*
 	r.w.Update(func(f *results.File) { f.Finished = time.Now().UTC() })
 	file, err := r.w.Close()
 	if err != nil {
-		held.Release()
+		held.Abandon()
 		return nil, dir, fmt.Errorf("write results: %w", err)
 	}
 	if err := held.Release(); err != nil {
