@@ -44,12 +44,17 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 		}
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	// A resume that cannot go on leaves the lock file, unheld: the run
-	// still did not end.
+	// A resume that cannot go on leaves the folder's lock file as it found
+	// it: there, unheld, if a dead process had left one (the run still did
+	// not end); gone if there was none.
 	executing := false
 	defer func() {
-		if !executing {
+		switch {
+		case executing:
+		case stale:
 			held.Abandon()
+		default:
+			held.Release()
 		}
 	}()
 	prev, err := results.Rebuild(dir)
