@@ -161,12 +161,13 @@ func (t Target) dial(ctx context.Context) (net.Conn, error) {
 }
 
 func healthyOrEcho(t Target) bool { return t.Mode == "echo" || t.Upstream == Healthy }
+
 // echoOrTooSlow: backpressure is the same code whatever the upstream
 // client, so fetch mode is judged once, with the pooled one (or an unknown).
 func echoOrTooSlow(t Target) bool {
 	return t.Mode == "echo" || t.Upstream == TooSlow && t.Client != "per-request"
 }
-func broken(t Target) bool        { return t.Mode == "fetch" && t.Upstream != Healthy }
+func broken(t Target) bool { return t.Mode == "fetch" && t.Upstream != Healthy }
 
 // answer is what the contract says a healthy target answers to payload p.
 func (t Target) answer(p []byte) []byte {
