@@ -61,8 +61,8 @@ func Create(dir string, meta File) (*Writer, error) {
 // torn last line, from a run killed mid-write, is cut off first, so the
 // next trial starts a line of its own.
 func Open(dir string) (*Writer, error) {
-	var meta File
-	if err := readJSON(filepath.Join(dir, RunFile), &meta); err != nil {
+	meta, err := Meta(dir)
+	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, TrialsFile)
@@ -79,7 +79,7 @@ func Open(dir string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{dir: dir, run: meta, f: f}, nil
+	return &Writer{dir: dir, run: *meta, f: f}, nil
 }
 
 // Dir is the run folder.
