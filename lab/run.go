@@ -50,8 +50,17 @@ type Trial struct {
 	UpstreamBound    bool     `json:"upstream_bound,omitempty"`
 	BoundBy          []string `json:"bound_by,omitempty"` // what made it driver- or upstream-bound, in words
 	Canary           float64  `json:"canary"`             // lines/s of the canary just before this trial
-	Repeated         bool     `json:"repeated,omitempty"` // run again because the canary moved
-	Order            int      `json:"order"`              // position among the implementations in this step's round
+	// CanaryAge: seconds between the canary's reading and this trial,
+	// when a steady reading of a trial before stood for it (0: its own).
+	CanaryAge float64 `json:"canary_age_s,omitempty"`
+	Repeated  bool    `json:"repeated,omitempty"` // run again because the canary moved
+	Order     int     `json:"order"`              // position among the implementations in this step's round
+	// Kind is what the plan ran the trial for: "deciding" (a step the
+	// headline is read from), "side" (a step that decides nothing) or
+	// "extra" (a headline trial run because the ranking was undecided).
+	Kind string `json:"kind,omitempty"`
+	// Overhead is what the trial cost around its warm-up and window.
+	Overhead *Overhead `json:"overhead,omitempty"`
 
 	Histogram            []byte `json:"histogram"` // HdrHistogram V2 compressed, base64 in JSON
 	UncorrectedHistogram []byte `json:"uncorrected_histogram,omitempty"`
@@ -60,6 +69,28 @@ type Trial struct {
 	// the server closed or reset one (the contract keeps them open).
 	Reconnects int64     `json:"reconnects,omitempty"`
 	Timeline   *Timeline `json:"timeline,omitempty"` // fault steps
+}
+
+// Overhead is the time a trial took besides its warm-up and window, by
+// part, in seconds: what makes a run longer than its windows.
+type Overhead struct {
+	Canary float64 `json:"canary"` // the canary's measurement, with its unpause and pause
+	Pause  float64 `json:"pause"`  // unpausing the server under test and pausing it again
+	Quiet  float64 `json:"quiet"`  // waiting for the cores to calm before the step
+	Start  float64 `json:"start"`  // a fresh container (an idle step's, or one renewed)
+	Other  float64 `json:"other"`  // setting the upstream, samples, judging and storing the trial
+}
+
+// Total is the sum of the parts.
+func (o Overhead) Total() float64 { return o.Canary + o.Pause + o.Quiet + o.Start + o.Other }
+
+// Add adds b's parts to o's.
+func (o *Overhead) Add(b Overhead) {
+	o.Canary += b.Canary
+	o.Pause += b.Pause
+	o.Quiet += b.Quiet
+	o.Start += b.Start
+	o.Other += b.Other
 }
 
 // Timeline is a fault step's window in buckets: correct answers and

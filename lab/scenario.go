@@ -123,7 +123,17 @@ func (h Headline) HigherIsBetter() bool { return Figures[h.Figure] }
 type ProfileSpec struct {
 	Duration Duration `yaml:"duration" json:"duration"` // measured time of each step
 	Warmup   Duration `yaml:"warmup" json:"warmup"`     // load before measuring, not counted
-	Trials   int      `yaml:"trials" json:"trials"`     // repetitions, interleaved across implementations
+	// Trials is how many times each step the headline is read from runs,
+	// interleaved across implementations: enough for the rank test to
+	// separate two servers (four, where its smallest p is under 5%).
+	Trials int `yaml:"trials" json:"trials"`
+	// MaxTrials: the headline step runs more trials, up to this many, for
+	// the implementations whose place in the ranking is still undecided,
+	// while the run's budget allows (0: Trials, no extra trials).
+	MaxTrials int `yaml:"max_trials,omitempty" json:"max_trials,omitempty"`
+	// SideTrials is how many times a step that decides no headline runs
+	// (0: Trials); its figures are shown, flagged as deciding nothing.
+	SideTrials int `yaml:"side_trials,omitempty" json:"side_trials,omitempty"`
 }
 
 // Step is one measured load shape.

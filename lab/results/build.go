@@ -17,6 +17,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/plan"
 )
 
 // Files of a run folder.
@@ -194,6 +195,17 @@ func Summarize(f *File, trials []lab.Trial) {
 	f.Steps = nil
 	f.Knees = nil
 	f.Canary = canary(f, trials)
+	f.Time = Time{Setup: f.Time.Setup}
+	for _, t := range trials {
+		f.Time.Trials++
+		if t.Kind == string(plan.Extra) {
+			f.Time.Extra++
+		}
+		f.Time.Windows += t.Seconds + f.warmup(t.Scenario)
+		if t.Overhead != nil {
+			f.Time.Around.Add(*t.Overhead)
+		}
+	}
 	var med float64
 	if f.Canary != nil {
 		med = f.Canary.Median
@@ -224,6 +236,16 @@ func Summarize(f *File, trials []lab.Trial) {
 			}
 		}
 	}
+}
+
+// warmup is a scenario's warm-up in the run's profile, in seconds.
+func (f *File) warmup(scen string) float64 {
+	for _, sc := range f.Scenarios {
+		if sc.Name == scen {
+			return sc.Profiles[f.Profile].Warmup.D().Seconds()
+		}
+	}
+	return 0
 }
 
 // canary summarises the canary readings of the trials.
@@ -279,7 +301,7 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 		}
 		s.Headroom = NewStat(h)
 	}
-	facts := analysis.StepFacts{Trials: len(ts), Want: sc.Profiles[p].Trials,
+	facts := analysis.StepFacts{Trials: len(ts), Want: plan.BaseTrials(sc, def.Name, p),
 		Lo: s.Throughput.Lo, Center: s.Throughput.Center, Hi: s.Throughput.Hi}
 	var canaries []float64
 	for _, t := range ts {

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/plan"
 )
 
 // LockFile marks a run folder whose run is going, or whose lab process
@@ -189,22 +189,25 @@ func (f *File) Missing() []Missing {
 		}
 		ended[key{x.Impl, x.Scenario, x.Step}] = true
 	}
+	// The plan, made again from what the run recorded, says how many
+	// trials each step wants.
+	p := plan.Make(plan.Input{Profile: f.Profile, Impls: f.Implementations, Scenarios: f.Scenarios, Seed: f.Seed})
+	want := map[key]int{}
+	var order []key
+	for _, t := range p.Base() {
+		k := key{t.Impl, t.Scenario, t.Step}
+		if want[k] == 0 {
+			order = append(order, k)
+		}
+		want[k]++
+	}
 	var miss []Missing
-	for _, sc := range f.Scenarios {
-		if notHere[sc.Name] {
+	for _, k := range order {
+		if notHere[k.scen] || out[k.impl] || ended[k] {
 			continue
 		}
-		want := sc.Profiles[f.Profile].Trials
-		for _, impl := range f.Implementations {
-			if out[impl.Name] || (impl.Role == lab.RoleFloor && sc.Mode != "echo") {
-				continue
-			}
-			for _, st := range sc.Steps {
-				k := key{impl.Name, sc.Name, st.Name}
-				if n := have[k]; n < want && !ended[k] {
-					miss = append(miss, Missing{Impl: impl.Name, Scenario: sc.Name, Step: st.Name, Have: n, Want: want})
-				}
-			}
+		if n := have[k]; n < want[k] {
+			miss = append(miss, Missing{Impl: k.impl, Scenario: k.scen, Step: k.step, Have: n, Want: want[k]})
 		}
 	}
 	return miss

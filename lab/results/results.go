@@ -47,6 +47,24 @@ type File struct {
 	Skipped         []Skip               `json:"skipped,omitempty"` // steps the run chose not to run, and why
 	Failures        []lab.Failure        `json:"failures,omitempty"`
 	Warnings        []string             `json:"warnings,omitempty"`
+	// Budget is the run's time budget (lab run --budget); extra headline
+	// trials ran only while it allowed. 0: none.
+	Budget lab.Duration `json:"budget,omitempty"`
+	Time   Time         `json:"time"`
+}
+
+// Time is where a run's wall time went, in seconds.
+type Time struct {
+	// Setup: starting the upstream and the servers, the conformance
+	// suite and the calibration, as the runner measured them.
+	Setup float64 `json:"setup"`
+	// Trials, Windows and Around are rebuilt from the trials: how many
+	// ran, their warm-ups and windows, and what each part around them
+	// cost in all (lab.Overhead).
+	Trials  int          `json:"trials"`
+	Extra   int          `json:"extra_trials"` // of Trials, run because a ranking was undecided
+	Windows float64      `json:"windows"`
+	Around  lab.Overhead `json:"around"`
 }
 
 // Source is one handler file named in compose.yaml, as it was at run time.

@@ -117,11 +117,13 @@ func (r *runner) lossyUnavailable(ctx context.Context, sc lab.Scenario, servers 
 
 // skipScenario records every trial of a scenario as not run, for one
 // reason that holds for the machine, not for a server.
-func (r *runner) skipScenario(sc lab.Scenario, servers []*server, why string) {
-	spec := sc.Profiles[r.opts.Profile]
-	n := spec.Trials * len(servers) * len(sc.Steps)
-	r.count += n
-	r.done += time.Duration(n) * (spec.Warmup.D() + spec.Duration.D() + stepOverhead)
+func (r *runner) skipScenario(sc lab.Scenario, why string) {
+	for _, t := range r.sched.Base() {
+		if t.Scenario == sc.Name {
+			r.count++
+			r.done += t.Cost
+		}
+	}
 	r.say("lab: %s is not run on this machine: %s", sc.Name, why)
 	r.w.Update(func(f *results.File) {
 		f.Skipped = append(f.Skipped, results.Skip{Scenario: sc.Name, Why: why})

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/runtime"
@@ -58,11 +59,18 @@ type Options struct {
 	// step; 0 picks one from the clock. It is recorded, so a run's order
 	// can be repeated.
 	Seed int64
+	// Budget bounds the run's time: extra trials of undecided headline
+	// steps run only within it. 0: the profile's (DefaultBudget); < 0:
+	// none (every headline step runs to its max_trials while undecided).
+	Budget time.Duration
 	// Resume is the folder of a run that stopped early; Run then runs only
 	// the trials it did not finish, with its plan, images and seed, and
 	// ignores the other options that shape a run.
 	Resume string
 }
+
+// DefaultBudget is each profile's time budget; thorough has none.
+var DefaultBudget = map[lab.Profile]time.Duration{lab.Quick: 8 * time.Minute, lab.Standard: 30 * time.Minute}
 
 // Where the load comes from (Options.Driver).
 const (

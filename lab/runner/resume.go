@@ -12,15 +12,10 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/catalog"
+	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/runtime"
 )
-
-// trialKey is one trial of one step of one implementation.
-type trialKey struct {
-	impl, scen, step string
-	trial            int
-}
 
 // resume takes up the run in opts.Resume where it stopped: the plan (the
 // implementations and scenarios as the run recorded them), the seed (so
@@ -92,7 +87,7 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	plan := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Driver: cmp.Or(prev.Environment.Driver, DriverLocal), Engines: Engines{Server: now}}
+	pl := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Driver: cmp.Or(prev.Environment.Driver, DriverLocal), Engines: Engines{Server: now}}
 	rt, err := openRuntime(ctx, prev.RunID, now, opts.Progress)
 	if err != nil {
 		return nil, "", err
@@ -101,8 +96,10 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err := sameImages(ctx, rt, prev); err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	opts.Profile = prev.Profile
-	r := newRunner(opts, plan, rt, prev.RunID, prev.Seed)
+	opts.Profile, opts.Budget = prev.Profile, cmp.Or(prev.Budget.D(), -1)
+	r := newRunner(opts, pl, rt, prev.RunID, prev.Seed)
+	// The budget counts the time the run took before it stopped.
+	r.began = r.began.Add(-time.Duration((prev.Time.Setup + prev.Time.Windows + prev.Time.Around.Total()) * float64(time.Second)))
 	if r.w, err = results.Open(dir); err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
@@ -144,7 +141,7 @@ func (r *runner) preload(prev *results.File) int {
 	for _, s := range prev.Steps {
 		i := slices.IndexFunc(r.plan.Scenarios, func(sc lab.Scenario) bool { return sc.Name == s.Scenario })
 		for _, t := range s.Trials {
-			r.finished[trialKey{s.Impl, s.Scenario, s.Step, t.Trial}] = true
+			r.finished[plan.Key{Impl: s.Impl, Scenario: s.Scenario, Step: s.Step, Trial: t.Trial}] = true
 			n++
 			if i >= 0 {
 				r.remember(r.plan.Scenarios[i], s.Def, &t)
@@ -152,7 +149,7 @@ func (r *runner) preload(prev *results.File) int {
 		}
 	}
 	for _, sk := range prev.Skipped {
-		r.finished[trialKey{sk.Impl, sk.Scenario, sk.Step, sk.Trial}] = true
+		r.finished[plan.Key{Impl: sk.Impl, Scenario: sk.Scenario, Step: sk.Step, Trial: sk.Trial}] = true
 		n++
 	}
 	for _, x := range prev.Failures {

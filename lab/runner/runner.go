@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -23,6 +22,7 @@ import (
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/catalog"
 	"github.com/linelab/linelab/lab/metrics"
+	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/runtime"
 	"github.com/linelab/linelab/lab/scenario"
@@ -152,6 +152,9 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	if opts.Budget == 0 {
+		opts.Budget = DefaultBudget[opts.Profile]
+	}
 	runID := time.Now().UTC().Format("20060102-150405")
 	rt, err := openRuntime(ctx, runID, plan.Engines.Server, opts.Progress)
 	if err != nil {
@@ -270,13 +273,17 @@ func openRuntime(ctx context.Context, runID string, addr runtime.Address, progre
 	return rt, nil
 }
 
-func newRunner(opts Options, plan *Plan, rt *runtime.Runtime, runID string, seed int64) *runner {
-	r := &runner{opts: opts, plan: plan, rt: rt, drt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
-		finished: map[trialKey]bool{}, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
-		closedRates: map[[2]string][]float64{}, far: map[string]string{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{}}
+func newRunner(opts Options, p *Plan, rt *runtime.Runtime, runID string, seed int64) *runner {
+	r := &runner{opts: opts, plan: p, rt: rt, drt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
+		finished: map[plan.Key]bool{}, seed: seed, began: time.Now(),
+		closedRates: map[[2]string][]float64{}, far: map[string]string{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{},
+		figures: map[string]map[string][]float64{}, spare: map[string]time.Duration{}}
+	r.sched = plan.Make(plan.Input{Profile: opts.Profile, Impls: p.Impls, Scenarios: p.Scenarios, Seed: seed,
+		ServerCores: len(p.Layout.Server), Steered: p.steered()})
+	r.extraSteps = stepsWithExtras(r.sched)
 	r.pinned = "not pinned: the lab only steers"
-	if !plan.steered() {
-		r.pinned = pinSelf(plan.Layout)
+	if !p.steered() {
+		r.pinned = pinSelf(p.Layout)
 	}
 	return r
 }
@@ -299,6 +306,7 @@ func (r *runner) execute(ctx context.Context, dir string, held *results.Held) (*
 		held.Abandon()
 		return nil, dir, fmt.Errorf("write results: %w", err)
 	}
+	r.say("lab: %s", timeSummary(file.Time))
 	if err := held.Release(); err != nil {
 		return file, dir, fmt.Errorf("unlock the run folder: %w", err)
 	}
@@ -423,24 +431,45 @@ type runner struct {
 	live   []*runtime.Container // to remove at the end
 	dead   map[string]string    // implementation → why it is out
 	failed map[[3]string]bool   // impl, scenario, step: the server failed it
+	// sched is the run's trials in order (plan.Make); began is when it
+	// started, for the budget.
+	sched *plan.Plan
+	began time.Time
 	// finished: trials a resumed run found done (run, skipped) and does
 	// not run again.
-	finished map[trialKey]bool
-	rng      *rand.Rand // the order of implementations in each round
+	finished map[plan.Key]bool
 	seed     int64
 	// netemChecked, netemWhy: whether this machine can make a lossy link
 	// was tried, and why it cannot ("" it can).
 	netemChecked bool
 	netemWhy     string
 
-	canaries    []float64                       // every canary so far, for the running median
+	canaries   []float64 // every canary so far, for the running median
+	lastCanary struct {
+		v  float64
+		at time.Time
+	}
 	repeats     map[string]int                  // per scenario/step: trials run again because the canary moved
 	closedRates map[[2]string][]float64         // impl, scenario/step → echo closed-loop trial rates
 	far         map[string]string               // a server's address on the run's network → where the driver's machine reaches it
 	rungs       map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
+	// figures: a headline step's figure in each trial so far, by
+	// implementation (scenario/step → impl → values), for extra trials.
+	figures map[string]map[string][]float64
+	// spare: how long a headline step's extra trials may take, granted
+	// when its first extra comes up (extraWanted).
+	spare      map[string]time.Duration
+	extraSteps []string // stepsWithExtras of the plan
+	// lastSetup: how long the last phase took to start and judge its
+	// servers; phasesLeft: phases still to come.
+	lastSetup  time.Duration
+	phasesLeft int
 
-	done, total time.Duration // for the progress line
+	done, total time.Duration // for the progress line: the plan's cost of the trials passed, and of all
 	count, all  int
+	// spent and counted: how long the trials run so far took, and what
+	// the plan counted for them; the estimate scales by their ratio.
+	spent, counted time.Duration
 }
 
 // upstreamCPU is the upstream's cpuset: a core of its own when the layout
@@ -465,6 +494,7 @@ func (r *runner) helperCPU() string {
 func (r *runner) meta(ctx context.Context) (results.File, error) {
 	f := results.File{
 		RunID: r.runID, Profile: r.opts.Profile, Command: r.opts.Command, Started: time.Now().UTC(), Seed: r.seed,
+		Budget:    lab.Duration(max(r.opts.Budget, 0)),
 		Scenarios: r.plan.Scenarios, Implementations: r.plan.Impls,
 	}
 	// Sources are read through the repository as a root: no path, nor a
@@ -624,10 +654,11 @@ func (r *runner) run(ctx context.Context) error {
 			}
 		}
 	}()
+	setup := time.Now()
 	if err := r.startUpstream(ctx); err != nil {
 		return err
 	}
-	r.plan.estimate(r)
+	r.estimate()
 	if err := r.startReference(ctx); err != nil {
 		r.say("lab: %v", err)
 		r.w.Update(func(f *results.File) {
@@ -639,40 +670,19 @@ func (r *runner) run(ctx context.Context) error {
 			f.Warnings = append(f.Warnings, "calibration failed: "+err.Error()+"; no step can be flagged driver-bound by rate")
 		})
 	}
-	// Phases: echo, then fetch with each upstream-client discipline; the
-	// servers restart between phases with the discipline in UPSTREAM_CLIENT.
-	for _, ph := range []struct{ mode, client string }{{"echo", ""}, {"fetch", lab.Pooled}, {"fetch", lab.PerRequest}} {
-		var scens []lab.Scenario
-		for _, s := range r.plan.Scenarios {
-			if string(s.Mode) == ph.mode && s.Client == ph.client {
-				scens = append(scens, s)
-			}
+	r.addSetup(time.Since(setup))
+	// The servers restart between phases with the discipline in
+	// UPSTREAM_CLIENT.
+	for i, ph := range plan.Phases {
+		if ctx.Err() != nil {
+			break
 		}
-		if len(scens) == 0 || ctx.Err() != nil {
-			continue
-		}
-		r.client = ph.client
-		// Closed loops first (an open loop's ladder is pruned by them);
-		// idle scenarios last: a server keeps the memory that 10,000
-		// connections made it take (and each idle trial gets a fresh
-		// container anyway).
-		slices.SortStableFunc(scens, func(a, b lab.Scenario) int { return rank(a) - rank(b) })
-		if err := r.phase(ctx, ph.mode, scens); err != nil {
+		r.phasesLeft = len(plan.Phases) - i - 1
+		if err := r.phase(ctx, ph); err != nil {
 			return err
 		}
 	}
 	return ctx.Err()
-}
-
-// rank orders scenarios within a phase: closed, open, idle.
-func rank(s lab.Scenario) int {
-	switch {
-	case hasLoop(s, lab.Idle):
-		return 2
-	case hasLoop(s, lab.Open):
-		return 1
-	}
-	return 0
 }
 
 // maxCPU bounds the cores a cpuset may name: Linux's own limit, so a
@@ -745,13 +755,16 @@ type server struct {
 	broken  bool // its container failed a step: renew it before the next
 }
 
-func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) error {
-	name := mode
-	if r.client != "" {
-		name += " (" + r.client + " upstream client)"
+func (r *runner) phase(ctx context.Context, ph plan.Phase) error {
+	scens := plan.PhaseScenarios(r.plan.Scenarios, ph)
+	if len(scens) == 0 {
+		return nil
 	}
-	r.say("lab: %s phase: starting the servers on cpuset %s", name, r.serverCPU())
-	var servers []*server
+	mode := string(ph.Mode)
+	r.client = ph.Client
+	setup := time.Now()
+	r.say("lab: %s phase: starting the servers on cpuset %s", ph, r.serverCPU())
+	servers := map[string]*server{}
 	defer func() {
 		for _, s := range servers {
 			if s.sampler != nil {
@@ -762,11 +775,12 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 			}
 		}
 	}()
+	var started []*server
 	for _, impl := range r.plan.Impls {
 		if _, out := r.dead[impl.Name]; out {
 			continue
 		}
-		if impl.Role == lab.RoleFloor && mode != "echo" {
+		if impl.Role == lab.RoleFloor && ph.Mode != lab.Echo {
 			continue // the floor only echoes
 		}
 		s, err := r.startServer(ctx, impl, mode)
@@ -777,69 +791,106 @@ func (r *runner) phase(ctx context.Context, mode string, scens []lab.Scenario) e
 			r.markDead(impl.Name, "", "", fmt.Sprintf("did not start in %s mode: %v", mode, err))
 			continue
 		}
-		servers = append(servers, s)
+		servers[impl.Name] = s
+		started = append(started, s)
 		r.conform(ctx, s, mode) // one that fails is marked out of the load
 		// Only the server under test runs during a step.
 		if err := s.c.Pause(ctx); err != nil {
 			r.markDead(impl.Name, "", "", err.Error())
 		}
 	}
-	// Interleave at the finest grain: every round runs one trial of one
-	// step on every implementation, in an order shuffled per round, so
-	// every comparison within a step is made within minutes.
+	notHere := map[string]bool{}
 	for _, sc := range scens {
-		spec := sc.Profiles[r.opts.Profile]
-		steps := slices.Clone(sc.Steps)
-		slices.SortStableFunc(steps, func(a, b lab.Step) int {
-			if a.Loop == lab.Open && b.Loop == lab.Open {
-				return a.For(r.opts.Profile).Rate - b.For(r.opts.Profile).Rate
-			}
-			return 0
-		})
-		if have := len(r.plan.Layout.Server); sc.ServerCores > have {
-			r.skipScenario(sc, servers, fmt.Sprintf("it needs %d server cores and this run gives the servers %d (%s); run it on a machine with at least %d cores with lab run --server-cores %d",
-				sc.ServerCores, have, results.Cores(r.serverCPU()), sc.ServerCores+1, sc.ServerCores))
+		why := r.unplanned(sc)
+		if why == "" {
+			why = r.lossyUnavailable(ctx, sc, started)
+		}
+		if why != "" {
+			r.skipScenario(sc, why)
+			notHere[sc.Name] = true
+		}
+	}
+	r.lastSetup = time.Since(setup)
+	r.addSetup(r.lastSetup)
+	for _, t := range r.sched.Trials {
+		if t.Phase != ph || notHere[t.Scenario] {
 			continue
 		}
-		if r.plan.steered() && hasFault(sc) {
-			r.skipScenario(sc, servers, "its faults act on the containers from inside the driver's window, and the driver of a remote engine runs in a container; run it on the engine's own machine with one engine")
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.next(ctx, servers[t.Impl], t)
+	}
+	return nil
+}
+
+// next runs one trial of the plan, unless the run already has it (a
+// resumed run), its server is out or failed the step, its rung is pruned,
+// or it is an extra trial that the ranking or the budget does not call for.
+func (r *runner) next(ctx context.Context, s *server, t plan.Trial) {
+	sc, st := r.stepOf(t)
+	if t.Kind == plan.Extra {
+		if s == nil || r.finished[t.Key] || !r.extraWanted(t, sc) {
+			return
+		}
+	} else {
+		r.count++
+		r.done += t.Cost
+	}
+	if s == nil {
+		return // it did not start in this phase, and is out
+	}
+	if _, out := r.dead[s.impl.Name]; out || r.finished[t.Key] {
+		return
+	}
+	if r.failed[[3]string{s.impl.Name, sc.Name, st.Name}] {
+		r.skip(s, sc, st, t.Trial, "the server failed this step in an earlier trial")
+		return
+	}
+	if r.pruned(s, sc, st, t.Trial) {
+		return
+	}
+	var ov lab.Overhead
+	if s.broken {
+		began := time.Now()
+		if !r.renew(ctx, s) {
+			return
+		}
+		ov.Start = time.Since(began).Seconds()
+	}
+	r.trial(ctx, s, sc, st, t, ov)
+}
+
+// stepOf is the scenario and the step (as it runs in the profile) of a
+// planned trial.
+func (r *runner) stepOf(t plan.Trial) (lab.Scenario, lab.Step) {
+	for _, sc := range r.plan.Scenarios {
+		if sc.Name != t.Scenario {
 			continue
 		}
-		if why := r.lossyUnavailable(ctx, sc, servers); why != "" {
-			r.skipScenario(sc, servers, why)
-			continue
-		}
-		for _, st := range steps {
-			for trial := 1; trial <= spec.Trials; trial++ {
-				for pos, i := range r.rng.Perm(len(servers)) {
-					if ctx.Err() != nil {
-						return nil
-					}
-					s := servers[i]
-					if _, out := r.dead[s.impl.Name]; out {
-						continue
-					}
-					if r.finished[trialKey{s.impl.Name, sc.Name, st.For(r.opts.Profile).Name, trial}] {
-						r.count++
-						r.done += spec.Warmup.D() + spec.Duration.D() + stepOverhead
-						continue
-					}
-					if r.failed[[3]string{s.impl.Name, sc.Name, st.For(r.opts.Profile).Name}] {
-						r.skip(s, sc, st, trial, "the server failed this step in an earlier trial")
-						continue
-					}
-					if r.pruned(s, sc, st, trial) {
-						continue
-					}
-					if s.broken && !r.renew(ctx, s) {
-						continue
-					}
-					r.trial(ctx, s, sc, st, trial, pos+1)
-				}
+		for _, st := range sc.Steps {
+			if st.Name == t.Step {
+				return sc, st.For(r.opts.Profile)
 			}
 		}
 	}
-	return nil
+	panic("plan: a trial of a step the run does not have: " + t.Scenario + "/" + t.Step)
+}
+
+// unplanned says why the plan does not run a scenario ("" it does).
+func (r *runner) unplanned(sc lab.Scenario) string {
+	why, ok := r.sched.Skipped(sc.Name)
+	switch {
+	case !ok:
+		return ""
+	case why == plan.NeedsCores:
+		have := len(r.plan.Layout.Server)
+		return fmt.Sprintf("it needs %d server cores and this run gives the servers %d (%s); run it on a machine with at least %d cores with lab run --server-cores %d",
+			sc.ServerCores, have, results.Cores(r.serverCPU()), sc.ServerCores+1, sc.ServerCores)
+	case why == plan.SteeredFault:
+		return "its faults act on the containers from inside the driver's window, and the driver of a remote engine runs in a container; run it on the engine's own machine with one engine"
+	}
+	return string(why)
 }
 
 // pruned decides whether an open-loop rung is worth running (see
@@ -876,9 +927,6 @@ func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool
 // skip records a trial that is not run, and why.
 func (r *runner) skip(s *server, sc lab.Scenario, st lab.Step, trial int, why string) {
 	def := st.For(r.opts.Profile)
-	r.count++
-	spec := sc.Profiles[r.opts.Profile]
-	r.done += spec.Warmup.D() + spec.Duration.D() + stepOverhead
 	r.w.Update(func(f *results.File) {
 		f.Skipped = append(f.Skipped, results.Skip{Impl: s.impl.Name, Scenario: sc.Name, Step: def.Name, Trial: trial, Why: why})
 	})
@@ -1107,6 +1155,14 @@ func tail(s string, n int) string {
 	return s
 }
 
-func hasLoop(s lab.Scenario, l lab.Loop) bool {
-	return slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Loop == l })
+// timeSummary says where a run's time went.
+func timeSummary(t results.Time) string {
+	sec := func(v float64) string { return (time.Duration(v * float64(time.Second))).Round(time.Second).String() }
+	a := t.Around
+	per := 0.0
+	if t.Trials > 0 {
+		per = a.Total() / float64(t.Trials)
+	}
+	return fmt.Sprintf("%d trials (%d extra) with %s of warm-ups and windows; around them %s (%.2f s a trial: canary %s, pause %s, quiet wait %s, fresh containers %s, other %s); servers, conformance and calibration %s",
+		t.Trials, t.Extra, sec(t.Windows), sec(a.Total()), per, sec(a.Canary), sec(a.Pause), sec(a.Quiet), sec(a.Start), sec(a.Other), sec(t.Setup))
 }

@@ -9,12 +9,12 @@ import (
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/driver"
 	"github.com/linelab/linelab/lab/metrics"
+	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/upstream"
 )
 
 const (
-	stepOverhead = time.Second // canary, pauses and set-up around a trial, for the estimate
 	// quietBusy: a step starts once the server core is under this busy
 	// share, waiting at most quietWait.
 	quietBusy   = 0.1
@@ -22,9 +22,8 @@ const (
 	quietWait   = 2 * time.Second
 	// quietLook is how far back the cores' load is read: two core samples,
 	// long enough to see dockerd settle after a pause, short enough not to
-	// wait out the canary's own load (with 300 ms, 0.70 s passed between
-	// one trial's window and the next one's warm-up; with 200 ms, 0.61 s).
-	quietLook = 200 * time.Millisecond
+	// wait out the canary's own load.
+	quietLook = 100 * time.Millisecond
 )
 
 // canaryStep is the fixed reference measured before every trial.
@@ -32,27 +31,38 @@ var canaryStep = lab.Step{Name: "canary", Loop: lab.Closed, Connections: 50, Dep
 
 // trial runs one trial of a step on one server: the canary first, then the
 // server alone on its core (the others paused), and again once if the
-// canary says the machine had moved and the run can afford it.
-func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, st lab.Step, trial, order int) {
-	def := st.For(r.opts.Profile)
+// canary says the machine had moved and the run can afford it. ov holds
+// what was spent on the trial before it began (a renewed container).
+func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, pt plan.Trial, ov lab.Overhead) {
 	spec := sc.Profiles[r.opts.Profile]
-	r.count++
-	left := r.total - r.done
-	r.say("[%*d/%d] %s · %s/%s · trial %d/%d · about %s left", len(fmt.Sprint(r.all)), r.count, r.all,
-		s.impl.Name, sc.Name, def.Name, trial, spec.Trials, left.Round(time.Second))
-	r.done += spec.Warmup.D() + spec.Duration.D() + stepOverhead
+	which := fmt.Sprintf("trial %d/%d", pt.Trial, plan.BaseTrials(sc, def.Name, r.opts.Profile))
+	switch pt.Kind {
+	case plan.Extra:
+		which = fmt.Sprintf("extra trial %d (its rank is undecided)", pt.Trial)
+	case plan.Side:
+		which += " (decides nothing)"
+	}
+	r.say("[%*d/%d] %s · %s/%s · %s · about %s left", len(fmt.Sprint(r.all)), r.count, r.all,
+		s.impl.Name, sc.Name, def.Name, which, r.left().Round(time.Second))
+	r.counted += pt.Cost
 	for attempt := 0; ; attempt++ {
-		canary := r.canary(ctx)
-		t := r.runOn(ctx, s, sc, def, trial)
+		began := time.Now()
+		canary, age := r.canaryFor(ctx, &ov, attempt > 0)
+		t := r.runOn(ctx, s, sc, def, pt.Trial, &ov)
 		if t == nil {
 			return
 		}
-		t.Canary, t.Order, t.Repeated = canary, order, attempt > 0
+		t.Canary, t.CanaryAge, t.Order, t.Repeated, t.Kind = canary, age.Seconds(), pt.Order, attempt > 0, string(pt.Kind)
+		window := spec.Warmup.D().Seconds() + t.Seconds
+		ov.Other = max(0, time.Since(began).Seconds()-window-ov.Canary-ov.Pause-ov.Quiet-ov.Start)
+		t.Overhead = &ov
+		r.spent += time.Since(began)
 		med := analysis.Median(r.canaries)
 		key := sc.Name + "/" + def.Name
 		if attempt == 0 && len(r.canaries) >= 5 && analysis.Repeat(canary, med) && r.repeats[key] < r.repeatBudget(sc) && ctx.Err() == nil {
 			r.repeats[key]++
 			r.say("lab: the canary read %.0f lines/s, %.0f%% off the run's median %.0f: running the trial again", canary, 100*(canary/med-1), med)
+			ov = lab.Overhead{}
 			continue
 		}
 		r.remember(sc, def, t)
@@ -66,6 +76,15 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, st lab.S
 // remember keeps what later trials are pruned by: echo closed-loop rates,
 // and each trial's ladder of open-loop rungs.
 func (r *runner) remember(sc lab.Scenario, def lab.Step, t *lab.Trial) {
+	if plan.Extras(sc, def.Name) {
+		if v, ok := analysis.TrialFigure(sc.Headline.Figure, *t); ok {
+			key := sc.Name + "/" + def.Name
+			if r.figures[key] == nil {
+				r.figures[key] = map[string][]float64{}
+			}
+			r.figures[key][t.Impl] = append(r.figures[key][t.Impl], v)
+		}
+	}
 	if def.Loop == lab.Closed && sc.Mode == "echo" {
 		k := [2]string{t.Impl, sc.Name + "/" + def.Name}
 		r.closedRates[k] = append(r.closedRates[k], t.Throughput)
@@ -82,11 +101,33 @@ func (r *runner) remember(sc lab.Scenario, def lab.Step, t *lab.Trial) {
 	}
 }
 
+// canaryAge is how long a steady canary reading stands for the trials
+// after it: the machine drifts over seconds to minutes, so a reading a few
+// trials old still says how fast it was, and a canary before every trial
+// cost more than a third of a second each.
+const canaryAge = 5 * time.Second
+
+// canaryFor is the canary reading a trial is judged by, and how old it is:
+// the last one while it is younger than canaryAge and was steady (within
+// analysis.CanaryTolerance of the run's median), else a new one (always
+// for a trial run again because the canary moved).
+func (r *runner) canaryFor(ctx context.Context, ov *lab.Overhead, fresh bool) (float64, time.Duration) {
+	if last := r.lastCanary; !fresh && last.v > 0 && time.Since(last.at) < canaryAge && len(r.canaries) >= 5 &&
+		!analysis.Drifted(last.v, analysis.Median(r.canaries)) {
+		return last.v, time.Since(last.at)
+	}
+	v := r.canary(ctx, ov)
+	r.lastCanary.v, r.lastCanary.at = v, time.Now()
+	return v, 0
+}
+
 // canary measures the reference server briefly; 0 when there is none.
-func (r *runner) canary(ctx context.Context) float64 {
+func (r *runner) canary(ctx context.Context, ov *lab.Overhead) float64 {
 	if r.ref == nil || ctx.Err() != nil {
 		return 0
 	}
+	began := time.Now()
+	defer func() { ov.Canary += time.Since(began).Seconds() }()
 	if err := r.ref.c.Unpause(ctx); err != nil {
 		return 0
 	}
@@ -116,8 +157,9 @@ func (r *runner) canary(ctx context.Context) float64 {
 
 // runOn runs the step on the server's container, or on a fresh one for an
 // idle step, and returns the trial; nil when it yielded no measurement.
-func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int) *lab.Trial {
+func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int, ov *lab.Overhead) *lab.Trial {
 	target := s
+	began := time.Now()
 	if def.Loop == lab.Idle {
 		// Every idle trial gets a container that has served nothing yet:
 		// runtimes keep memory they freed, which would hide what
@@ -129,16 +171,29 @@ func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.
 			}
 			return nil
 		}
-		defer func() { fresh.sampler.Stop(); r.remove(fresh.c) }()
+		ov.Start += time.Since(began).Seconds()
+		defer func() {
+			began := time.Now()
+			fresh.sampler.Stop()
+			r.remove(fresh.c)
+			ov.Start += time.Since(began).Seconds()
+		}()
 		target = fresh
 	} else {
 		if err := s.c.Unpause(ctx); err != nil {
 			r.lost(ctx, s, sc, def, err)
 			return nil
 		}
-		defer s.c.Pause(context.WithoutCancel(ctx))
+		ov.Pause += time.Since(began).Seconds()
+		defer func() {
+			began := time.Now()
+			s.c.Pause(context.WithoutCancel(ctx))
+			ov.Pause += time.Since(began).Seconds()
+		}()
 	}
+	quiet := time.Now()
 	before := r.quiet(ctx)
+	ov.Quiet += time.Since(quiet).Seconds()
 	t := r.step(ctx, target, sc, def, trial)
 	if t == nil {
 		return nil
@@ -468,18 +523,33 @@ func (r *runner) calibrate(ctx context.Context) error {
 	return r.w.Update(func(f *results.File) { f.Calibration = c })
 }
 
-// estimate fills the progress counters.
-func (p *Plan) estimate(r *runner) {
-	for _, sc := range p.Scenarios {
-		spec := sc.Profiles[r.opts.Profile]
-		per := spec.Warmup.D() + spec.Duration.D() + stepOverhead
-		if hasLoop(sc, lab.Idle) {
-			per += 3 * time.Second // a fresh container per trial, and the ramp to every connection
-		}
-		n := spec.Trials * len(p.Impls) * len(sc.Steps)
-		r.all += n
-		r.total += time.Duration(n) * per
+// estimate fills the progress counters from the plan: its trials less
+// those a resumed run has.
+func (r *runner) estimate() {
+	for _, t := range r.sched.Base() {
+		r.all++
+		r.total += t.Cost
 	}
+	if b := r.opts.Budget; b > 0 && r.total > b {
+		r.say("lab: the plan's trials take about %s, over the budget of %s: no extra trials will run", r.total.Round(time.Minute), b)
+	}
+}
+
+// left is the estimated time to the end of the plan's trials: the plan's
+// cost of those not yet run, scaled by how the trials run so far compare
+// with what the plan counted for them.
+func (r *runner) left() time.Duration {
+	left := r.total - r.done
+	if r.counted > 0 && r.spent > 0 {
+		left = time.Duration(float64(left) * float64(r.spent) / float64(r.counted))
+	}
+	return max(left, 0)
+}
+
+// addSetup counts time spent outside the trials (servers, conformance,
+// calibration) in the run's record.
+func (r *runner) addSetup(d time.Duration) {
+	r.w.Update(func(f *results.File) { f.Time.Setup += d.Seconds() })
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -31,6 +31,10 @@ const MaxConnections = 15000
 // so fetch mode really translates.
 const DefaultPayload = "hello my friend, where is the treasure"
 
+// maxTrials bounds max_trials: past it a step that the rank test cannot
+// settle is a tie, not a question of more trials.
+const maxTrials = 12
+
 // Error is one problem at a line of a file.
 type Error struct {
 	File string
@@ -263,8 +267,17 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 		if spec.Trials < 3 {
 			v.add(at(pn, "trials"), "%s: trials must be at least 3, for a median with an interval", p)
 		}
+		if spec.MaxTrials != 0 && (spec.MaxTrials < spec.Trials || spec.MaxTrials > maxTrials) {
+			v.add(at(pn, "max_trials"), "%s: max_trials must be between trials (%d) and %d", p, spec.Trials, maxTrials)
+		}
+		if spec.SideTrials != 0 && (spec.SideTrials < 2 || spec.SideTrials > spec.Trials) {
+			v.add(at(pn, "side_trials"), "%s: side_trials must be between 2 (a median with a range) and trials (%d)", p, spec.Trials)
+		}
 	}
 	if spec, ok := s.Profiles[lab.Thorough]; ok {
+		if spec.MaxTrials != 0 && spec.MaxTrials < spec.Trials || spec.MaxTrials > maxTrials || spec.SideTrials != 0 && spec.SideTrials < 2 {
+			v.add(child(profiles, string(lab.Thorough)).Line, "thorough: max_trials must be between trials and %d, side_trials at least 2", maxTrials)
+		}
 		pn := child(profiles, string(lab.Thorough))
 		if spec.Duration <= 0 || spec.Warmup < 0 || spec.Trials < 3 {
 			v.add(pn.Line, "thorough: duration must be > 0, warmup not negative, trials at least 3")

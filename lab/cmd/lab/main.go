@@ -64,7 +64,7 @@ func hintFor(err error) string {
 
 const usage = `usage:
   lab run [--profile quick|standard|thorough] [--impl a,b] [--scenario x,y] [--release trixie,bookworm]
-          [--seed n] [--out runs]
+          [--budget 30m] [--seed n] [--out runs]
   lab run --resume runs/<id>  finish a run that stopped early (same plan, images and seed)
   lab list                 implementations and scenarios
   lab clean [--all]        remove the containers and networks of runs whose lab process is gone
@@ -124,6 +124,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&opts.ServerCores, "server-cores", 0, "cores of the servers (default: half the machine's, 1 on 2 cores)")
 	fs.IntVar(&opts.DriverCores, "driver-cores", 0, "cores of the lab process, the driver (default: the rest but one, which the upstream gets when there are 3 or more); the two never overlap")
 	mem := fs.Int("memory-mib", int(opts.MemoryLimit>>20), "memory limit of each server container, MiB")
+	fs.DurationVar(&opts.Budget, "budget", 0, "the run's time budget: extra trials of headline steps whose ranking is undecided run only within it (default: the profile's, 8m quick and 30m standard, none thorough; -1s: none)")
 	fs.Int64Var(&opts.Seed, "seed", 0, "seed of the shuffled order of implementations (default: from the clock; recorded)")
 	fs.StringVar(&opts.Resume, "resume", "", "a run folder (runs/<id>) whose run stopped early: run only the trials it did not finish, with its plan, images and seed")
 	if err := fs.Parse(args); err != nil {

@@ -1,0 +1,85 @@
+package runner
+
+import (
+	"slices"
+	"time"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/plan"
+)
+
+// extraWanted decides whether an extra trial of a headline step runs: only
+// while the implementation's place in the ranking is undecided, and only
+// from the share of the budget's spare time granted to the step.
+func (r *runner) extraWanted(t plan.Trial, sc lab.Scenario) bool {
+	key := t.Scenario + "/" + t.Step
+	if !analysis.Undecided(r.figures[key], t.Impl, sc.Headline.HigherIsBetter(), r.outOfStep(t)) {
+		return false
+	}
+	if r.opts.Budget <= 0 {
+		return true
+	}
+	cost := r.scaled(t.Cost)
+	grant, ok := r.spare[key]
+	if !ok {
+		grant = r.grant(key)
+		r.spare[key] = grant
+	}
+	if grant < cost {
+		return false
+	}
+	r.spare[key] = grant - cost
+	return true
+}
+
+// outOfStep lists the implementations that are out of the step: left out of
+// the run, or failed the step; their trials rank nothing.
+func (r *runner) outOfStep(t plan.Trial) []string {
+	var out []string
+	for impl := range r.figures[t.Scenario+"/"+t.Step] {
+		if _, dead := r.dead[impl]; dead || r.failed[[3]string{impl, t.Scenario, t.Step}] {
+			out = append(out, impl)
+		}
+	}
+	return out
+}
+
+// grant is a headline step's share of the budget's spare time: what the
+// budget leaves after the time so far and the estimate of the rest,
+// shared evenly by this step and the headline steps after it that may run
+// extra trials. A step that needs less leaves the rest to those after it.
+func (r *runner) grant(key string) time.Duration {
+	spare := r.opts.Budget - time.Since(r.began) - r.left() - r.setupLeft()
+	i := slices.Index(r.extraSteps, key)
+	if spare <= 0 || i < 0 {
+		return 0
+	}
+	return spare / time.Duration(len(r.extraSteps)-i)
+}
+
+// scaled is a planned cost as the trials so far ran against the plan.
+func (r *runner) scaled(d time.Duration) time.Duration {
+	if r.counted > 0 && r.spent > 0 {
+		return time.Duration(float64(d) * float64(r.spent) / float64(r.counted))
+	}
+	return d
+}
+
+// setupLeft is the time the phases still to come will take to start
+// their servers and judge them, from the last phase's.
+func (r *runner) setupLeft() time.Duration {
+	return time.Duration(r.phasesLeft) * r.lastSetup
+}
+
+// stepsWithExtras lists, in the plan's order, the headline steps that may
+// run extra trials.
+func stepsWithExtras(p *plan.Plan) []string {
+	var out []string
+	for _, t := range p.Trials {
+		if k := t.Scenario + "/" + t.Step; t.Kind == plan.Extra && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
