@@ -191,6 +191,17 @@ func newDelta(impl, scen, step, figure string, c analysis.Change, unit func(floa
 	return d
 }
 
+// Worse names the figures that got worse beyond the noise.
+func (m *CompareModel) Worse() []string {
+	var out []string
+	for _, d := range m.Deltas {
+		if d.Verdict == analysis.Worse {
+			out = append(out, fmt.Sprintf("%s %s/%s %s %s", d.Impl, d.Scenario, d.Step, d.Figure, d.Change))
+		}
+	}
+	return out
+}
+
 func (m *CompareModel) add(d Delta) {
 	switch d.Verdict {
 	case analysis.Better, analysis.Worse:

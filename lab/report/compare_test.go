@@ -82,6 +82,9 @@ func TestCompareFindsTheRegression(t *testing.T) {
 	if strings.Join(flagged, "\n") != strings.Join(want, "\n") {
 		t.Errorf("flagged:\n%s\nwant:\n%s", strings.Join(flagged, "\n"), strings.Join(want, "\n"))
 	}
+	if w := m.Worse(); len(w) != 4 || !strings.HasPrefix(w[0], "threads echo-sweep/c1 ") {
+		t.Errorf("worse: %q, want the 4 threads figures", w)
+	}
 	if m.Changed != 4 || len(m.Deltas) != 4*6+4+4 {
 		t.Errorf("changed %d of %d, want 4 of %d (24 steps, 4 headlines, 4 knees)", m.Changed, len(m.Deltas), 4*6+4+4)
 	}

@@ -71,16 +71,19 @@ const pageHTML = `<!DOCTYPE html>
 <body>
 <main>
 <h1>linelab: the "Why gevent" servers, measured</h1>
-<p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Every number is the median of the trials, with their range. The matrix below compares each implementation with the floor server (or the best); the verdicts' ratios compare with the demo's threaded server ({{.Baseline}}). Every ratio is oriented so that above 1 is better.</p>
+<p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Figures are medians of the trials with their range; every ratio is oriented so that above 1 is better.</p>
 <nav><a href="#glance">At a glance</a>{{if .Releases.Rows}}<a href="#releases">Releases</a>{{end}}<a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
+{{range .Banners}}<div class="banner">{{.}}</div>{{end}}
 
 <h2 id="glance">At a glance</h2>
-{{range .Banners}}<div class="banner">{{.}}</div>{{end}}
-<div class="glance-wrap"><table class="glance" id="matrix">
+{{if .Headlines}}<ul class="headlines" id="headlines">{{range .Headlines}}<li data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a> <span class="hint">{{.Figure}}, {{.Trials}}:</span> {{.Chain}}</li>{{end}}</ul>
+<p class="hint">Best first, among the figures that decide. “&gt;”: the rank test separates the two neighbours (p &lt; 0.05); “~”: their trials cannot tell them apart (benchstat's ~).</p>{{end}}
+<table class="glance" id="matrix">
 <tr><th>implementation</th>{{range .Matrix.Cols}}<th data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a><div class="hint">{{.Figure}}{{if .Reference}}, against {{.Reference}}{{end}}</div></th>{{end}}</tr>
-{{range .Matrix.Rows}}<tr data-impl="{{.Impl}}"><th><span class="impl-dot" style="background: {{.Color}}"></span>{{.Impl}}</th>{{range .Cells}}<td{{if .Rank}} style="{{.Style}}" data-rank="{{.Rank}}"{{end}}{{if .Mark}} class="undecided"{{end}}><a href="{{.Link}}">{{if .Rank}}<strong>{{.Ratio}}</strong>{{if .Mark}}<sup>*</sup>{{end}}<span class="v">{{.Value}}</span>{{if .Mark}}<span class="v mark">* {{.Mark}}</span>{{end}}{{else}}<span class="muted">{{.Empty}}</span>{{end}}</a></td>{{end}}</tr>
-{{end}}</table></div>
-<p class="hint">Each cell is a scenario's headline figure (named under the scenario) as a ratio to the reference named there: the C floor server where it ran, the physical limit of this machine, else the best implementation. Ratios are oriented so that above 1 is better than the reference; colour ranks the implementations within the scenario, green the best. A cell marked * cannot decide (driver- or upstream-bound, noisy, errors, or a smoke-test run), and says why. Every cell links to its evidence; the verdicts below say it in words.</p>
+{{range .Matrix.Rows}}<tr data-impl="{{.Impl}}"><th><span class="impl-dot" style="background: {{.Color}}"></span>{{.Impl}}</th>{{range .Cells}}<td{{if .Rank}} style="{{.Style}}" data-rank="{{.Rank}}"{{end}}{{if .Mark}} class="undecided" title="{{.Mark}}"{{else if .Empty}} title="{{.Empty}}"{{end}}><a href="{{.Link}}">{{if .Rank}}<strong>{{.Ratio}}</strong>{{if .Mark}}<sup>*</sup>{{end}}<span class="v">{{.Value}}</span>{{else}}<span class="muted">{{.Short}}</span>{{end}}</a></td>{{end}}</tr>
+{{end}}</table>
+<p class="hint">Each cell is a scenario's headline figure (named under the scenario) as a ratio to the reference named there: the C floor server where it ran, the physical limit of this machine, else the best implementation; colour ranks the implementations within the scenario, green the best. Every cell links to its evidence; the verdicts below say it in words.{{if .Matrix.NotHere}} Not run on this machine: {{range $i, $n := .Matrix.NotHere}}{{if $i}}; {{end}}{{$n}}{{end}}.{{end}}</p>
+{{if .Matrix.Notes}}<p class="hint">* cannot decide: {{range $i, $n := .Matrix.Notes}}{{if $i}}; {{end}}{{$n}}{{end}}.</p>{{end}}
 
 {{if .Releases.Rows}}
 <h2 id="releases">Release over release</h2>

@@ -18,6 +18,12 @@ type Matrix struct {
 	Rows []MatrixRow
 	// Smoke: the whole run is a smoke test, so no cell decides anything.
 	Smoke bool
+	// NotHere: the scenarios this machine could not run, with why; they
+	// get no column.
+	NotHere []string
+	// Notes: why the cells marked * cannot decide, one note per reason,
+	// naming the cells.
+	Notes []string
 }
 
 // MatrixCol is one scenario: what its cells show and against whom.
@@ -45,6 +51,7 @@ type MatrixCell struct {
 	Mark  string // why the figure cannot decide, or ""
 	Link  string // the evidence: the scenario's section
 	Empty string // why there is no figure ("did not run", "left the run", "failed at c100: ...", "missing: ...")
+	Short string // Empty in a word or two, for the cell; Empty is its title
 }
 
 // buildMatrix ranks each scenario's entries by their headline figure and
@@ -63,8 +70,12 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 		}
 	}
 	for _, sc := range f.Scenarios {
+		if why, no := notHere(f, sc); no {
+			mx.NotHere = append(mx.NotHere, sc.Name+" ("+why+")")
+			continue
+		}
 		h := pickHeadline(f, sc)
-		col := MatrixCol{Scenario: sc.Name, Figure: h.description}
+		col := MatrixCol{Scenario: sc.Name, Figure: h.short()}
 		type entry struct {
 			row  int
 			s    lab.Stat
@@ -131,9 +142,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 				if failed := m.Impls[slices.IndexFunc(m.Impls, func(x ImplInfo) bool { return x.Name == impl.Name })].Failed; failed != "" {
 					cell.Empty = "left the run"
 				}
-				if why, no := notHere(f, sc); no {
-					cell.Empty = "not run on this machine: " + why
-				} else if st, never := neverBack(f, sc, h, impl.Name); never {
+				if st, never := neverBack(f, sc, h, impl.Name); never {
 					cell.Empty = fmt.Sprintf("not back by the window's end in %d of %d trials", st.Summary.NotRecovered, len(st.Trials))
 				} else if why, failed := failedAt(f, sc, h, impl.Name); failed {
 					cell.Empty = why
@@ -146,8 +155,38 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 		}
 		mx.Cols = append(mx.Cols, col)
 	}
+	mx.notes()
 	return mx
 }
+
+// notes fills Notes from the marked cells and each empty cell's Short.
+func (mx *Matrix) notes() {
+	var reasons []string
+	cells := map[string][]string{}
+	for i := range mx.Rows {
+		row := &mx.Rows[i]
+		for j := range row.Cells {
+			c := &row.Cells[j]
+			c.Short, _, _ = strings.Cut(c.Empty, ":")
+			if c.Mark == "" {
+				continue
+			}
+			if !slices.Contains(reasons, c.Mark) {
+				reasons = append(reasons, c.Mark)
+			}
+			cells[c.Mark] = append(cells[c.Mark], row.Impl+" in "+mx.Cols[j].Scenario)
+		}
+	}
+	for _, r := range reasons {
+		if mx.Smoke && r == smokeMark {
+			mx.Notes = append(mx.Notes, r+": every cell (the quick profile's figures show the lab runs, not which server is better)")
+			continue
+		}
+		mx.Notes = append(mx.Notes, r+": "+strings.Join(cells[r], ", "))
+	}
+}
+
+const smokeMark = "smoke test"
 
 // notHere returns why this machine could not run the scenario at all.
 func notHere(f *results.File, sc lab.Scenario) (string, bool) {
@@ -165,7 +204,7 @@ func notHere(f *results.File, sc lab.Scenario) (string, bool) {
 func matrixMark(h headline, st *results.Step, k *lab.Knee, smoke bool) string {
 	switch {
 	case smoke:
-		return "smoke test"
+		return smokeMark
 	case !decisive(h, st, k):
 		if h.figure == "knee" {
 			return "not measurable here: the driver's limit"

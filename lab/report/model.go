@@ -29,7 +29,8 @@ type Model struct {
 	// Banners are the run-wide facts a reader needs before any number:
 	// a smoke-test profile, a machine that drifted.
 	Banners     []string
-	Matrix      Matrix // the first screen
+	Headlines   []Headline // the first screen: which model did best at what
+	Matrix      Matrix     // the first screen, below the headlines
 	Releases    ReleaseView
 	Impls       []ImplInfo
 	Verdicts    []Verdict
@@ -68,6 +69,18 @@ type Verdict struct {
 	Ratios   []Ratio  // every implementation against Against
 	Against  string   // the baseline, or the entry standing in for it where it failed
 	Warnings []string // next to the numbers they touch
+	// Sep is the ranking of the implementations whose figure decides, as
+	// the rank test separates them.
+	Sep Separation
+	// Figure is the headline figure in a few words, for the first screen.
+	Figure string
+}
+
+// Headline is one scenario's answer on the first screen.
+type Headline struct {
+	Scenario, Figure string
+	Chain            string // the ranking, shortened to one line
+	Trials           string
 }
 
 // Ratio is one implementation's headline figure against the baseline's.
@@ -240,6 +253,11 @@ func Build(f *results.File) *Model {
 		m.Scenarios = append(m.Scenarios, scenarioView(f, sc, m))
 		m.Definitions = append(m.Definitions, Definition{Name: sc.File, Text: definition(sc)})
 	}
+	for _, v := range m.Verdicts {
+		if len(v.Sep.Chain) > 0 {
+			m.Headlines = append(m.Headlines, Headline{Scenario: v.Scenario, Figure: v.Figure, Chain: v.Sep.Short(headlineNames), Trials: v.Sep.TrialsText()})
+		}
+	}
 	m.Matrix = buildMatrix(f, m)
 	m.Releases = buildReleases(f)
 	m.Conformance = conformanceMatrix(f)
@@ -299,6 +317,31 @@ type headline struct {
 	higherWins  bool
 	description string
 	why         string // from the scenario file
+}
+
+// headlineNames is how many of a ranking the first screen names before
+// its last: the rest is one click away.
+const headlineNames = 5
+
+// short is the headline figure in a few words.
+func (h headline) short() string {
+	switch h.figure {
+	case "knee":
+		return "knee"
+	case "memory":
+		return "memory per connection"
+	case "p50", "p99":
+		return h.figure + " at " + h.step
+	case "recovery":
+		return "recovery"
+	case "slowdown":
+		return "p90 growth at " + h.step
+	case "lines_per_cpu_second":
+		return "lines per CPU-second at " + h.step
+	case "connections_per_cpu_second":
+		return "connections per CPU-second"
+	}
+	return "answers per second at " + h.step
 }
 
 func pickHeadline(f *results.File, sc lab.Scenario) headline {
@@ -479,7 +522,7 @@ func failedAt(f *results.File, sc lab.Scenario, h headline, impl string) (string
 
 func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	h := pickHeadline(f, sc)
-	v := Verdict{Scenario: sc.Name, Knee: h.figure == "knee"}
+	v := Verdict{Scenario: sc.Name, Knee: h.figure == "knee", Figure: h.short()}
 	v.Decided = "Decided by " + h.description
 	if h.why != "" {
 		v.Decided += ": " + h.why
@@ -547,6 +590,11 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	}
 	es = pick(order)
 	ranked, undecided := pick(rk), pick(un)
+	var names []string
+	for _, e := range ranked {
+		names = append(names, e.impl)
+	}
+	v.Sep = separate(f, sc, h, names)
 	// Warnings are grouped by kind, one line each, naming the
 	// implementations they touch; the details stay in the scenario's table.
 	var kinds []string

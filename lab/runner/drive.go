@@ -34,7 +34,10 @@ func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, he
 	}
 	addr := cfg.Addr
 	if r.plan.Engines.Driver != nil {
-		if addr = r.far[cfg.Addr]; addr == "" {
+		r.mu.Lock()
+		addr = r.far[cfg.Addr]
+		r.mu.Unlock()
+		if addr == "" {
 			return nil, "", fmt.Errorf("%s is published nowhere the driver's machine can reach", cfg.Addr)
 		}
 	}

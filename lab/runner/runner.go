@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -274,7 +275,7 @@ func openRuntime(ctx context.Context, runID string, addr runtime.Address, progre
 }
 
 func newRunner(opts Options, p *Plan, rt *runtime.Runtime, runID string, seed int64) *runner {
-	r := &runner{opts: opts, plan: p, rt: rt, drt: rt, runID: runID, dead: map[string]string{}, failed: map[[3]string]bool{},
+	r := &runner{opts: opts, plan: p, rt: rt, drt: rt, runID: runID, dead: map[string]string{}, judged: map[[2]string]bool{}, failed: map[[3]string]bool{},
 		finished: map[plan.Key]bool{}, seed: seed, began: time.Now(),
 		closedRates: map[[2]string][]float64{}, far: map[string]string{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{},
 		figures: map[string]map[string][]float64{}, spare: map[string]time.Duration{}}
@@ -428,8 +429,10 @@ type runner struct {
 	dcores *metrics.Cores // the driver's core (the lab and the upstream)
 	score  *metrics.Cores // the servers' cores
 	calib  *results.Calibration
+	mu     sync.Mutex           // guards live and far: a phase starts its servers at once
 	live   []*runtime.Container // to remove at the end
 	dead   map[string]string    // implementation → why it is out
+	judged map[[2]string]bool   // impl, mode: passed every case, hostile clients included
 	failed map[[3]string]bool   // impl, scenario, step: the server failed it
 	// sched is the run's trials in order (plan.Make); began is when it
 	// started, for the budget.
@@ -721,7 +724,7 @@ func (r *runner) startGate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the gate to the remote engine's network: %w", err)
 	}
-	r.live = append(r.live, c)
+	r.keep(c)
 	r.rt.SetGate(c)
 	return nil
 }
@@ -736,7 +739,7 @@ func (r *runner) startUpstream(ctx context.Context) error {
 		return err
 	}
 	r.up = c
-	r.live = append(r.live, c)
+	r.keep(c)
 	if r.upm, err = r.rt.Sampler(c); err != nil {
 		return err
 	}
@@ -775,28 +778,23 @@ func (r *runner) phase(ctx context.Context, ph plan.Phase) error {
 			}
 		}
 	}()
-	var started []*server
-	for _, impl := range r.plan.Impls {
-		if _, out := r.dead[impl.Name]; out {
+	started, err := r.startAll(ctx, ph)
+	if err != nil {
+		return err
+	}
+	for _, s := range started {
+		servers[s.impl.Name] = s
+	}
+	for _, s := range started {
+		// Each is judged alone on the server core, then paused: only the
+		// server under test runs during a step.
+		if err := s.c.Unpause(ctx); err != nil {
+			r.markDead(s.impl.Name, "", "", err.Error())
 			continue
 		}
-		if impl.Role == lab.RoleFloor && ph.Mode != lab.Echo {
-			continue // the floor only echoes
-		}
-		s, err := r.startServer(ctx, impl, mode)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			r.markDead(impl.Name, "", "", fmt.Sprintf("did not start in %s mode: %v", mode, err))
-			continue
-		}
-		servers[impl.Name] = s
-		started = append(started, s)
 		r.conform(ctx, s, mode) // one that fails is marked out of the load
-		// Only the server under test runs during a step.
 		if err := s.c.Pause(ctx); err != nil {
-			r.markDead(impl.Name, "", "", err.Error())
+			r.markDead(s.impl.Name, "", "", err.Error())
 		}
 	}
 	notHere := map[string]bool{}
@@ -823,6 +821,59 @@ func (r *runner) phase(ctx context.Context, ph plan.Phase) error {
 	}
 	return nil
 }
+
+// startAll starts the phase's servers, a few at once (a container's start
+// is mostly waiting on dockerd and the runtime's boot), and pauses each as
+// it is up; a server that does not start is out of the run.
+func (r *runner) startAll(ctx context.Context, ph plan.Phase) ([]*server, error) {
+	var impls []lab.Implementation
+	for _, impl := range r.plan.Impls {
+		if _, out := r.dead[impl.Name]; out || impl.Role == lab.RoleFloor && ph.Mode != lab.Echo {
+			continue // the floor only echoes
+		}
+		impls = append(impls, impl)
+	}
+	started := make([]*server, len(impls))
+	errs := make([]error, len(impls))
+	slots := make(chan struct{}, startsAtOnce)
+	var wg sync.WaitGroup
+	for i, impl := range impls {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			s, err := r.startServer(ctx, impl, string(ph.Mode))
+			if err == nil {
+				if err = s.c.Pause(ctx); err != nil {
+					s.sampler.Stop()
+					r.remove(s.c)
+				}
+			}
+			started[i], errs[i] = s, err
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		for _, s := range started {
+			if s != nil {
+				s.sampler.Stop()
+				r.remove(s.c)
+			}
+		}
+		return nil, ctx.Err()
+	}
+	var out []*server
+	for i, s := range started {
+		if errs[i] != nil {
+			r.markDead(impls[i].Name, "", "", fmt.Sprintf("did not start in %s mode: %v", ph.Mode, errs[i]))
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// startsAtOnce bounds the servers a phase starts at once.
+const startsAtOnce = 4
 
 // next runs one trial of the plan, unless the run already has it (a
 // resumed run), its server is out or failed the step, its rung is pruned,
@@ -994,7 +1045,7 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 	if err != nil {
 		return nil, err
 	}
-	r.live = append(r.live, c)
+	r.keep(c)
 	if r.plan.Engines.Driver != nil {
 		// The driver on the other machine dials the published port.
 		far, err := c.Published(ctx, ServerPort)
@@ -1002,7 +1053,9 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 			r.remove(c)
 			return nil, err
 		}
+		r.mu.Lock()
 		r.far[c.Addr(ServerPort)] = far
+		r.mu.Unlock()
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -1029,13 +1082,22 @@ func (s *server) memory() (int64, error) {
 	return smp.WorkingSet, nil
 }
 
+// keep adds a container to those to remove at the end.
+func (r *runner) keep(c *runtime.Container) {
+	r.mu.Lock()
+	r.live = append(r.live, c)
+	r.mu.Unlock()
+}
+
 func (r *runner) remove(c *runtime.Container) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Terminate(ctx); err != nil {
 		r.say("lab: %v", err)
 	}
+	r.mu.Lock()
 	r.live = slices.DeleteFunc(r.live, func(x *runtime.Container) bool { return x == c })
+	r.mu.Unlock()
 }
 
 func (r *runner) cleanup() {
@@ -1045,7 +1107,10 @@ func (r *runner) cleanup() {
 	if r.ref != nil {
 		r.ref.sampler.Stop()
 	}
-	for _, c := range slices.Clone(r.live) {
+	r.mu.Lock()
+	live := slices.Clone(r.live)
+	r.mu.Unlock()
+	for _, c := range live {
 		r.remove(c)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -1079,8 +1144,11 @@ func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
 		}
 	}
 	ok := true
+	// A later phase of the same mode changes only the upstream client:
+	// the hostile clients tried the server's reading and writing already.
+	again := r.judged[[2]string{s.impl.Name, mode}]
 	for _, t := range targets {
-		t.Memory = s.memory
+		t.Memory, t.ContractOnly = s.memory, again
 		b := upstream.Behaviour{Latency: time.Millisecond, Jitter: time.Millisecond}
 		if t.Upstream == conformance.Failing {
 			b = upstream.Behaviour{ErrorRate: 1}
@@ -1095,10 +1163,14 @@ func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
 			return false
 		}
 		failed := conformance.FailedCases(res)
+		name := t.Name()
+		if r.client != "" {
+			name += " (" + r.client + " upstream client)"
+		}
 		r.w.Update(func(f *results.File) {
 			// A resumed run judges again: the newer verdict stands.
-			f.Conformance = slices.DeleteFunc(f.Conformance, func(c results.Conformance) bool { return c.Impl == s.impl.Name && c.Target == t.Name() })
-			f.Conformance = append(f.Conformance, results.Conformance{Impl: s.impl.Name, Target: t.Name(), Passed: len(failed) == 0, Results: res})
+			f.Conformance = slices.DeleteFunc(f.Conformance, func(c results.Conformance) bool { return c.Impl == s.impl.Name && c.Target == name })
+			f.Conformance = append(f.Conformance, results.Conformance{Impl: s.impl.Name, Target: name, Passed: len(failed) == 0, Results: res})
 		})
 		if len(failed) > 0 && ctx.Err() == nil {
 			r.markDead(s.impl.Name, "", "", fmt.Sprintf("failed conformance (%s): %s", t.Name(), strings.Join(failed, ", ")))
@@ -1106,6 +1178,9 @@ func (r *runner) conform(ctx context.Context, s *server, mode string) bool {
 			break
 		}
 		r.say("lab: %s passes conformance (%s, %d cases)", s.impl.Name, t.Name(), len(res)-skipped(res))
+	}
+	if ok {
+		r.judged[[2]string{s.impl.Name, mode}] = true
 	}
 	return ok
 }

@@ -185,7 +185,12 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted without a name, a headline or steps: %+v", s)
 		}
 		for _, p := range lab.Profiles {
-			if spec, ok := s.Profiles[p]; !ok || spec.Duration <= 0 || spec.Warmup < 0 || spec.Trials < 3 {
+			least := 3
+			if p == lab.Quick {
+				least = 2
+			}
+			if spec, ok := s.Profiles[p]; !ok || spec.Duration <= 0 || spec.Warmup < 0 || spec.Trials < least || spec.MaxTrials > maxTrials ||
+				spec.SideTrials > spec.Trials {
 				t.Fatalf("accepted with profile %s %+v (present %v)", p, spec, ok)
 			}
 		}

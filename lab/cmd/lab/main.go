@@ -70,7 +70,7 @@ const usage = `usage:
   lab clean [--all]        remove the containers and networks of runs whose lab process is gone
                            (--all: of runs still going too)
   lab report <run>         rebuild results.json (from trials.jsonl), report.html and the table of a run folder
-  lab compare [--any-profile] [--any-images] [--alpha 0.05] <runA> <runB> [--out file.html]
+  lab compare [--any-profile] [--any-images] [--alpha 0.05] [--fail-worse] <runA> <runB> [--out file.html]
                            figures of two runs, with a rank test on every one
 `
 
@@ -249,6 +249,7 @@ func cmdCompare(args []string, stdout io.Writer) error {
 	fs.BoolVar(&opts.AnyProfile, "any-profile", false, "compare runs of different profiles")
 	fs.BoolVar(&opts.AnyImages, "any-images", false, "compare runs whose servers' images differ (a new runtime, say)")
 	fs.Float64Var(&opts.Alpha, "alpha", 0.05, "significance level of the rank test")
+	failWorse := fs.Bool("fail-worse", false, "exit with status 1 when a figure of B is worse than A's beyond the noise (for CI: a runtime that regressed)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -281,5 +282,8 @@ func cmdCompare(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", path)
+	if worse := m.Worse(); *failWorse && len(worse) > 0 {
+		return fmt.Errorf("%d figures of %s are worse than %s's beyond the noise: %s", len(worse), b.RunID, a.RunID, strings.Join(worse, "; "))
+	}
 	return nil
 }
