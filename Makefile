@@ -12,7 +12,7 @@ GOFILES   := $(shell find go.mod internal go-server lab -name '*.go' -o -name go
 PROFILE   ?= standard
 LAB_ARGS  ?=
 
-.PHONY: all test test-unit lab images base sshd up down clean bench fuzz report
+.PHONY: all test test-unit lab images base sshd up down clean bench fuzz report check-driver
 
 all: test
 
@@ -95,6 +95,12 @@ bench:
 	taskset -c 0 $(GO) test -run '^$$' -bench Fetch -benchtime 20000x ./go-server/bench
 	taskset -c 0 $(GO) test -run '^$$' -bench Idle -benchtime 1x ./go-server/bench
 	taskset -c 0 $(GO) test -run '^$$' -bench Driver ./lab/driver
+
+## check-driver: on a quiet machine, fail when the open loop costs the
+## driver more than 1.2x the closed loop per line (a check over
+## BenchmarkOpenOverClosed's result, pinned as the lab pins the driver)
+check-driver:
+	LINELAB_DRIVER_COST=1 taskset -c 0 $(GO) test -count=1 -run OpenLoopCost -v ./lab/driver
 
 ## fuzz: every fuzz target of the module for FUZZTIME each, found by
 ## `go test -list` so none is left out; what a target finds is kept under

@@ -61,6 +61,11 @@ const (
 	// bigger batches than any closed loop lets it: a rate it could not
 	// sustain, not a knee.
 	OverCapacity = 1.15
+	// MaxOpenOverClosed: the open loop is one epoll loop woken per tick
+	// and should cost the driver about what the closed loop does per
+	// line; a calibration past this says the driver, not the servers, may
+	// be what the open loops measure.
+	MaxOpenOverClosed = 1.2
 )
 
 // Load is what a trial measured about everything but the server.

@@ -55,8 +55,7 @@ func driverRun(ctx context.Context, t *testing.T, opts Options, drv string) *res
 // taken within it: lines per server CPU-second, the geometric mean over
 // the three steps, which must agree within a factor of 1.3 (measured:
 // 1.71 and 1.70; by step 1.48/1.73/1.84 and 1.50/1.75/2.04 in two lab runs),
-// in the standard profile's 1.5 s windows rather than the quick one's
-// 300 ms. Two runs in one process also check that the second still splits
+// in the standard profile's windows rather than the quick one's. Two runs in one process also check that the second still splits
 // the whole machine (it once ran the servers on the first run's driver
 // core). Then an idle step from the container, whose hold the lab measures
 // afterwards.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
 )
 
@@ -158,7 +159,7 @@ func TestDockerKilledAndResumed(t *testing.T) {
 	}
 	for _, sc := range f.Scenarios {
 		for _, st := range sc.Steps {
-			for n := 1; n <= sc.Profiles[f.Profile].Trials; n++ {
+			for n := 1; n <= plan.BaseTrials(sc, st.Name, f.Profile); n++ {
 				if k := fmt.Sprintf("%s/%s/%d", sc.Name, st.Name, n); count[k] != 1 {
 					t.Errorf("trial %s: %d copies; want exactly 1", k, count[k])
 				}

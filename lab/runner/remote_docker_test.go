@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/runtime"
 )
@@ -165,8 +166,8 @@ func TestDockerRemoteSSH(t *testing.T) {
 		for _, s := range f.Steps {
 			trials[s.Scenario] += len(s.Trials)
 		}
-		if trials["echo-pipelined"] != 3 || trials["fetch-sweep"] != 2*3 {
-			t.Errorf("trials by scenario %v: want 3 of echo-pipelined and 6 of fetch-sweep", trials)
+		if want := planned(f); trials["echo-pipelined"] != want["echo-pipelined"] || trials["fetch-sweep"] != want["fetch-sweep"] {
+			t.Errorf("trials by scenario %v: want the plan's %v", trials, want)
 		}
 		if !slices.ContainsFunc(f.Skipped, func(sk results.Skip) bool {
 			return sk.Scenario == "fault-crash" && strings.Contains(sk.Why, "remote engine")
@@ -193,4 +194,15 @@ func TestDockerRemoteSSH(t *testing.T) {
 			t.Errorf("%d steps, want echo-pipelined's", n)
 		}
 	})
+}
+
+// planned is the plan's trials of each scenario of a run, for one server.
+func planned(f *results.File) map[string]int {
+	out := map[string]int{}
+	for _, sc := range f.Scenarios {
+		for _, st := range sc.Steps {
+			out[sc.Name] += plan.BaseTrials(sc, st.Name, f.Profile)
+		}
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/runtime"
 )
@@ -66,7 +67,7 @@ func TestDockerQuickRun(t *testing.T) {
 	if f.Calibration == nil || f.Calibration.Closed <= 0 {
 		t.Errorf("no calibration: %+v", f.Calibration)
 	}
-	plan, err := Resolve(ctx, opts)
+	resolved, err := Resolve(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestDockerQuickRun(t *testing.T) {
 			t.Logf("not run here: %s: %s", sk.Scenario, sk.Why)
 		}
 	}
-	for _, sc := range plan.Scenarios {
+	for _, sc := range resolved.Scenarios {
 		for _, st := range sc.Steps {
 			for _, impl := range opts.Impls {
 				if notHere[sc.Name] {
@@ -99,11 +100,25 @@ func TestDockerQuickRun(t *testing.T) {
 					}
 					continue
 				}
-				if n := count[key{impl, sc.Name, st.Name}]; n != 3 {
-					t.Errorf("%s %s/%s: %d trials run or skipped, want 3", impl, sc.Name, st.Name, n)
+				if n, want := count[key{impl, sc.Name, st.Name}], plan.BaseTrials(sc, st.Name, opts.Profile); n != want {
+					t.Errorf("%s %s/%s: %d trials run or skipped, want the plan's %d", impl, sc.Name, st.Name, n, want)
 				}
 			}
 		}
+	}
+	// Every trial says what it cost around its window, and the run adds
+	// them up.
+	var trials int
+	for _, s := range f.Steps {
+		for _, tr := range s.Trials {
+			trials++
+			if tr.Overhead == nil || tr.Overhead.Total() <= 0 || tr.Kind == "" {
+				t.Errorf("%s %s/%s trial %d: overhead %+v, kind %q", s.Impl, s.Scenario, s.Step, tr.Trial, tr.Overhead, tr.Kind)
+			}
+		}
+	}
+	if f.Time.Trials != trials || f.Time.Windows <= 0 || f.Time.Setup <= 0 || f.Time.Around.Total() <= 0 {
+		t.Errorf("time %+v for %d trials", f.Time, trials)
 	}
 	if f.Canary == nil || f.Canary.N == 0 || f.Seed == 0 {
 		t.Errorf("canary %+v, seed %d: want a canary reading per trial and the seed recorded", f.Canary, f.Seed)
@@ -217,9 +232,13 @@ func TestDockerInterruptedRun(t *testing.T) {
 	if kept != 3 {
 		t.Errorf("%d trials kept; want the 3 finished before the interrupt", kept)
 	}
+	planned := 0 // echo-sweep's trials for one server
+	for _, st := range f.Scenarios[0].Steps {
+		planned += plan.BaseTrials(f.Scenarios[0], st.Name, f.Profile)
+	}
 	assertNothingLeft(t)
 
-	// Resumed, the run does the other 6 and keeps the first 3 as they were.
+	// Resumed, the run does the rest and keeps the first 3 as they were.
 	opts.Progress = testWriter{t}
 	opts.Resume = dir
 	opts.Scenarios = []string{"echo-latency"} // ignored: the run's own plan holds
@@ -248,8 +267,8 @@ func TestDockerInterruptedRun(t *testing.T) {
 			}
 		}
 	}
-	if all != 9 {
-		t.Errorf("%d trials after the resume; want all 9", all)
+	if all != planned {
+		t.Errorf("%d trials after the resume; want all %d", all, planned)
 	}
 	if _, _, err := Run(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "nothing to resume") {
 		t.Errorf("resuming a finished run: %v", err)
@@ -298,15 +317,21 @@ func TestDockerStepFailure(t *testing.T) {
 			skipped++
 		}
 	}
+	want := map[string]int{}
+	for _, sc := range f.Scenarios {
+		for _, st := range sc.Steps {
+			want[sc.Name+"/"+st.Name] = plan.BaseTrials(sc, st.Name, f.Profile)
+		}
+	}
 	// The killed trial is kept when the kill fell in its window (it lands
-	// as soon as the container is unpaused, often before); the two after
+	// as soon as the container is unpaused, often before); the ones after
 	// it are skipped.
-	if trials["echo-sweep/c100"] > 1 || skipped != 2 {
-		t.Errorf("echo-sweep/c100: %d trials, %d skipped as failed; want at most 1 and 2", trials["echo-sweep/c100"], skipped)
+	if trials["echo-sweep/c100"] > 1 || skipped != want["echo-sweep/c100"]-1 {
+		t.Errorf("echo-sweep/c100: %d trials, %d skipped as failed; want at most 1 and %d", trials["echo-sweep/c100"], skipped, want["echo-sweep/c100"]-1)
 	}
 	for _, k := range []string{"echo-sweep/c10", "echo-sweep/c1000", "echo-latency/c1"} {
-		if trials[k] != 3 {
-			t.Errorf("%s: %d trials after the failure, want 3 (%v)", k, trials[k], trials)
+		if trials[k] != want[k] {
+			t.Errorf("%s: %d trials after the failure, want %d (%v)", k, trials[k], want[k], trials)
 		}
 	}
 	assertNothingLeft(t)

@@ -517,6 +517,11 @@ func (r *runner) calibrate(ctx context.Context) error {
 		}
 	}
 	r.calib = c
+	if o, cl := c.DriverUS["open"], c.DriverUS["closed"]; cl > 0 && o/cl > analysis.MaxOpenOverClosed {
+		msg := fmt.Sprintf("the open loop cost the driver %.2f× the closed loop per line in calibration, over %.1f: open-loop latencies may carry the driver's own delay (`make check-driver` checks the driver on a quiet machine)", o/cl, analysis.MaxOpenOverClosed)
+		r.say("lab: %s", msg)
+		r.w.Update(func(f *results.File) { f.Warnings = append(f.Warnings, msg) })
+	}
 	r.say("lab: driver against %s: closed c100 %.0f lines/s (driver %.1f µs/line, server %.1f); pipelined %.0f lines/s (%.2f, %.2f); open at %.0f/s %.0f lines/s (%.1f, %.1f)",
 		c.Against, c.Closed, c.DriverUS["closed"], c.ServerUS["closed"], c.Pipelined, c.DriverUS["pipelined"], c.ServerUS["pipelined"],
 		c.OpenRate, c.Open, c.DriverUS["open"], c.ServerUS["open"])
