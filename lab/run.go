@@ -74,15 +74,16 @@ type Trial struct {
 // Overhead is the time a trial took besides its warm-up and window, by
 // part, in seconds: what makes a run longer than its windows.
 type Overhead struct {
-	Canary float64 `json:"canary"` // the canary's measurement, with its unpause and pause
-	Pause  float64 `json:"pause"`  // unpausing the server under test and pausing it again
-	Quiet  float64 `json:"quiet"`  // waiting for the cores to calm before the step
-	Start  float64 `json:"start"`  // a fresh container (an idle step's, or one renewed)
-	Other  float64 `json:"other"`  // setting the upstream, samples, judging and storing the trial
+	Canary float64 `json:"canary"`           // the canary's measurement, with its unpause and pause
+	Pause  float64 `json:"pause"`            // unpausing the server under test and pausing it again
+	Quiet  float64 `json:"quiet"`            // waiting for the cores to calm before the step
+	Start  float64 `json:"start"`            // a fresh container (an idle step's, or one renewed)
+	Repeat float64 `json:"repeat,omitempty"` // a first attempt set aside because the canary had moved
+	Other  float64 `json:"other"`            // setting the upstream, samples, judging and storing the trial
 }
 
 // Total is the sum of the parts.
-func (o Overhead) Total() float64 { return o.Canary + o.Pause + o.Quiet + o.Start + o.Other }
+func (o Overhead) Total() float64 { return o.Canary + o.Pause + o.Quiet + o.Start + o.Repeat + o.Other }
 
 // Add adds b's parts to o's.
 func (o *Overhead) Add(b Overhead) {
@@ -90,6 +91,7 @@ func (o *Overhead) Add(b Overhead) {
 	o.Pause += b.Pause
 	o.Quiet += b.Quiet
 	o.Start += b.Start
+	o.Repeat += b.Repeat
 	o.Other += b.Other
 }
 

@@ -31,6 +31,10 @@ func TestDockerConformance(t *testing.T) {
 	env := newDockerEnv(t)
 	for _, impl := range env.catalog.Servers {
 		t.Run(impl.Name, func(t *testing.T) {
+			// The servers are judged a few at once (go test -parallel): most
+			// of a setup is waiting, on a container's start or on a case's
+			// clock, and each server has its own containers.
+			t.Parallel()
 			for _, s := range conformance.Setups() {
 				if s.Mode == "fetch" && impl.Role == lab.RoleFloor {
 					continue // the floor only echoes

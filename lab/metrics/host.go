@@ -3,6 +3,7 @@ package metrics
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -98,6 +99,29 @@ func busiest(a, b coreSample) float64 {
 		top = max(top, float64(b.busy[i]-a.busy[i])/all)
 	}
 	return top
+}
+
+// Measure reads the cores now and again after d, and returns the busiest
+// core's busy share over that span (-1 when /proc/stat cannot be read): a
+// look at how busy they are from this moment on, where Busy reads what the
+// ticker sampled, up to an Interval late.
+func (c *Cores) Measure(ctx context.Context, d time.Duration) float64 {
+	a, err := c.read()
+	if err != nil {
+		return -1
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return -1
+	}
+	b, err := c.read()
+	if err != nil {
+		return -1
+	}
+	return busiest(a, b)
 }
 
 func (c *Cores) read() (coreSample, error) {

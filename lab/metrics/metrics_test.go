@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,6 +84,23 @@ func TestCoresBusy(t *testing.T) {
 	}
 	if _, err := parseStat(stat("1 2 3 4 5 6 7 8"), []int{7}, t0); err == nil {
 		t.Error("a core that is not there was found")
+	}
+}
+
+// Measure reads a busy share over the span from now on, and -1 for a look
+// cut short.
+func TestCoresMeasure(t *testing.T) {
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		t.Skip("no /proc/stat")
+	}
+	c := &Cores{cores: []int{0}}
+	if got := c.Measure(context.Background(), 30*time.Millisecond); got < 0 || got > 1 {
+		t.Errorf("Measure %v, want a share", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := c.Measure(ctx, time.Second); got != -1 {
+		t.Errorf("cancelled Measure %v, want -1", got)
 	}
 }
 

@@ -1238,6 +1238,6 @@ func timeSummary(t results.Time) string {
 	if t.Trials > 0 {
 		per = a.Total() / float64(t.Trials)
 	}
-	return fmt.Sprintf("%d trials (%d extra) with %s of warm-ups and windows; around them %s (%.2f s a trial: canary %s, pause %s, quiet wait %s, fresh containers %s, other %s); servers, conformance and calibration %s",
-		t.Trials, t.Extra, sec(t.Windows), sec(a.Total()), per, sec(a.Canary), sec(a.Pause), sec(a.Quiet), sec(a.Start), sec(a.Other), sec(t.Setup))
+	return fmt.Sprintf("%d trials (%d extra) with %s of warm-ups and windows; around them %s (%.2f s a trial: canary %s, pause %s, quiet wait %s, fresh containers %s, trials run again %s, other %s); servers, conformance and calibration %s",
+		t.Trials, t.Extra, sec(t.Windows), sec(a.Total()), per, sec(a.Canary), sec(a.Pause), sec(a.Quiet), sec(a.Start), sec(a.Repeat), sec(a.Other), sec(t.Setup))
 }

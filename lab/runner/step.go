@@ -20,10 +20,9 @@ const (
 	quietBusy   = 0.1
 	driverQuiet = 0.5 // the upstream's idle work and the samplers stay below
 	quietWait   = 2 * time.Second
-	// quietLook is how far back the cores' load is read: two core samples,
-	// long enough to see dockerd settle after a pause, short enough not to
-	// wait out the canary's own load.
-	quietLook = 100 * time.Millisecond
+	// quietLook is how long one look at the cores lasts: five of the
+	// kernel's 10 ms ticks, so a core under 10% busy had none.
+	quietLook = 50 * time.Millisecond
 )
 
 // canaryStep is the fixed reference measured before every trial.
@@ -62,7 +61,8 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, def lab.
 		if attempt == 0 && len(r.canaries) >= 5 && analysis.Repeat(canary, med) && r.repeats[key] < r.repeatBudget(sc) && ctx.Err() == nil {
 			r.repeats[key]++
 			r.say("lab: the canary read %.0f lines/s, %.0f%% off the run's median %.0f: running the trial again", canary, 100*(canary/med-1), med)
-			ov = lab.Overhead{}
+			// The trial set aside is what its repetition cost.
+			ov = lab.Overhead{Repeat: time.Since(began).Seconds()}
 			continue
 		}
 		r.remember(sc, def, t)
@@ -105,7 +105,7 @@ func (r *runner) remember(sc lab.Scenario, def lab.Step, t *lab.Trial) {
 // after it: the machine drifts over seconds to minutes, so a reading a few
 // trials old still says how fast it was, and a canary before every trial
 // cost more than a third of a second each.
-const canaryAge = 5 * time.Second
+const canaryAge = 10 * time.Second
 
 // canaryFor is the canary reading a trial is judged by, and how old it is:
 // the last one while it is younger than canaryAge and was steady (within
@@ -226,23 +226,26 @@ func (r *runner) repeatBudget(sc lab.Scenario) int {
 // quiet waits, up to quietWait, until the server core is calm and the
 // driver core has settled from the pauses and the canary (dockerd and
 // runc run there too), and returns the server core's busy share when the
-// step starts.
+// step starts. Each look reads /proc/stat over quietLook from now, so a
+// calm machine starts the step after one look.
 func (r *runner) quiet(ctx context.Context) float64 {
 	if r.score == nil {
 		return -1
 	}
 	deadline := time.Now().Add(quietWait)
 	for {
-		now := time.Now()
-		b := r.score.Busy(now.Add(-quietLook), now)
-		d := 0.0
+		var b, d float64
 		if r.dcores != nil {
-			d = r.dcores.Busy(now.Add(-quietLook), now)
+			// Both at once: two looks side by side over the same span.
+			done := make(chan float64, 1)
+			go func() { done <- r.dcores.Measure(ctx, quietLook) }()
+			b, d = r.score.Measure(ctx, quietLook), <-done
+		} else {
+			b = r.score.Measure(ctx, quietLook)
 		}
-		if b >= 0 && b < quietBusy && d < driverQuiet || now.After(deadline) || ctx.Err() != nil {
+		if b >= 0 && b < quietBusy && d < driverQuiet || time.Now().After(deadline) || ctx.Err() != nil {
 			return b
 		}
-		sleepCtx(ctx, quietLook/4)
 	}
 }
 
@@ -536,7 +539,7 @@ func (r *runner) estimate() {
 		r.total += t.Cost
 	}
 	if b := r.opts.Budget; b > 0 && r.total > b {
-		r.say("lab: the plan's trials take about %s, over the budget of %s: no extra trials will run", r.total.Round(time.Minute), b)
+		r.say("lab: the plan's trials come to about %s by its estimate (before the ladders are pruned), over the budget of %s: extra trials will run only if the run turns out faster", r.total.Round(time.Minute), b)
 	}
 }
 
