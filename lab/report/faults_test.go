@@ -99,7 +99,7 @@ func TestFaultReport(t *testing.T) {
 				t.Errorf("node's crash cell %+v", c)
 			}
 		case "go-eventloop":
-			if c.Value != "back within 100 ms (100 ms–200 ms)" || c.Rank != 1 {
+			if c.Value != "100 ms" || c.Range != "100 ms–200 ms" || c.Rank != 1 {
 				t.Errorf("go-eventloop's crash cell %+v", c)
 			}
 		}

@@ -77,10 +77,10 @@ const pageHTML = `<!DOCTYPE html>
 
 <h2 id="glance">At a glance</h2>
 {{if .Headlines}}<ul class="headlines" id="headlines">{{range .Headlines}}<li data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a> <span class="hint">{{.Figure}}, {{.Trials}}:</span> {{.Chain}}</li>{{end}}</ul>
-<p class="hint">Best first, among the figures that decide. “&gt;”: the rank test separates the two neighbours (p &lt; 0.05); “~”: their trials cannot tell them apart (benchstat's ~).</p>{{end}}
+<p class="hint">Best first, among the figures that decide. “&gt;”: the rank test separates the two neighbours (p &lt; 0.05); “~”: their trials cannot tell them apart (benchstat's ~); “?”: too few trials for the test to ever tell them apart (it needs {{.TrialsNeeded}} a side).</p>{{end}}
 <table class="glance" id="matrix">
 <tr><th>implementation</th>{{range .Matrix.Cols}}<th data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a><div class="hint">{{.Figure}}{{if .Reference}}, against {{.Reference}}{{end}}</div></th>{{end}}</tr>
-{{range .Matrix.Rows}}<tr data-impl="{{.Impl}}"><th><span class="impl-dot" style="background: {{.Color}}"></span>{{.Impl}}</th>{{range .Cells}}<td{{if .Rank}} style="{{.Style}}" data-rank="{{.Rank}}"{{end}}{{if .Mark}} class="undecided" title="{{.Mark}}"{{else if .Empty}} title="{{.Empty}}"{{end}}><a href="{{.Link}}">{{if .Rank}}<strong>{{.Ratio}}</strong>{{if .Mark}}<sup>*</sup>{{end}}<span class="v">{{.Value}}</span>{{else}}<span class="muted">{{.Short}}</span>{{end}}</a></td>{{end}}</tr>
+{{range .Matrix.Rows}}<tr data-impl="{{.Impl}}"><th><span class="impl-dot" style="background: {{.Color}}"></span>{{.Impl}}</th>{{range .Cells}}<td{{if .Rank}} style="{{.Style}}" data-rank="{{.Rank}}"{{end}}{{if .Mark}} class="undecided" title="{{.Mark}}"{{else if .Empty}} title="{{.Empty}}"{{end}}><a href="{{.Link}}">{{if .Rank}}<strong>{{.Ratio}}</strong>{{if .Mark}}<sup>*</sup>{{end}}<span class="v">{{.Value}}</span>{{if .Range}}<span class="v">{{.Range}}</span>{{end}}{{else}}<span class="muted">{{.Short}}</span>{{end}}</a></td>{{end}}</tr>
 {{end}}</table>
 <p class="hint">Each cell is a scenario's headline figure (named under the scenario) as a ratio to the reference named there: the C floor server where it ran, the physical limit of this machine, else the best implementation; colour ranks the implementations within the scenario, green the best. Every cell links to its evidence; the verdicts below say it in words.{{if .Matrix.NotHere}} Not run on this machine: {{range $i, $n := .Matrix.NotHere}}{{if $i}}; {{end}}{{$n}}{{end}}.{{end}}</p>
 {{if .Matrix.Notes}}<p class="hint">* cannot decide: {{range $i, $n := .Matrix.Notes}}{{if $i}}; {{end}}{{$n}}{{end}}.</p>{{end}}
@@ -100,6 +100,7 @@ const pageHTML = `<!DOCTYPE html>
 <div class="verdict" data-scenario="{{.Scenario}}"{{if .Knee}} data-knee="1"{{end}}>
 <p><strong>{{.Scenario}}.</strong> {{.Text}}</p>
 <p class="hint">{{.Decided}}</p>
+{{if gt (len .Sep.Chain) 1}}<p class="hint">The ranking through the rank test, best first ({{.Sep.TrialsText}}; “&gt;” separated at p &lt; 0.05, “~” not, “?” too few trials to tell): {{.Sep.Text}}.</p>{{end}}
 {{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against {{.Against}}</th><th></th></tr>
 {{range .Ratios}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td class="num">{{.Value}}</td><td class="num{{if .Better}} better{{end}}">{{.Ratio}}</td><td>{{if .DriverBound}}<span class="flag">driver-bound</span>{{end}}{{if .Errors}}<span class="flag err">{{.Errors}} errors</span>{{end}}</td></tr>
 {{end}}</table>{{end}}
@@ -127,14 +128,14 @@ const pageHTML = `<!DOCTYPE html>
 {{.SVG}}
 </figure>{{end}}
 {{if .NotHere}}<p class="warn">Not run on this machine: {{.NotHere}}</p>{{end}}
-{{if .Rows}}<table>
+{{if .Rows}}<div class="wrap"><table>
 <tr><th>implementation</th><th>step</th><th>throughput</th><th>range</th><th>p50</th><th>p99</th><th>p99.9</th><th>lines/CPU-s</th><th title="lines per server CPU-second as a share of the C floor server's at the same step: the physical limit on this machine">of floor</th><th>server cores</th><th title="server CPU per line ÷ the driver's: above 1, the driver spends less on a line than the server">driver headroom</th><th title="the machine's canary before these trials, against the run's median">canary</th><th>memory</th><th>threads</th><th></th></tr>
 {{range .Rows}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Throughput}}</td><td class="num">{{.Range}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.LinesPerCPU}}</td><td class="num">{{.OfFloor}}</td><td class="num">{{.Cores}}</td><td class="num">{{.Headroom}}</td><td class="num">{{.Canary}}</td><td class="num">{{.Memory}}</td><td class="num">{{.Threads}}</td><td>{{range .Flags}}<span class="flag">{{.}}</span>{{end}}</td></tr>
-{{end}}</table>{{end}}
-{{if .Faults}}<table class="faults">
+{{end}}</table></div>{{end}}
+{{if .Faults}}<div class="wrap"><table class="faults">
 <tr><th>implementation</th><th>step</th><th title="from the fault's end (the container running again, the upstream answering again) to the end of the first 100 ms bucket in which the rate was back at 90% of its level before the fault">back within</th><th title="from the fault's start to the first correct answer to a line sent after the fault was over">first answer</th><th title="lines sent and never answered: reset, closed, timed out or unanswered">lines lost</th><th>error lines</th><th title="connects that failed while the server was down">refused connects</th><th title="connections the clients had to open again; the protocol keeps them open through an upstream failure">reconnects</th><th>clients saw</th></tr>
 {{range .Faults}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Recovery}}</td><td class="num">{{.FirstAnswer}}</td><td class="num">{{.Lost}}</td><td class="num">{{.ErrorLines}}</td><td class="num">{{.Refused}}</td><td class="num">{{.Reconnects}}</td><td>{{.Seen}}</td></tr>
-{{end}}</table>
+{{end}}</table></div>
 <p class="hint">Medians over the trials. Clients here retry a failed connect every 10 ms, each connect bounded to 200 ms in a crash step.</p>{{end}}
 {{if .Skipped}}<p class="hint">Not run, to spend the time where the answer is:</p><ul class="muted">{{range .Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </section>
@@ -142,10 +143,10 @@ const pageHTML = `<!DOCTYPE html>
 
 <h2 id="conformance">Conformance</h2>
 <p class="hint">Each implementation against the protocol's cases before any load: ✓ passed, ✗ failed (open it for the details), · does not apply to the modes that ran. An implementation that fails is left out of the load.</p>
-<table class="matrix">
+<div class="wrap"><table class="matrix">
 <tr><th>implementation</th>{{range .Conformance.Cases}}<th class="case">{{.}}</th>{{end}}</tr>
 {{range .Conformance.Rows}}<tr data-impl="{{.Impl}}"><th>{{.Impl}}</th>{{range .Cells}}<td class="{{.State}}">{{if eq .State "pass"}}✓{{else if eq .State "fail"}}<details><summary>✗</summary><pre>{{.Detail}}</pre></details>{{else}}·{{end}}</td>{{end}}</tr>
-{{end}}</table>
+{{end}}</table></div>
 
 <h2 id="code">Code beside the numbers</h2>
 <p class="hint">The handler of each implementation side by side, as the talk showed them, as it was when the run started, with its lines of code (not blank, not only a comment). The talk argued from code like this; the numbers above are what it costs.</p>
@@ -167,8 +168,8 @@ const pageHTML = `<!DOCTYPE html>
 {{range .DriverCost}}<tr><th>driver cost: {{.Key}}</th><td>{{.Value}}</td></tr>{{end}}
 <tr><th>rerun with</th><td><code>{{.Command}}</code></td></tr></table>
 <h3>Images</h3>
-<table><tr><th>implementation</th><th>image</th><th>id</th><th>size</th><th>runtimes</th></tr>
-{{range .Images}}<tr><td>{{.Impl}}</td><td>{{.Ref}}</td><td><code>{{.ID}}</code></td><td class="num">{{.Size}}</td><td>{{.Runtimes}}</td></tr>{{end}}</table>
+<div class="wrap"><table><tr><th>implementation</th><th>image</th><th>id</th><th>size</th><th>runtimes</th></tr>
+{{range .Images}}<tr><td>{{.Impl}}</td><td>{{.Ref}}</td><td><code>{{.ID}}</code></td><td class="num">{{.Size}}</td><td>{{.Runtimes}}</td></tr>{{end}}</table></div>
 <h3>Scenario definitions</h3>
 {{range .Definitions}}<details><summary>{{.Name}}</summary><pre>{{.Text}}</pre></details>{{end}}
 </main>

@@ -44,7 +44,8 @@ type MatrixRow struct {
 // MatrixCell is one implementation's headline figure in one scenario.
 type MatrixCell struct {
 	Ratio string // "0.83×", oriented so that above 1 is better than the reference
-	Value string // the figure with its range over trials
+	Value string // the figure, bare: the column names it
+	Range string // its range over trials, or how many trials agreed
 	Rank  int    // 1 is the best of the scenario; 0: no figure
 	Of    int    // entries ranked in the scenario
 	Style template.CSS
@@ -126,10 +127,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 				rank = i
 			}
 			c.Rank, c.Of = rank+1, len(es)
-			c.Value = format(h, e.s.Center) + rangeText(h, e.s)
-			if e.knee != nil {
-				c.Value = kneeText(*e.knee)
-			}
+			c.Value, c.Range = cellValue(h, e.s, e.knee)
 			c.Ratio = "—"
 			if r, ok := analysis.Relative(e.s.Center, ref.Center, h.higherWins); ok {
 				c.Ratio = fmt.Sprintf("%.2f×", r)
@@ -242,4 +240,33 @@ func stalled(st *results.Step) string {
 		}
 	}
 	return ""
+}
+
+// cellValue is a figure as a matrix cell gives it: the bare value (the
+// column names the figure) and its range over trials; a knee the driver
+// could not reach is "≥".
+func cellValue(h headline, s lab.Stat, k *lab.Knee) (value, rng string) {
+	lo, hi, n := s.Lo, s.Hi, s.N
+	value = bare(h, s.Center)
+	if k != nil {
+		lo, hi, n = k.Lo, k.Hi, k.N
+		switch {
+		case k.Rate == 0 && !k.AtLeast:
+			value = "below the lowest rate"
+		case k.Rate == 0:
+			value = "not measurable here"
+		default:
+			value = results.Count(k.Rate) + "/s"
+			if k.AtLeast {
+				value = "≥ " + value
+			}
+		}
+	}
+	switch {
+	case n < 2:
+		return value, ""
+	case bare(h, lo) == bare(h, hi):
+		return value, fmt.Sprintf("all %d trials", n)
+	}
+	return value, bare(h, lo) + "–" + bare(h, hi)
 }

@@ -30,6 +30,9 @@ type Model struct {
 	// a smoke-test profile, a machine that drifted.
 	Banners     []string
 	Headlines   []Headline // the first screen: which model did best at what
+	// TrialsNeeded is how many trials a side the rank test needs to call
+	// any difference at level analysis.Alpha.
+	TrialsNeeded int
 	Matrix      Matrix     // the first screen, below the headlines
 	Releases    ReleaseView
 	Impls       []ImplInfo
@@ -253,6 +256,7 @@ func Build(f *results.File) *Model {
 		m.Scenarios = append(m.Scenarios, scenarioView(f, sc, m))
 		m.Definitions = append(m.Definitions, Definition{Name: sc.File, Text: definition(sc)})
 	}
+	m.TrialsNeeded = analysis.TrialsNeeded(analysis.Alpha)
 	for _, v := range m.Verdicts {
 		if len(v.Sep.Chain) > 0 {
 			m.Headlines = append(m.Headlines, Headline{Scenario: v.Scenario, Figure: v.Figure, Chain: v.Sep.Short(headlineNames), Trials: v.Sep.TrialsText()})
@@ -826,23 +830,26 @@ func rangeText(h headline, s lab.Stat) string {
 	if s.N < 2 {
 		return ""
 	}
-	bare := func(v float64) string {
-		switch h.figure {
-		case "memory":
-			return results.Bytes(v)
-		case "p50", "p99":
-			return results.Micros(v)
-		case "recovery":
-			return millis(v)
-		case "slowdown":
-			return fmt.Sprintf("×%.1f", v)
-		}
-		return results.Count(v)
-	}
-	if lo, hi := bare(s.Lo), bare(s.Hi); lo != hi {
+	if lo, hi := bare(h, s.Lo), bare(h, s.Hi); lo != hi {
 		return " (" + lo + "–" + hi + ")"
 	}
 	return fmt.Sprintf(" (all %d trials)", s.N)
+}
+
+// bare is a figure's value in its unit's shortest form, for a place that
+// names the figure already.
+func bare(h headline, v float64) string {
+	switch h.figure {
+	case "memory":
+		return results.Bytes(v)
+	case "p50", "p99":
+		return results.Micros(v)
+	case "recovery":
+		return millis(v)
+	case "slowdown":
+		return fmt.Sprintf("×%.1f", v)
+	}
+	return results.Count(v)
 }
 
 func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {

@@ -48,8 +48,9 @@ func trialValues(f *results.File, sc lab.Scenario, h headline, impl string) []fl
 // Separation is a headline's ranking as the rank test reads it.
 type Separation struct {
 	// Chain is the ranked implementations best first, each joined to the
-	// one before by ">" when the rank test separates the two (p < Alpha)
-	// and by "~" when it cannot tell them apart (benchstat's "~").
+	// one before by ">" when the rank test separates the two (p < Alpha),
+	// by "~" when it cannot tell them apart (benchstat's "~"), and by "?"
+	// when either has too few trials for the test ever to tell them apart.
 	Chain []Link
 	// Trials: the fewest and most trials any of them took.
 	MinTrials, MaxTrials int
@@ -58,7 +59,7 @@ type Separation struct {
 // Link is one implementation in a Separation's chain.
 type Link struct {
 	Impl string
-	Sep  string // ">" or "~" to the one before; "" for the first
+	Sep  string // ">", "~" or "?" to the one before; "" for the first
 }
 
 // separate reads a ranking (impls, best first) through the rank test,
@@ -70,9 +71,13 @@ func separate(f *results.File, sc lab.Scenario, h headline, impls []string) Sepa
 		v := trialValues(f, sc, h, impl)
 		l := Link{Impl: impl}
 		if i > 0 {
-			l.Sep = "~"
-			if analysis.MannWhitney(prev, v) < analysis.Alpha {
+			switch need := analysis.TrialsNeeded(analysis.Alpha); {
+			case len(prev) < need || len(v) < need:
+				l.Sep = "?"
+			case analysis.MannWhitney(prev, v) < analysis.Alpha:
 				l.Sep = ">"
+			default:
+				l.Sep = "~"
 			}
 		}
 		if i == 0 || len(v) < s.MinTrials {
