@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/linelab/linelab/lab"
@@ -76,7 +77,9 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, def lab.
 // remember keeps what later trials are pruned by: echo closed-loop rates,
 // and each trial's ladder of open-loop rungs.
 func (r *runner) remember(sc lab.Scenario, def lab.Step, t *lab.Trial) {
-	if plan.Extras(sc, def.Name) {
+	// The floor is every ranking's reference, never a contender: its
+	// place needs no deciding.
+	if plan.Extras(sc, def.Name) && !r.isFloor(t.Impl) {
 		if v, ok := analysis.TrialFigure(sc.Headline.Figure, *t); ok {
 			key := sc.Name + "/" + def.Name
 			if r.figures[key] == nil {
@@ -101,11 +104,16 @@ func (r *runner) remember(sc lab.Scenario, def lab.Step, t *lab.Trial) {
 	}
 }
 
+// isFloor reports whether impl is the floor server.
+func (r *runner) isFloor(impl string) bool {
+	return slices.ContainsFunc(r.plan.Impls, func(i lab.Implementation) bool { return i.Name == impl && i.Role == lab.RoleFloor })
+}
+
 // canaryAge is how long a steady canary reading stands for the trials
 // after it: the machine drifts over seconds to minutes, so a reading a few
 // trials old still says how fast it was, and a canary before every trial
 // cost more than a third of a second each.
-const canaryAge = 10 * time.Second
+const canaryAge = 15 * time.Second
 
 // canaryFor is the canary reading a trial is judged by, and how old it is:
 // the last one while it is younger than canaryAge and was steady (within
