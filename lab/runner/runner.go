@@ -846,6 +846,7 @@ func (r *runner) startAll(ctx context.Context, ph plan.Phase) ([]*server, error)
 				if err = s.c.Pause(ctx); err != nil {
 					s.sampler.Stop()
 					r.remove(s.c)
+					s = nil
 				}
 			}
 			started[i], errs[i] = s, err
