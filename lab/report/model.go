@@ -28,23 +28,23 @@ type Model struct {
 	Baseline    string
 	// Banners are the run-wide facts a reader needs before any number:
 	// a smoke-test profile, a machine that drifted.
-	Banners     []string
-	Headlines   []Headline // the first screen: which model did best at what
+	Banners   []string
+	Headlines []Headline // the first screen: which model did best at what
 	// TrialsNeeded is how many trials a side the rank test needs to call
 	// any difference at level analysis.Alpha.
 	TrialsNeeded int
-	Matrix      Matrix     // the first screen, below the headlines
-	Releases    ReleaseView
-	Impls       []ImplInfo
-	Verdicts    []Verdict
-	Warnings    []string // run-wide
-	Scenarios   []ScenarioView
-	Conformance ConformanceMatrix
-	Env         []KV
-	Images      []ImageRow
-	Calibration string
-	DriverCost  []KV // the driver's CPU per line against the server's, per loop
-	Definitions []Definition
+	Matrix       Matrix // the first screen, below the headlines
+	Releases     ReleaseView
+	Impls        []ImplInfo
+	Verdicts     []Verdict
+	Warnings     []string // run-wide
+	Scenarios    []ScenarioView
+	Conformance  ConformanceMatrix
+	Env          []KV
+	Images       []ImageRow
+	Calibration  string
+	DriverCost   []KV // the driver's CPU per line against the server's, per loop
+	Definitions  []Definition
 }
 
 // ImplInfo is one implementation with its colour and code.
