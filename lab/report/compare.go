@@ -288,18 +288,7 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 		first := sc.Steps[0].Name
 		return headFig{name: "p90 over the first step's", unit: func(v float64) string { return fmt.Sprintf("×%.2f", v) },
 			sample: func(f *results.File, st *results.Step, _ float64) analysis.Sample {
-				base := find(f, st.Impl, st.Scenario, first)
-				if base == nil {
-					return nil
-				}
-				p90 := func(ts []lab.Trial) map[int]float64 {
-					out := map[int]float64{}
-					for _, t := range ts {
-						out[t.Trial] = float64(t.Latency.P90)
-					}
-					return out
-				}
-				return analysis.Ratios(p90(st.Trials), p90(base.Trials))
+				return slowdownByTrial(f, st, first)
 			}}, true
 	}
 	return headFig{}, false

@@ -19,18 +19,11 @@ func trialValues(f *results.File, sc lab.Scenario, h headline, impl string) []fl
 		}
 		return nil
 	case "slowdown":
-		base, slow := find(f, impl, sc.Name, sc.Steps[0].Name), find(f, impl, sc.Name, h.step)
-		if base == nil || slow == nil {
+		slow := find(f, impl, sc.Name, h.step)
+		if slow == nil {
 			return nil
 		}
-		p90 := func(s *results.Step) map[int]float64 {
-			out := map[int]float64{}
-			for _, t := range s.Trials {
-				out[t.Trial] = float64(t.Latency.P90)
-			}
-			return out
-		}
-		return analysis.Ratios(p90(slow), p90(base))
+		return slowdownByTrial(f, slow, sc.Steps[0].Name)
 	}
 	st := find(f, impl, sc.Name, h.step)
 	if st == nil || sc.Headline == nil {
@@ -117,4 +110,22 @@ func (s Separation) TrialsText() string {
 		return fmt.Sprintf("%d trials each", s.MaxTrials)
 	}
 	return fmt.Sprintf("%d–%d trials each", s.MinTrials, s.MaxTrials)
+}
+
+// slowdownByTrial is a slowdown figure trial by trial: the p90 of step st
+// over the p90 of the scenario's first step, in the same trial; nil
+// without the first step.
+func slowdownByTrial(f *results.File, st *results.Step, first string) analysis.Sample {
+	base := find(f, st.Impl, st.Scenario, first)
+	if base == nil {
+		return nil
+	}
+	p90 := func(ts []lab.Trial) map[int]float64 {
+		out := map[int]float64{}
+		for _, t := range ts {
+			out[t.Trial] = float64(t.Latency.P90)
+		}
+		return out
+	}
+	return analysis.Ratios(p90(st.Trials), p90(base.Trials))
 }

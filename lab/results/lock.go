@@ -192,22 +192,16 @@ func (f *File) Missing() []Missing {
 	// The plan, made again from what the run recorded, says how many
 	// trials each step wants.
 	p := plan.Make(plan.Input{Profile: f.Profile, Impls: f.Implementations, Scenarios: f.Scenarios, Seed: f.Seed})
-	want := map[key]int{}
-	var order []key
+	seen := map[key]bool{}
+	var miss []Missing
 	for _, t := range p.Base() {
 		k := key{t.Impl, t.Scenario, t.Step}
-		if want[k] == 0 {
-			order = append(order, k)
-		}
-		want[k]++
-	}
-	var miss []Missing
-	for _, k := range order {
-		if notHere[k.scen] || out[k.impl] || ended[k] {
+		if seen[k] || notHere[k.scen] || out[k.impl] || ended[k] {
 			continue
 		}
-		if n := have[k]; n < want[k] {
-			miss = append(miss, Missing{Impl: k.impl, Scenario: k.scen, Step: k.step, Have: n, Want: want[k]})
+		seen[k] = true
+		if n, want := have[k], p.Want(k.impl, k.scen, k.step); n < want {
+			miss = append(miss, Missing{Impl: k.impl, Scenario: k.scen, Step: k.step, Have: n, Want: want})
 		}
 	}
 	return miss

@@ -542,10 +542,8 @@ func (r *runner) calibrate(ctx context.Context) error {
 // estimate fills the progress counters from the plan: its trials less
 // those a resumed run has.
 func (r *runner) estimate() {
-	for _, t := range r.sched.Base() {
-		r.all++
-		r.total += t.Cost
-	}
+	base := r.sched.Base()
+	r.all, r.total = len(base), plan.Cost(base)
 	if b := r.opts.Budget; b > 0 && r.total > b {
 		r.say("lab: the plan's trials come to about %s by its estimate (before the ladders are pruned), over the budget of %s: extra trials will run only if the run turns out faster", r.total.Round(time.Minute), b)
 	}
@@ -555,11 +553,7 @@ func (r *runner) estimate() {
 // cost of those not yet run, scaled by how the trials run so far compare
 // with what the plan counted for them.
 func (r *runner) left() time.Duration {
-	left := r.total - r.done
-	if r.counted > 0 && r.spent > 0 {
-		left = time.Duration(float64(left) * float64(r.spent) / float64(r.counted))
-	}
-	return max(left, 0)
+	return max(r.scaled(r.total-r.done), 0)
 }
 
 // addSetup counts time spent outside the trials (servers, conformance,
