@@ -50,7 +50,7 @@ func (r *runner) outOfStep(t plan.Trial) []string {
 // shared evenly by this step and the headline steps after it that may run
 // extra trials. A step that needs less leaves the rest to those after it.
 func (r *runner) grant(key string) time.Duration {
-	spare := r.opts.Budget - budgetMargin - time.Since(r.began) - r.left() - r.setupLeft()
+	spare := r.opts.Budget - budgetMargin(r.opts.Budget) - time.Since(r.began) - r.left() - r.setupLeft()
 	i := slices.Index(r.extraSteps, key)
 	if spare <= 0 || i < 0 {
 		return 0
@@ -59,9 +59,13 @@ func (r *runner) grant(key string) time.Duration {
 }
 
 // budgetMargin is the part of the budget no extra trial may take: what a
-// run spends that the estimate does not see (building the command, the
-// images' check, the report at the end, a trial run again).
-const budgetMargin = 2 * time.Minute
+// run spends that the estimate does not see (make's check of the images
+// and building the command before the run's clock starts, the report at
+// the end, a trial run again), a tenth of the budget and at least two
+// minutes.
+func budgetMargin(budget time.Duration) time.Duration {
+	return max(2*time.Minute, budget/10)
+}
 
 // scaled is a planned cost as the trials so far ran against the plan.
 func (r *runner) scaled(d time.Duration) time.Duration {
