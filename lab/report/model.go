@@ -302,7 +302,7 @@ func shortID(id string) string {
 func banners(f *results.File) []string {
 	var out []string
 	if f.Profile == lab.Quick {
-		out = append(out, "Smoke-test profile: windows of a few hundred milliseconds. These figures show that the lab and every server run; do not compare servers by them. Use the standard or thorough profile for that.")
+		out = append(out, "Smoke-test profile: one trial a step in windows of a few hundred milliseconds, conformance without the hostile clients. These figures show that the lab and every server run; do not compare servers by them. Use the standard or thorough profile for that.")
 	}
 	if c := f.Canary; c != nil && c.Median > 0 {
 		if analysis.RunDrifted(c.Median, c.Lo, c.Hi, c.Drifted, c.N) {

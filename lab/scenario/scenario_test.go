@@ -187,7 +187,7 @@ func FuzzParse(f *testing.F) {
 		for _, p := range lab.Profiles {
 			least := 3
 			if p == lab.Quick {
-				least = 2
+				least = 1
 			}
 			if spec, ok := s.Profiles[p]; !ok || spec.Duration <= 0 || spec.Warmup < 0 || spec.Trials < least || spec.MaxTrials > maxTrials ||
 				spec.SideTrials > spec.Trials {
