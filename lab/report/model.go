@@ -612,7 +612,10 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			// Oriented so that > 1 always means "better than the
 			// baseline"; its interval combines both ranges.
 			r.Ratio = fmt.Sprintf("%.2f× (%.2f–%.2f)", c, lo, hi)
-			if analysis.Noisy(spread(e.s)) || analysis.Noisy(spread(base)) {
+			switch {
+			case e.s.N < 2 && base.N < 2:
+				r.Ratio = fmt.Sprintf("%.2f× (one trial)", c)
+			case analysis.Noisy(spread(e.s)) || analysis.Noisy(spread(base)):
 				r.Ratio = fmt.Sprintf("%.2f× (no interval: noisy trials)", c)
 			}
 			r.Better = lo > 1
@@ -862,7 +865,7 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		row := Row{
 			Impl: s.Impl, Step: s.Step,
 			Throughput: results.Count(sm.Throughput.Center) + "/s",
-			Range:      results.Count(sm.Throughput.Lo) + "–" + results.Count(sm.Throughput.Hi),
+			Range:      throughputRange(sm.Throughput),
 			P50:        results.Micros(sm.P50.Center), P99: results.Micros(sm.P99.Center),
 			P999:        results.Micros(median(s.Trials, func(t lab.Trial) float64 { return float64(t.Latency.P999) })),
 			LinesPerCPU: results.Count(sm.LinesPerCPU.Center), Cores: fmt.Sprintf("%.2f", sm.ServerCores.Center),
@@ -1107,4 +1110,13 @@ func driverKind(e results.Environment) string {
 		return fmt.Sprintf("a linelab/driver container per trial (image %.19s), on the run's network; the canary, and any fault step, from the lab process", e.Images["driver"].ID)
 	}
 	return "the lab process (in-process driver)"
+}
+
+// throughputRange is a step's answers per second over its trials: one
+// trial has none.
+func throughputRange(s lab.Stat) string {
+	if s.N < 2 {
+		return "one trial"
+	}
+	return results.Count(s.Lo) + "–" + results.Count(s.Hi)
 }

@@ -106,7 +106,10 @@ func (s Separation) Short(first int) string {
 
 // TrialsText says how many trials the ranking took.
 func (s Separation) TrialsText() string {
-	if s.MinTrials == s.MaxTrials {
+	switch {
+	case s.MaxTrials == 1:
+		return "one trial each"
+	case s.MinTrials == s.MaxTrials:
 		return fmt.Sprintf("%d trials each", s.MaxTrials)
 	}
 	return fmt.Sprintf("%d–%d trials each", s.MinTrials, s.MaxTrials)

@@ -52,8 +52,12 @@ func WriteTable(w io.Writer, f *File) error {
 			if m.Canary.N > 0 {
 				canary = fmt.Sprintf("%.0f%%", 100*m.Canary.Center)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s [%s–%s]\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.0f\t%s\n",
-				s.Impl, s.Step, Count(m.Throughput.Center), Count(m.Throughput.Lo), Count(m.Throughput.Hi),
+			rng := fmt.Sprintf(" [%s–%s]", Count(m.Throughput.Lo), Count(m.Throughput.Hi))
+			if m.Throughput.N < 2 {
+				rng = ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.0f\t%s\n",
+				s.Impl, s.Step, Count(m.Throughput.Center), rng,
 				Micros(m.P50.Center), Micros(m.P99.Center), Count(m.LinesPerCPU.Center), m.ServerCores.Center,
 				headroom, canary, mem, m.Threads.Center, flags(s))
 		}
@@ -66,7 +70,10 @@ func WriteTable(w io.Writer, f *File) error {
 				if k.AtLeast {
 					rate = "≥ " + rate
 				}
-				fmt.Fprintf(tw, "knee\t%s\t%s [%s–%s] with p99 ≤ %s (%s)\t\t\t\t\t\t\t\t\t\n", k.Impl, rate, Count(k.Lo), Count(k.Hi), Micros(float64(k.BoundUS)), k.Why)
+				if k.N > 1 {
+					rate += fmt.Sprintf(" [%s–%s]", Count(k.Lo), Count(k.Hi))
+				}
+				fmt.Fprintf(tw, "knee\t%s\t%s with p99 ≤ %s (%s)\t\t\t\t\t\t\t\t\t\n", k.Impl, rate, Micros(float64(k.BoundUS)), k.Why)
 			}
 		}
 	}
