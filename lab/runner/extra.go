@@ -58,6 +58,14 @@ func (r *runner) grant(key string) time.Duration {
 	return spare / time.Duration(len(r.extraSteps)-i)
 }
 
+// behind reports whether the run, by the estimate of the rest, will end
+// past its budget (less the margin): then the steps that decide nothing
+// give up their later trials before the headline steps give up anything.
+func (r *runner) behind() bool {
+	b := r.opts.Budget
+	return b > 0 && time.Since(r.began)+r.left()+r.setupLeft() > b-budgetMargin(b)
+}
+
 // budgetMargin is the part of the budget no extra trial may take: what a
 // run spends that the estimate does not see (make's check of the images
 // and building the command before the run's clock starts, the report at

@@ -433,7 +433,9 @@ type runner struct {
 	live   []*runtime.Container // to remove at the end
 	dead   map[string]string    // implementation → why it is out
 	judged map[[2]string]bool   // impl, mode: passed every case, hostile clients included
-	failed map[[3]string]bool   // impl, scenario, step: the server failed it
+	// removing counts the containers being removed in the background.
+	removing sync.WaitGroup
+	failed   map[[3]string]bool // impl, scenario, step: the server failed it
 	// sched is the run's trials in order (plan.Make); began is when it
 	// started, for the budget.
 	sched *plan.Plan
@@ -769,6 +771,7 @@ func (r *runner) phase(ctx context.Context, ph plan.Phase) error {
 	r.say("lab: %s phase: starting the servers on cpuset %s", ph, r.serverCPU())
 	servers := map[string]*server{}
 	defer func() {
+		r.removing.Wait()
 		for _, s := range servers {
 			if s.sampler != nil {
 				s.sampler.Stop()
@@ -900,6 +903,10 @@ func (r *runner) next(ctx context.Context, s *server, t plan.Trial) {
 		return
 	}
 	if r.pruned(s, sc, st, t.Trial) {
+		return
+	}
+	if t.Kind == plan.Side && t.Trial > 1 && r.behind() {
+		r.skip(s, sc, st, t.Trial, "the run's budget: a step that decides nothing keeps one trial while the run is behind its budget")
 		return
 	}
 	var ov lab.Overhead
@@ -1088,6 +1095,18 @@ func (r *runner) keep(c *runtime.Container) {
 	r.mu.Lock()
 	r.live = append(r.live, c)
 	r.mu.Unlock()
+}
+
+// removeLater removes a container that served its trial while the run
+// goes on: stopping it and freeing its connections take longer than
+// starting the next, and nothing measured reads it any more. A phase
+// waits for every removal before its servers go.
+func (r *runner) removeLater(c *runtime.Container) {
+	r.removing.Add(1)
+	go func() {
+		defer r.removing.Done()
+		r.remove(c)
+	}()
 }
 
 func (r *runner) remove(c *runtime.Container) {

@@ -181,10 +181,8 @@ func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.
 		}
 		ov.Start += time.Since(began).Seconds()
 		defer func() {
-			began := time.Now()
 			fresh.sampler.Stop()
-			r.remove(fresh.c)
-			ov.Start += time.Since(began).Seconds()
+			r.removeLater(fresh.c)
 		}()
 		target = fresh
 	} else {
