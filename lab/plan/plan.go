@@ -32,9 +32,10 @@ const (
 )
 
 // Overhead is what the plan counts around every trial for the estimate:
-// the canary, pausing and unpausing, the quiet wait. The run measures the
-// real figure (lab.Trial.Overhead) and the estimate follows it.
-const Overhead = 400 * time.Millisecond
+// the canary, pausing and unpausing, the quiet wait, trials run again,
+// the answers a window still owes. The run measures the real figure
+// (lab.Trial.Overhead; docs/FINDINGS.md) and the estimate follows it.
+const Overhead = 500 * time.Millisecond
 
 // IdleOverhead is added to an idle step's trial: a fresh container, and
 // the ramp to every connection.

@@ -583,8 +583,8 @@ func (r *runner) calibrateLoop(ctx context.Context, name string, step lab.Step, 
 func (r *runner) estimate() {
 	base := r.sched.Base()
 	r.all, r.total = len(base), plan.Cost(base)
-	if b := r.opts.Budget; b > 0 && r.total > b {
-		r.say("lab: the plan's trials come to about %s by its estimate (before the ladders are pruned), over the budget of %s: extra trials will run only if the run turns out faster", r.total.Round(time.Minute), b)
+	if b := r.opts.Budget; b > 0 && r.total > b && len(r.extraSteps) > 0 {
+		r.say("lab: the plan's trials come to about %s by its estimate (before the ladders are pruned), over the budget of %s: extra trials will run only if the run turns out faster, and steps that decide nothing may keep one trial", r.total.Round(time.Minute), b)
 	}
 }
 
