@@ -230,3 +230,26 @@ func TestMatrixMark(t *testing.T) {
 		})
 	}
 }
+
+// A figure of one trial has no range to give: it says so.
+func TestOneTrialHasNoRange(t *testing.T) {
+	t.Parallel()
+	if got := throughputRange(lab.Stat{Center: 4000, Lo: 4000, Hi: 4000, N: 1}); got != "one trial" {
+		t.Errorf("throughputRange of one trial = %q", got)
+	}
+	if got := throughputRange(lab.Stat{Center: 4000, Lo: 3900, Hi: 4100, N: 3}); got != "3.90k–4.10k" {
+		t.Errorf("throughputRange of three trials = %q", got)
+	}
+	for _, c := range []struct {
+		s    Separation
+		want string
+	}{
+		{Separation{MinTrials: 1, MaxTrials: 1}, "one trial each"},
+		{Separation{MinTrials: 4, MaxTrials: 4}, "4 trials each"},
+		{Separation{MinTrials: 4, MaxTrials: 6}, "4–6 trials each"},
+	} {
+		if got := c.s.TrialsText(); got != c.want {
+			t.Errorf("TrialsText(%d–%d) = %q, want %q", c.s.MinTrials, c.s.MaxTrials, got, c.want)
+		}
+	}
+}
