@@ -372,8 +372,8 @@ func (m *CompareModel) Summary() []string {
 	}
 	found := fmt.Sprintf("%d of %d figures changed beyond the noise", m.Changed, len(m.Deltas))
 	if m.Untestable > 0 {
-		found += fmt.Sprintf("; %d could not be tested (\"?\"): with %d and %d trials the rank test can never reach p < %.2g, it needs at least %d trials a run (the thorough profile runs 5)",
-			m.Untestable, m.TrialsA, m.TrialsB, m.Alpha, m.Need)
+		found += fmt.Sprintf("; %d could not be tested (\"?\"): their steps ran fewer than the %d trials a run the rank test needs to reach p < %.2g (steps that decide nothing, ladders, faults; the thorough profile runs 5 everywhere)",
+			m.Untestable, m.Need, m.Alpha)
 	}
 	return append(out, found)
 }

@@ -112,7 +112,7 @@ func TestCompareTooFewTrials(t *testing.T) {
 	if m.Changed != 0 || m.Untestable != len(m.Deltas) {
 		t.Errorf("changed %d, untestable %d of %d: want none called, all untestable", m.Changed, m.Untestable, len(m.Deltas))
 	}
-	if s := strings.Join(m.Summary(), "\n"); !strings.Contains(s, "needs at least 4 trials a run") {
+	if s := strings.Join(m.Summary(), "\n"); !strings.Contains(s, "fewer than the 4 trials a run the rank test needs") {
 		t.Errorf("summary does not say what it would need:\n%s", s)
 	}
 }
