@@ -208,11 +208,13 @@ func checkFault(t *testing.T, s results.Step) {
 // must be in results.json, marked interrupted, and nothing may be left.
 func TestDockerInterruptedRun(t *testing.T) {
 	opts := dockerOptions(t, t.TempDir())
-	opts.Impls = []string{"go-eventloop"}
+	// Two servers: the quick profile runs echo-sweep's three steps once
+	// each, so one server would finish before a fourth trial.
+	opts.Impls = []string{"go-eventloop", "go-goroutine"}
 	opts.Scenarios = []string{"echo-sweep"}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	// Interrupt as the fourth step starts: three trials are stored by then.
+	// Interrupt as the fourth trial starts: three trials are stored by then.
 	opts.Progress = interrupter{testWriter{t}, func() { cancel(errors.New("test interrupt")) }}
 	_, dir, err := Run(ctx, opts)
 	if err == nil {
@@ -232,9 +234,9 @@ func TestDockerInterruptedRun(t *testing.T) {
 	if kept != 3 {
 		t.Errorf("%d trials kept; want the 3 finished before the interrupt", kept)
 	}
-	planned := 0 // echo-sweep's trials for one server
+	planned := 0 // echo-sweep's trials for both servers
 	for _, st := range f.Scenarios[0].Steps {
-		planned += plan.BaseTrials(f.Scenarios[0], st.Name, f.Profile)
+		planned += len(opts.Impls) * plan.BaseTrials(f.Scenarios[0], st.Name, f.Profile)
 	}
 	assertNothingLeft(t)
 
@@ -252,7 +254,7 @@ func TestDockerInterruptedRun(t *testing.T) {
 	first := map[string]lab.Trial{}
 	for _, s := range f.Steps {
 		for _, tr := range s.Trials {
-			first[s.Step+"/"+strconv.Itoa(tr.Trial)] = tr
+			first[s.Impl+"/"+s.Step+"/"+strconv.Itoa(tr.Trial)] = tr
 		}
 	}
 	all := 0
@@ -262,7 +264,7 @@ func TestDockerInterruptedRun(t *testing.T) {
 		}
 		for _, tr := range s.Trials {
 			all++
-			if was, ok := first[s.Step+"/"+strconv.Itoa(tr.Trial)]; ok && was.Throughput != tr.Throughput {
+			if was, ok := first[s.Impl+"/"+s.Step+"/"+strconv.Itoa(tr.Trial)]; ok && was.Throughput != tr.Throughput {
 				t.Errorf("%s trial %d changed on resume: %v, was %v", s.Step, tr.Trial, tr.Throughput, was.Throughput)
 			}
 		}
