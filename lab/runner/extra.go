@@ -50,7 +50,7 @@ func (r *runner) outOfStep(t plan.Trial) []string {
 // shared evenly by this step and the headline steps after it that may run
 // extra trials. A step that needs less leaves the rest to those after it.
 func (r *runner) grant(key string) time.Duration {
-	spare := r.opts.Budget - budgetMargin(r.opts.Budget) - time.Since(r.began) - r.left() - r.setupLeft()
+	spare := r.headroom()
 	i := slices.Index(r.extraSteps, key)
 	if spare <= 0 || i < 0 {
 		return 0
@@ -58,12 +58,18 @@ func (r *runner) grant(key string) time.Duration {
 	return spare / time.Duration(len(r.extraSteps)-i)
 }
 
+// headroom is what the budget, less its margin, leaves after the time so
+// far and the estimate of the rest; negative when the run is behind.
+func (r *runner) headroom() time.Duration {
+	b := r.opts.Budget
+	return b - budgetMargin(b) - time.Since(r.began) - r.left() - r.setupLeft()
+}
+
 // behind reports whether the run, by the estimate of the rest, will end
 // past its budget (less the margin): then the steps that decide nothing
 // give up their later trials before the headline steps give up anything.
 func (r *runner) behind() bool {
-	b := r.opts.Budget
-	return b > 0 && time.Since(r.began)+r.left()+r.setupLeft() > b-budgetMargin(b)
+	return r.opts.Budget > 0 && r.headroom() < 0
 }
 
 // budgetMargin is the part of the budget no extra trial may take: what a

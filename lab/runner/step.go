@@ -495,10 +495,13 @@ func (r *runner) calibrate(ctx context.Context) error {
 	}
 	c := &results.Calibration{Against: "go-eventloop", OpenRate: 40000,
 		DriverUS: map[string]float64{}, ServerUS: map[string]float64{}, DriverCoreBusy: map[string]float64{}}
-	loops := map[string]lab.Step{
-		"closed":    {Loop: lab.Closed, Connections: 100, Depth: 1},
-		"pipelined": {Loop: lab.Closed, Connections: 50, Depth: 16},
-		"open":      {Loop: lab.Open, Connections: 50, Rate: int(c.OpenRate)},
+	loops := map[string]struct {
+		step lab.Step
+		rate *float64
+	}{
+		"closed":    {lab.Step{Loop: lab.Closed, Connections: 100, Depth: 1}, &c.Closed},
+		"pipelined": {lab.Step{Loop: lab.Closed, Connections: 50, Depth: 16}, &c.Pipelined},
+		"open":      {lab.Step{Loop: lab.Open, Connections: 50, Rate: int(c.OpenRate)}, &c.Open},
 	}
 	order := []string{"pipelined"}
 	for range rounds {
@@ -506,7 +509,7 @@ func (r *runner) calibrate(ctx context.Context) error {
 	}
 	got := map[string][]calibration{}
 	for _, name := range order {
-		m, err := r.calibrateLoop(ctx, name, loops[name], d)
+		m, err := r.calibrateLoop(ctx, name, loops[name].step, d)
 		if err != nil {
 			return err
 		}
@@ -525,15 +528,7 @@ func (r *runner) calibrate(ctx context.Context) error {
 		if r.dcores != nil {
 			c.DriverCoreBusy[name] = med(func(m calibration) float64 { return m.busy })
 		}
-		rate := med(func(m calibration) float64 { return m.rate })
-		switch name {
-		case "closed":
-			c.Closed = rate
-		case "pipelined":
-			c.Pipelined = rate
-		case "open":
-			c.Open = rate
-		}
+		*loops[name].rate = med(func(m calibration) float64 { return m.rate })
 	}
 	r.calib = c
 	if o, cl := c.DriverUS["open"], c.DriverUS["closed"]; cl > 0 && o/cl > analysis.MaxOpenOverClosed {
