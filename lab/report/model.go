@@ -77,6 +77,10 @@ type Verdict struct {
 	Sep Separation
 	// Figure is the headline figure in a few words, for the first screen.
 	Figure string
+	// Unranked says, in a few words, which implementations had a figure
+	// that could not decide and why ("12 more not ranked: …"); "" when
+	// every one was ranked.
+	Unranked string
 }
 
 // Headline is one scenario's answer on the first screen.
@@ -84,6 +88,7 @@ type Headline struct {
 	Scenario, Figure string
 	Chain            string // the ranking, shortened to one line
 	Trials           string
+	Unranked         string // those left out of the ranking, and why
 }
 
 // Ratio is one implementation's headline figure against the baseline's.
@@ -259,7 +264,7 @@ func Build(f *results.File) *Model {
 	m.TrialsNeeded = analysis.TrialsNeeded(analysis.Alpha)
 	for _, v := range m.Verdicts {
 		if len(v.Sep.Chain) > 0 {
-			m.Headlines = append(m.Headlines, Headline{Scenario: v.Scenario, Figure: v.Figure, Chain: v.Sep.Short(headlineNames), Trials: v.Sep.TrialsText()})
+			m.Headlines = append(m.Headlines, Headline{Scenario: v.Scenario, Figure: v.Figure, Chain: v.Sep.Short(headlineNames), Trials: v.Sep.TrialsText(), Unranked: v.Unranked})
 		}
 	}
 	m.Matrix = buildMatrix(f, m)
@@ -686,6 +691,16 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 					text += " (their trials overlap: no clear winner)"
 				}
 			}
+		}
+	}
+	if n := len(undecided); n > 0 {
+		why := "bound by the driver or the upstream"
+		if h.figure == "knee" {
+			why = "the driver could not offer enough load to find their knees"
+		}
+		v.Unranked = fmt.Sprintf("%d more not ranked: %s", n, why)
+		if n == 1 {
+			v.Unranked = fmt.Sprintf("%s not ranked: %s", undecided[0].impl, strings.Replace(why, "their knees", "its knee", 1))
 		}
 	}
 	if len(undecided) > len(contested) && len(ranked) > 0 {
