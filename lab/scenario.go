@@ -80,6 +80,7 @@ type Mode string
 const (
 	Echo  Mode = "echo"  // answer "echo: " and the payload
 	Fetch Mode = "fetch" // ask the upstream translator, answer with its reply
+	Work  Mode = "work"  // chain N SHA-256 rounds, answer with the digest (v1.2)
 )
 
 // The upstream-client disciplines of the protocol (UPSTREAM_CLIENT).

@@ -2,8 +2,10 @@
 // every connection's bytes and answers them from callbacks. It is Go's answer
 // to the demo's node.js and Twisted servers.
 //
-// Echo mode answers inside the read callback, all complete lines of one read
-// in one write, straight to the socket; a client that reads slower than it
+// Echo and work mode answer inside the read callback, all complete lines of
+// one read in one write, straight to the socket (work mode computes there,
+// on the loop, as an event-loop handler is written: a heavy line holds up
+// every connection of its loop); a client that reads slower than it
 // sends gets a backlog written from a goroutine (see backlog). Fetch mode
 // must never block a loop: each request gets a slot in its connection's
 // queue and a goroutine that asks the upstream; the loop writes the queue's
@@ -198,7 +200,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if n == 0 {
 			break
 		}
-		out = lineproto.AppendEcho(out, p)
+		out = h.mode.Answer(out, p) // work mode computes here, on the loop
 		used += n
 	}
 	if e != nil {

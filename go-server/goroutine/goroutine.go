@@ -4,7 +4,8 @@
 // runtime's netpoller does what gevent's hub does, without monkey-patching.
 //
 // Requests on one connection are answered one after another, so answers are
-// in order by construction. Answers are flushed when no further request is
+// in order by construction; work mode computes on the connection's own
+// goroutine, which the runtime preempts like a thread. Answers are flushed when no further request is
 // already buffered, so pipelined requests share one write.
 package goroutine
 
@@ -117,7 +118,7 @@ func (s *srv) handle(ctx context.Context, c net.Conn) {
 		if s.mode == server.Fetch {
 			out = s.fetcher.AppendAnswer(ctx, out[:0], p)
 		} else {
-			out = lineproto.AppendEcho(out[:0], p)
+			out = s.mode.Answer(out[:0], p) // work mode computes here, on the connection's goroutine
 		}
 		if w.WriteLine(out) != nil {
 			return

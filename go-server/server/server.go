@@ -10,15 +10,28 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/linelab/linelab/internal/lineproto"
 )
 
-// Mode is what a server answers: an echo, or the upstream's translation.
+// Mode is what a server answers: an echo, the upstream's translation, or
+// the digest of a computation (v1.2).
 type Mode string
 
 const (
 	Echo  Mode = "echo"
 	Fetch Mode = "fetch"
+	Work  Mode = "work"
 )
+
+// Answer appends the answer of an echo or work line to dst (fetch mode's
+// answers come from an Upstream).
+func (m Mode) Answer(dst, p []byte) []byte {
+	if m == Work {
+		return lineproto.AppendWork(dst, p)
+	}
+	return lineproto.AppendEcho(dst, p)
+}
 
 // Client is the upstream-client discipline (UPSTREAM_CLIENT).
 type Client string
@@ -123,8 +136,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Port < 0 || c.Port > 65535:
 		return fmt.Errorf("PORT=%d: want 0 to 65535", c.Port)
-	case c.Mode != Echo && c.Mode != Fetch:
-		return fmt.Errorf("MODE=%q: want echo or fetch", c.Mode)
+	case c.Mode != Echo && c.Mode != Fetch && c.Mode != Work:
+		return fmt.Errorf("MODE=%q: want echo, fetch or work", c.Mode)
 	case c.Model != Goroutine && c.Model != EventLoop:
 		return fmt.Errorf("MODEL=%q: want goroutine or eventloop", c.Model)
 	case c.UpstreamClient != PerRequest && c.UpstreamClient != Pooled:

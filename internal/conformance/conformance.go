@@ -44,7 +44,7 @@ const (
 // Target is a server under judgement.
 type Target struct {
 	Addr     string   `json:"addr"`               // host:port
-	Mode     string   `json:"mode"`               // "echo" or "fetch"
+	Mode     string   `json:"mode"`               // "echo", "fetch" or "work"
 	Upstream Upstream `json:"upstream,omitempty"` // in fetch mode, how its upstream behaves
 	// Client is the server's UPSTREAM_CLIENT, where the caller knows it.
 	Client string `json:"client,omitempty"`
@@ -92,8 +92,9 @@ type Result struct {
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
-// cases is every case, in a fixed order: the contract, then hostile clients.
-var cases = slices.Concat(contract, hostile)
+// cases is every case, in a fixed order: the contract, work mode's, then
+// hostile clients.
+var cases = slices.Concat(contract, workCases, hostile)
 
 // Cases returns every case, in a fixed order.
 func Cases() []Case { return cases }
@@ -186,8 +187,11 @@ func broken(t Target) bool { return t.Mode == "fetch" && t.Upstream != Healthy }
 
 // answer is what the contract says a healthy target answers to payload p.
 func (t Target) answer(p []byte) []byte {
-	if t.Mode == "fetch" {
+	switch t.Mode {
+	case "fetch":
 		return lineproto.AppendEcho(nil, []byte(upstream.Translate(string(p))))
+	case "work":
+		return lineproto.AppendWork(nil, p)
 	}
 	return lineproto.AppendEcho(nil, p)
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // TestDockerConformance judges every server of compose.yaml, each in its own
-// container, in every setup of the suite (echo; fetch against a healthy,
+// container, in every setup of the suite (echo; work; fetch against a healthy,
 // failing, refusing, slow, redirecting, oversized and dripping upstream, with
 // each client discipline), with the suite that judges the Go servers
 // in-process. It needs the images (`make images`); a missing engine fails it.
@@ -36,7 +36,7 @@ func TestDockerConformance(t *testing.T) {
 			// clock, and each server has its own containers.
 			t.Parallel()
 			for _, s := range conformance.Setups() {
-				if s.Mode == "fetch" && impl.Role == lab.RoleFloor {
+				if s.Mode != "echo" && impl.Role == lab.RoleFloor {
 					continue // the floor only echoes
 				}
 				t.Run(s.Name(), func(t *testing.T) {

@@ -31,10 +31,13 @@ var Clients = []string{"pooled", "per-request"}
 // Healthy behaviour: jitter, so that fetches finish out of order.
 var healthyBehaviour = upstream.Behaviour{Latency: time.Millisecond, Jitter: time.Millisecond}
 
-// Setups returns echo mode once, then every upstream of fetch mode with each
-// client discipline.
+// Setups returns echo mode once, work mode once, then every upstream of
+// fetch mode with each client discipline.
 func Setups() []Setup {
-	out := []Setup{{Target: Target{Mode: "echo"}, TimeoutMS: "5000", Client: "pooled", Refused: true}}
+	out := []Setup{
+		{Target: Target{Mode: "echo"}, TimeoutMS: "5000", Client: "pooled", Refused: true},
+		{Target: Target{Mode: "work"}, TimeoutMS: "5000", Client: "pooled", Refused: true},
+	}
 	for _, client := range Clients {
 		for _, s := range []Setup{
 			{Target: Target{Upstream: Healthy}, Behaviour: healthyBehaviour},

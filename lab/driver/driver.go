@@ -57,6 +57,9 @@ type Config struct {
 	Duration time.Duration
 	// Answer gives the exact answer line the server owes for a payload.
 	Answer func(payload []byte) []byte
+	// Variant gives the i-th distinct payload of the step (Variants);
+	// nil numbers the step's payload, as echo and fetch mode do.
+	Variant func(payload string, i int) []byte
 	// Hold, for idle steps, is called while every connection is open and
 	// idle, before the trickle (the caller samples memory then).
 	Hold func()
@@ -185,7 +188,7 @@ type run struct {
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
-	r := &run{parent: ctx, cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Answer), hist: newRecorder(), uncorr: newRecorder(), lag: NewHistogram()}
+	r := &run{parent: ctx, cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Variant, cfg.Answer), hist: newRecorder(), uncorr: newRecorder(), lag: NewHistogram()}
 	r.start = time.Now()
 	r.measureFrom = r.start.Add(cfg.Warmup)
 	r.end = r.measureFrom.Add(cfg.Duration)

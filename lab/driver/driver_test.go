@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -352,5 +353,62 @@ func TestOpenLoopTimesFromArrival(t *testing.T) {
 	}
 	if p := res.Latency.ValueAtQuantile(50); p < lo || p > hi {
 		t.Errorf("corrected p50 %d µs, want %d–%d", p, lo, hi)
+	}
+}
+
+// TestWorkVariants: a work step's payloads are 64 distinct valid numbers
+// whose N stays within 64 of the step's (within 1% from N = 1,000), at
+// every size the protocol allows, so the lines cost the server alike.
+func TestWorkVariants(t *testing.T) {
+	t.Parallel()
+	variant := Variants(lab.Work)
+	for _, payload := range []string{"0", "7", "99", "100", "5000", "999999", "1000000"} {
+		n, _ := strconv.Atoi(payload)
+		seen := map[string]bool{}
+		for i := range variants {
+			p := variant(payload, i)
+			v, ok := lineproto.ParseWork(p)
+			if !ok {
+				t.Fatalf("%s: variant %d is %q, not a valid work payload", payload, i, p)
+			}
+			if d := v - n; d < -variants || d > variants || n >= 1000 && 100*abs(d) > n {
+				t.Errorf("%s: variant %d is %q, N %d too far from the step's", payload, i, p, v)
+			}
+			seen[string(p)] = true
+		}
+		if n >= 100 && len(seen) != variants { // below 100 a few repeat: such lines are no work at all
+			t.Errorf("%s: %d distinct payloads of %d", payload, len(seen), variants)
+		}
+	}
+}
+
+func abs(x int) int { return max(x, -x) }
+
+// TestWorkMode drives the goroutine server in work mode, closed and open:
+// every answer is a digest the driver computed for that line.
+func TestWorkMode(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { goroutine.Serve(ctx, ln, server.Work, nil); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for _, st := range []lab.Step{
+		{Loop: lab.Closed, Connections: 4, Depth: 2, Payload: "200"},
+		{Loop: lab.Open, Connections: 4, Rate: 500, Payload: "200"},
+	} {
+		res, err := Run(context.Background(), Config{
+			Addr: ln.Addr().String(), Step: st, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond,
+			Answer: Answers(lab.Work), Variant: Variants(lab.Work),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Lines == 0 || len(res.Errors) > 0 {
+			t.Errorf("%s loop: %d lines, errors %v (%s)", st.Loop, res.Lines, res.Errors, res.FirstError)
+		}
 	}
 }

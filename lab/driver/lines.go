@@ -2,10 +2,11 @@ package driver
 
 import (
 	"bytes"
-	"fmt"
 	"sync"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/linelab/linelab/lab"
 )
 
 // variants is how many distinct lines a step sends in turn. Each carries its
@@ -20,10 +21,13 @@ type lines struct {
 	index  map[string]int
 }
 
-func newLines(payload string, answer func([]byte) []byte) *lines {
+func newLines(payload string, variant func(string, int) []byte, answer func([]byte) []byte) *lines {
+	if variant == nil {
+		variant = Variants(lab.Echo)
+	}
 	l := &lines{index: map[string]int{}}
 	for i := range variants {
-		p := fmt.Appendf(nil, "%s #%d", payload, i)
+		p := variant(payload, i)
 		l.req = append(l.req, append(p, '\n'))
 		a := answer(p)
 		l.answer = append(l.answer, a)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -22,7 +23,7 @@ import (
 // Events, one JSON object per line of its output.
 type Job struct {
 	Addr        string        `json:"addr"`
-	Mode        lab.Mode      `json:"mode"` // echo or fetch: which answers the server owes
+	Mode        lab.Mode      `json:"mode"` // echo, fetch or work: which lines to send and which answers the server owes
 	Step        lab.Step      `json:"step"`
 	Warmup      time.Duration `json:"warmup_ns"`
 	Duration    time.Duration `json:"duration_ns"`
@@ -32,11 +33,37 @@ type Job struct {
 }
 
 // Answers gives the exact answer line a server owes for a payload in mode.
+// A work answer is computed here once per distinct payload (a step sends
+// only a few), so checking it costs the driver a compare, not the work.
 func Answers(mode lab.Mode) func(payload []byte) []byte {
-	if mode == "fetch" {
+	switch mode {
+	case lab.Fetch:
 		return func(p []byte) []byte { return lineproto.AppendEcho(nil, []byte(upstream.Translate(string(p)))) }
+	case lab.Work:
+		return func(p []byte) []byte { return lineproto.AppendWork(nil, p) }
 	}
 	return func(p []byte) []byte { return lineproto.AppendEcho(nil, p) }
+}
+
+// Variants gives the i-th of a step's distinct payloads in mode: the
+// step's payload numbered, so that an answer to another line is told from
+// a wrong one. In work mode the payloads must cost alike, so N itself
+// varies as little as it can: first in its leading zeros (which change
+// the digest, not the work), then by one per round of widths.
+func Variants(mode lab.Mode) func(payload string, i int) []byte {
+	if mode == lab.Work {
+		return func(payload string, i int) []byte {
+			n, _ := strconv.Atoi(payload) // the loader checked it
+			digits := len(strconv.Itoa(n))
+			widths := 8 - digits // digits to 7
+			v := n + i/widths
+			if len(strconv.Itoa(v)) > digits || v > lineproto.MaxWork {
+				v = max(n-i/widths, 0)
+			}
+			return fmt.Appendf(nil, "%0*d", digits+i%widths, v)
+		}
+	}
+	return func(payload string, i int) []byte { return fmt.Appendf(nil, "%s #%d", payload, i) }
 }
 
 // HoldFor is how long a driver in another process holds an idle step's
@@ -47,7 +74,7 @@ const HoldFor = 500 * time.Millisecond
 // Config is the job as the driver runs it; hold is called as Config.Hold.
 func (j Job) Config(hold func()) Config {
 	return Config{
-		Addr: j.Addr, Step: j.Step, Warmup: j.Warmup, Duration: j.Duration, Answer: Answers(j.Mode),
+		Addr: j.Addr, Step: j.Step, Warmup: j.Warmup, Duration: j.Duration, Answer: Answers(j.Mode), Variant: Variants(j.Mode),
 		Grace: j.Grace, Timeline: j.Timeline, DialTimeout: j.DialTimeout, Hold: hold,
 	}
 }

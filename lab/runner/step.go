@@ -281,7 +281,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	}
 	cfg := driver.Config{
 		Addr: s.c.Addr(ServerPort), Step: def, Warmup: spec.Warmup.D(), Duration: spec.Duration.D(),
-		Answer: driver.Answers(sc.Mode),
+		Answer: driver.Answers(sc.Mode), Variant: driver.Variants(sc.Mode),
 	}
 	undo, ok := r.inject(ctx, s, sc, def, &cfg)
 	if !ok {

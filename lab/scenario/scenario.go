@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/linelab/linelab/internal/lineproto"
 	"github.com/linelab/linelab/lab"
 )
 
@@ -225,8 +226,8 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 	case s.Name != base:
 		v.add(at(n, "name"), "name %q differs from the file name %q", s.Name, base)
 	}
-	if s.Mode != lab.Echo && s.Mode != lab.Fetch {
-		v.add(at(n, "mode"), "mode %q: want echo or fetch", s.Mode)
+	if s.Mode != lab.Echo && s.Mode != lab.Fetch && s.Mode != lab.Work {
+		v.add(at(n, "mode"), "mode %q: want echo, fetch or work", s.Mode)
 	}
 	if s.Upstream != nil {
 		if s.Mode != "fetch" {
@@ -342,6 +343,13 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 }
 
 func (v *validator) step(s *lab.Scenario, st *lab.Step, n *yaml.Node) {
+	if s.Mode == lab.Work {
+		// The driver numbers a work step's lines by N itself, so N must be
+		// a plain number it can move by a few.
+		if k, ok := lineproto.ParseWork([]byte(st.Payload)); !ok || strconv.Itoa(k) != st.Payload {
+			v.add(at(n, "payload"), "payload %q: work mode needs the number of SHA-256 rounds, 0 to %d, without leading zeros", st.Payload, lineproto.MaxWork)
+		}
+	}
 	if st.Payload == "" {
 		st.Payload = DefaultPayload
 	}

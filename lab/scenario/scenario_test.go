@@ -62,7 +62,13 @@ func TestParseErrors(t *testing.T) {
 		{"negative server cores", strings.Replace(good, "mode: echo", "mode: echo\nserver_cores: -1", 1),
 			"scenarios/x.yaml:3: server_cores -1: want the fewest cores the servers need, or leave it out"},
 		{"bad mode", strings.Replace(good, "mode: echo", "mode: shout", 1),
-			`scenarios/x.yaml:2: mode "shout": want echo or fetch`},
+			`scenarios/x.yaml:2: mode "shout": want echo, fetch or work`},
+		{"work without a number", strings.Replace(good, "mode: echo", "mode: work", 1),
+			`scenarios/x.yaml:7: payload "": work mode needs the number of SHA-256 rounds, 0 to 1000000, without leading zeros`},
+		{"work over the limit", strings.Replace(strings.Replace(good, "mode: echo", "mode: work", 1), "connections: 2}", "connections: 2, payload: '1000001'}", 1),
+			`scenarios/x.yaml:7: payload "1000001": work mode needs the number of SHA-256 rounds, 0 to 1000000, without leading zeros`},
+		{"work with leading zeros", strings.Replace(strings.Replace(good, "mode: echo", "mode: work", 1), "connections: 2}", "connections: 2, payload: '0100'}", 1),
+			`scenarios/x.yaml:7: payload "0100": work mode needs the number of SHA-256 rounds, 0 to 1000000, without leading zeros`},
 		{"name differs", strings.Replace(good, "name: x", "name: y", 1),
 			`scenarios/x.yaml:1: name "y" differs from the file name "x"`},
 		{"bad duration", strings.Replace(good, "duration: 1s", "duration: soon", 1),
@@ -218,4 +224,15 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseWork(t *testing.T) {
+	t.Parallel()
+	s, err := Parse("scenarios/x.yaml", []byte(strings.Replace(strings.Replace(good, "mode: echo", "mode: work", 1), "connections: 2}", "connections: 2, payload: 1000}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Mode != lab.Work || s.Steps[0].Payload != "1000" {
+		t.Errorf("mode %q, payload %q; want work and 1000", s.Mode, s.Steps[0].Payload)
+	}
 }

@@ -14,10 +14,11 @@ import aiohttp
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
 from labconf import (  # noqa: E402
-    DRAIN_SECONDS, MAX_BODY, MAX_LINE, TOO_LONG, Config, answer, echo, payload, upstream_error,
+    DRAIN_SECONDS, MAX_BODY, MAX_LINE, TOO_LONG, Config, answer, echo, payload, upstream_error, work,
 )
 
 config = Config("asyncio")
+respond = work if config.mode == "work" else echo  # work mode computes here, where the handler runs
 session = None  # aiohttp.ClientSession, made on the running loop
 
 
@@ -63,7 +64,7 @@ async def handle(reader, writer):
                 await drain(reader)
                 break
             data = payload(line)
-            writer.write(await fetch(data) if config.mode == "fetch" else echo(data))
+            writer.write(await fetch(data) if config.mode == "fetch" else respond(data))
             await writer.drain()
     except OSError:
         pass  # a reset or vanished client ends only its own coroutine

@@ -1,6 +1,7 @@
 """What every Python reference server shares: the contract's environment and
 the few byte strings of the protocol. Everything about concurrency stays in
 each server's own file, where the reader should see it."""
+import hashlib
 import http.client
 import os
 import socket
@@ -13,6 +14,8 @@ TOO_LONG = b"error: line too long\n"
 MAX_BODY = 1 << 20  # the largest upstream body a server accepts
 POOL_SIZE = 1024  # idle upstream connections kept under UPSTREAM_CLIENT=pooled
 DRAIN_SECONDS = 1.0  # after too-long: how long to drop what the client still sends
+MAX_WORK = 1000000  # the largest N of a work line (v1.2)
+WORK_ERROR = b"error: work: want a decimal number from 0 to 1000000\n"
 MAX_IN_PROGRESS = 64  # requests of one connection in progress before its server stops reading it (v1.2)
 
 
@@ -30,8 +33,8 @@ class Config:
         self.client = os.environ.get("UPSTREAM_CLIENT", "pooled") or "pooled"
         if self.client not in ("pooled", "per-request"):
             self.fail("UPSTREAM_CLIENT=%r: want per-request or pooled" % self.client)
-        if self.mode not in ("echo", "fetch"):
-            self.fail("MODE=%r: want echo or fetch" % self.mode)
+        if self.mode not in ("echo", "fetch", "work"):
+            self.fail("MODE=%r: want echo, fetch or work" % self.mode)
         if self.timeout <= 0:
             self.fail("UPSTREAM_TIMEOUT_MS must be positive")
         if not self.upstream.startswith(("http://", "https://")):
@@ -61,6 +64,19 @@ class Config:
     def translate_url(self, payload):
         """The upstream URL for payload (bytes), percent-encoded form-style."""
         return self.upstream + "/translate?text=" + urllib.parse.quote_plus(payload)
+
+
+def work(payload):
+    """The work-mode answer to payload (bytes, v1.2): N chained SHA-256
+    rounds over the payload's own bytes, N its decimal value. It computes
+    on whatever runs the caller (the loop, the greenlet, the thread): that
+    is the point of the mode."""
+    if not (1 <= len(payload) <= 7 and payload.isdigit() and payload.isascii()) or int(payload) > MAX_WORK:
+        return WORK_ERROR
+    h = hashlib.sha256(payload).digest()
+    for _ in range(int(payload)):
+        h = hashlib.sha256(h).digest()
+    return b"echo: " + h.hex().encode() + b"\n"
 
 
 def read_body(resp, deadline, timeout):

@@ -23,10 +23,11 @@ from gevent.server import StreamServer
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
 from labconf import (  # noqa: E402
-    DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, Pool, answer, echo, payload, upstream_error,
+    DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, Pool, answer, echo, payload, upstream_error, work,
 )
 
 config = Config("gevent")
+respond = work if config.mode == "work" else echo  # work mode computes here, where the handler runs
 
 
 class GeventHTTPConnection(http.client.HTTPConnection):
@@ -64,7 +65,7 @@ def handle(sock, address):
                             pass
                 return  # end of input; a trailing partial line is no request
             data = payload(line)
-            sock.sendall(fetch(data) if config.mode == "fetch" else echo(data))
+            sock.sendall(fetch(data) if config.mode == "fetch" else respond(data))
     except OSError:
         pass  # a reset or vanished client ends only its own greenlet
     finally:

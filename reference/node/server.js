@@ -3,6 +3,7 @@
 // each request takes a slot in a queue, and answers leave from its head, so
 // they go out in request order even when fetches finish out of order.
 'use strict';
+const crypto = require('crypto');
 const net = require('net');
 const http = require('http');
 
@@ -10,6 +11,8 @@ const MAX_LINE = 65536;
 const TOO_LONG = Buffer.from('error: line too long\n');
 const ECHO = Buffer.from('echo: ');
 const NL = Buffer.from('\n');
+const MAX_WORK = 1000000;
+const WORK_ERROR = Buffer.from('error: work: want a decimal number from 0 to 1000000\n');
 
 function fail(msg) {
   process.stderr.write(`node: ${msg}\n`);
@@ -26,9 +29,19 @@ const mode = process.env.MODE || 'echo';
 const upstream = (process.env.UPSTREAM_URL || 'http://upstream:8080').replace(/\/$/, '');
 const timeout = intEnv('UPSTREAM_TIMEOUT_MS', 5000);
 const client = process.env.UPSTREAM_CLIENT || 'pooled';
-if (mode !== 'echo' && mode !== 'fetch') fail(`MODE=${JSON.stringify(mode)}: want echo or fetch`);
+if (!['echo', 'fetch', 'work'].includes(mode)) fail(`MODE=${JSON.stringify(mode)}: want echo, fetch or work`);
 if (client !== 'pooled' && client !== 'per-request') fail(`UPSTREAM_CLIENT=${JSON.stringify(client)}: want per-request or pooled`);
 if (!/^https?:\/\//.test(upstream)) fail(`UPSTREAM_URL=${JSON.stringify(upstream)}: want an http:// URL`);
+
+// work answers a work line (v1.2): N chained SHA-256 rounds over the
+// payload's bytes, computed right here on the event loop, as a callback
+// would.
+function work(payload) {
+  if (!/^[0-9]{1,7}$/.test(payload.toString('latin1')) || Number(payload.toString('latin1')) > MAX_WORK) return WORK_ERROR;
+  let h = crypto.createHash('sha256').update(payload).digest();
+  for (let i = Number(payload.toString('latin1')); i > 0; i--) h = crypto.createHash('sha256').update(h).digest();
+  return Buffer.from(`echo: ${h.toString('hex')}\n`);
+}
 
 const MAX_BODY = 1 << 20;
 const POOL_SIZE = 1024;
@@ -121,6 +134,10 @@ const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket)
     if (payload.length > 0 && payload[payload.length - 1] === 13) payload = payload.subarray(0, payload.length - 1);
     if (mode === 'echo') {
       queue.push({ answer: Buffer.concat([ECHO, payload, NL]) });
+      return;
+    }
+    if (mode === 'work') {
+      queue.push({ answer: work(payload) });
       return;
     }
     const slot = { answer: null };

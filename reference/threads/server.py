@@ -19,10 +19,11 @@ import urllib.request
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
 from labconf import (  # noqa: E402
-    DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, Pool, answer, echo, payload, read_body, upstream_error,
+    DRAIN_SECONDS, MAX_LINE, TOO_LONG, Config, Pool, answer, echo, payload, read_body, upstream_error, work,
 )
 
 config = Config(os.environ.get("IMPL", "threads"))
+respond = work if config.mode == "work" else echo  # work mode computes here, where the handler runs
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -59,7 +60,7 @@ def handle(conn):
                     drain(conn)
                 return  # end of input; a trailing partial line is no request
             data = payload(line)
-            conn.sendall(fetch(data) if config.mode == "fetch" else echo(data))
+            conn.sendall(fetch(data) if config.mode == "fetch" else respond(data))
 
 
 def drain(conn):

@@ -39,10 +39,11 @@ from tornado.tcpserver import TCPServer
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
 from labconf import (  # noqa: E402
-    DRAIN_SECONDS, MAX_BODY, MAX_LINE, POOL_SIZE, TOO_LONG, Config, answer, echo, upstream_error,
+    DRAIN_SECONDS, MAX_BODY, MAX_LINE, POOL_SIZE, TOO_LONG, Config, answer, echo, upstream_error, work,
 )
 
 config = Config("tornado")
+respond = work if config.mode == "work" else echo  # work mode computes here, where the handler runs
 AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient", max_clients=POOL_SIZE)
 
 
@@ -116,7 +117,7 @@ class LineServer(TCPServer):
                         return await too_long(stream, send)
                     data = bytes(pending[start:end - 1 if pending[end - 1:end] == b"\r" else end])
                     start = end + 1
-                    await send(await fetched(data) if config.mode == "fetch" else echo(data))
+                    await send(await fetched(data) if config.mode == "fetch" else respond(data))
                 del pending[:start]
                 if len(pending) > MAX_LINE:
                     return await too_long(stream, send)

@@ -12,7 +12,7 @@ from twisted.internet import defer, protocol, reactor
 
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
-from labconf import Config, answer, echo, upstream_error  # noqa: E402
+from labconf import Config, answer, echo, upstream_error, work  # noqa: E402
 from labtwisted import LineServer, make_agent, read_body  # noqa: E402
 
 config = Config("twisted-inline")
@@ -37,6 +37,8 @@ class Echo(LineServer):
         self.pending.append(slot)
         if config.mode == "echo":
             slot[0] = echo(data)
+        elif config.mode == "work":
+            slot[0] = work(data)  # computed on the reactor: nothing here yields
         else:
             deadline = reactor.seconds() + config.timeout  # the whole call, body included
             try:

@@ -13,7 +13,7 @@ from twisted.internet import protocol, reactor
 
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_here, os.path.join(_here, "..", "common")]  # in the image, labconf.py sits beside this file
-from labconf import Config, answer, echo, upstream_error  # noqa: E402
+from labconf import Config, answer, echo, upstream_error, work  # noqa: E402
 from labtwisted import LineServer, make_agent, read_body  # noqa: E402
 
 config = Config(os.environ.get("IMPL", "twisted"))
@@ -45,6 +45,9 @@ class Echo(LineServer):
         data = line[:-1] if line.endswith(b"\r") else line
         if config.mode == "echo":
             self.queue(echo(data))
+            return
+        if config.mode == "work":
+            self.queue(work(data))  # computed in the callback, on the reactor
             return
         slot = [None]
         self.pending.append(slot)

@@ -53,7 +53,7 @@ func TestBadConfigurationIsAClearError(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{"MODE": "shout"}, `MODE="shout": want echo or fetch`},
+		{map[string]string{"MODE": "shout"}, `MODE="shout": want echo, fetch or work`},
 		{map[string]string{"MODEL": "fibers"}, `MODEL="fibers": want goroutine or eventloop`},
 		{map[string]string{"PORT": "seven"}, `PORT="seven": not a number`},
 		{map[string]string{"HTTP_CLIENT": "curl"}, `HTTP_CLIENT="curl": want net/http or fasthttp`},
