@@ -6,7 +6,8 @@
 // before it. A payload may hold any byte but LF. At most MaxLine bytes may come
 // before an LF; more than that with no LF is an error, and the server answers
 // "error: line too long\n" and closes. The answer to payload P is
-// "echo: " + P + "\n" (in fetch mode the upstream's body takes P's place).
+// "echo: " + P + "\n" (in fetch mode the upstream's body takes P's place; in
+// work mode the hex digest of N chained SHA-256 rounds, N being P's value).
 // Bytes after the last LF at end of input are not a request. A server stops
 // reading a connection that holds more than MaxUnsent bytes of answers not
 // yet sent, or MaxInProgress requests not yet answered, and reads again once
