@@ -67,8 +67,10 @@ type Trial struct {
 
 	// Reconnects: connections the closed loop had to open again because
 	// the server closed or reset one (the contract keeps them open).
-	Reconnects int64     `json:"reconnects,omitempty"`
-	Timeline   *Timeline `json:"timeline,omitempty"` // fault steps
+	Reconnects int64 `json:"reconnects,omitempty"`
+	// Fairness: how evenly a closed loop's connections were answered.
+	Fairness *Fairness `json:"fairness,omitempty"`
+	Timeline *Timeline `json:"timeline,omitempty"` // fault steps
 }
 
 // Overhead is the time a trial took besides its warm-up and window, by
@@ -146,6 +148,8 @@ type Summary struct {
 	Memory        Stat      `json:"mem_working_set_bytes"`
 	MemPerConn    Stat      `json:"mem_per_connection,omitzero"`
 	Threads       Stat      `json:"threads"`
+	Jain          Stat      `json:"jain,omitzero"`            // closed loop: Jain's index over the connections' answers
+	Slowest       Stat      `json:"slowest_share,omitzero"`   // closed loop: the least-served connection over the mean
 	Errors        int64     `json:"errors"`                   // over all trials
 	Headroom      Stat      `json:"driver_headroom,omitzero"` // server CPU per line ÷ driver CPU per line
 	Recovery      Stat      `json:"recovery_ms,omitzero"`     // fault steps: fault's end to the rate back
@@ -230,4 +234,15 @@ type Warning struct {
 	// CanaryNoise between its trials: the machine, not the server, is
 	// the suspect.
 	Machine bool `json:"machine,omitempty"`
+}
+
+// Fairness is how evenly a closed-loop trial's connections were served,
+// from the answers each got in the window.
+type Fairness struct {
+	// Jain is Jain's index over the connections' answer counts: 1 when
+	// every connection got as many, 1/n when one got them all.
+	Jain float64 `json:"jain"`
+	// Slowest is the least-served connection's answers over the mean: 1
+	// when fair, 0 when a connection was starved.
+	Slowest float64 `json:"slowest_share"`
 }

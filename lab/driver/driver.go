@@ -98,6 +98,7 @@ type Result struct {
 	From, To    time.Time               // the measured window, for the metrics sampler
 	FirstError  string                  // the first failure seen, for the report
 	Reconnects  int64                   // closed loop: connections opened again in the window
+	PerConn     []int64                 // closed loop: correct answers in the window, by connection
 	Timeline    *lab.Timeline           // with Config.Timeline or Actions
 }
 
@@ -185,10 +186,17 @@ type run struct {
 	conns       atomic.Int64
 	reconnects  atomic.Int64
 	tl          *timeline // nil without Config.Timeline or Actions
+	// perConn counts each closed-loop connection's answers in the window;
+	// slot id is written only by the goroutine of connection id, and read
+	// once they have all returned.
+	perConn []int64
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
 	r := &run{parent: ctx, cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Variant, cfg.Answer), hist: newRecorder(), uncorr: newRecorder(), lag: NewHistogram()}
+	if cfg.Step.Loop == lab.Closed {
+		r.perConn = make([]int64, cfg.Step.Connections)
+	}
 	r.start = time.Now()
 	r.measureFrom = r.start.Add(cfg.Warmup)
 	r.end = r.measureFrom.Add(cfg.Duration)
@@ -276,6 +284,9 @@ func (r *run) result() *Result {
 		res.FirstError = *p
 	}
 	res.Reconnects = r.reconnects.Load()
+	if r.cfg.Step.Loop == lab.Closed {
+		res.PerConn = r.perConn
+	}
 	if r.tl != nil {
 		res.Timeline = r.tl.result()
 	}

@@ -385,7 +385,8 @@ func TestWorkVariants(t *testing.T) {
 func abs(x int) int { return max(x, -x) }
 
 // TestWorkMode drives the goroutine server in work mode, closed and open:
-// every answer is a digest the driver computed for that line.
+// every answer is a digest the driver computed for that line, and the
+// closed loop counts each connection's answers.
 func TestWorkMode(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -409,6 +410,16 @@ func TestWorkMode(t *testing.T) {
 		}
 		if res.Lines == 0 || len(res.Errors) > 0 {
 			t.Errorf("%s loop: %d lines, errors %v (%s)", st.Loop, res.Lines, res.Errors, res.FirstError)
+		}
+		if st.Loop != lab.Closed {
+			continue
+		}
+		var sum int64
+		for _, n := range res.PerConn {
+			sum += n
+		}
+		if len(res.PerConn) != st.Connections || sum != res.Lines {
+			t.Errorf("closed loop: answers by connection %v add up to %d, want %d on %d connections", res.PerConn, sum, res.Lines, st.Connections)
 		}
 	}
 }

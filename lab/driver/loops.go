@@ -112,6 +112,7 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 		// timed (or fails) whenever its answer comes.
 		if ok && r.measuring(now) {
 			r.ok.Add(1)
+			r.perConn[id]++
 		}
 		if ok && r.tl != nil {
 			r.tl.answer(f.sent, now)

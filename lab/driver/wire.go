@@ -103,6 +103,7 @@ type Wire struct {
 	To          time.Time       `json:"to"`
 	FirstError  string          `json:"first_error,omitempty"`
 	Reconnects  int64           `json:"reconnects,omitempty"`
+	PerConn     []int64         `json:"per_conn,omitempty"`
 	Timeline    *lab.Timeline   `json:"timeline,omitempty"`
 	// HeldFrom and HeldTo: an idle step's hold, on the driver's clock.
 	HeldFrom time.Time `json:"held_from,omitzero"`
@@ -114,7 +115,7 @@ func (r *Result) ToWire() (*Wire, error) {
 	w := &Wire{
 		Lines: r.Lines, Late: r.Late, InFlight: r.InFlight, Elapsed: r.Elapsed, Errors: r.Errors,
 		Connected: r.Connected, DriverCPU: r.DriverCPU, Offered: r.Offered, From: r.From, To: r.To,
-		FirstError: r.FirstError, Reconnects: r.Reconnects, Timeline: r.Timeline,
+		FirstError: r.FirstError, Reconnects: r.Reconnects, PerConn: r.PerConn, Timeline: r.Timeline,
 	}
 	for _, h := range []struct {
 		in  *hdrhistogram.Histogram
@@ -137,7 +138,7 @@ func (w *Wire) Result() (*Result, error) {
 	r := &Result{
 		Lines: w.Lines, Late: w.Late, InFlight: w.InFlight, Elapsed: w.Elapsed, Errors: w.Errors,
 		Connected: w.Connected, DriverCPU: w.DriverCPU, Offered: w.Offered, From: w.From, To: w.To,
-		FirstError: w.FirstError, Reconnects: w.Reconnects, Timeline: w.Timeline,
+		FirstError: w.FirstError, Reconnects: w.Reconnects, PerConn: w.PerConn, Timeline: w.Timeline,
 	}
 	if r.Errors == nil {
 		r.Errors = map[Class]int64{}

@@ -84,6 +84,9 @@ func fixture() *results.File {
 						Seconds: 0.3, Lines: int64(tp * 0.3), Throughput: tp, Latency: results.PercentilesOf(lat),
 						CPUSeconds: 0.3 * 0.9, ServerCores: 0.9, LinesPerCPUSecond: tp / 0.9,
 						MemWorkingSetMax: int64(float64(10<<20) * (5 - k)), ThreadsMax: 4 + int(k), Histogram: results.EncodeHistogram(lat)}
+					if st.Loop == lab.Closed {
+						t.Fairness = &lab.Fairness{Jain: 1 - 0.05*k - 0.01*float64(trial), Slowest: 0.9 - 0.2*k}
+					}
 					if st.Loop == lab.Open {
 						t.Offered = float64(st.Rate)
 						t.Uncorrected = &t.Latency

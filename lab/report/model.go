@@ -118,6 +118,7 @@ type Row struct {
 	LinesPerCPU, Cores, Memory        string
 	OfFloor                           string // lines per CPU-second as a share of the floor server's
 	Threads                           string
+	Fairness                          string // closed loops: Jain's index (the slowest connection's share)
 	Headroom                          string // server CPU per line ÷ the driver's
 	Canary                            string // the machine's canary against the run's median
 	Flags                             []string
@@ -888,6 +889,9 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		}
 		if sm.MemPerConn.N > 0 {
 			row.Memory += " (" + results.Bytes(sm.MemPerConn.Center) + "/conn)"
+		}
+		if sm.Jain.N > 0 {
+			row.Fairness = fmt.Sprintf("%.2f (%.2f)", sm.Jain.Center, sm.Slowest.Center)
 		}
 		if fl := floorStep(f, s.Scenario, s.Step); fl != nil && fl.Summary.LinesPerCPU.Center > 0 && sm.LinesPerCPU.Center > 0 {
 			row.OfFloor = fmt.Sprintf("%.0f%%", 100*sm.LinesPerCPU.Center/fl.Summary.LinesPerCPU.Center)

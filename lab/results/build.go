@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -183,8 +184,8 @@ func Load(dir string) (*File, error) {
 	if err := readJSON(filepath.Join(dir, ResultsFile), &f); err != nil {
 		return nil, err
 	}
-	if f.Schema != Schema {
-		return nil, fmt.Errorf("%s: schema %q, this lab reads %q", filepath.Join(dir, ResultsFile), f.Schema, Schema)
+	if !slices.Contains(readable, f.Schema) {
+		return nil, fmt.Errorf("%s: schema %q, this lab reads %s", filepath.Join(dir, ResultsFile), f.Schema, strings.Join(readable, " and "))
 	}
 	return &f, nil
 }
@@ -292,6 +293,13 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 	if def.Loop == lab.Idle {
 		s.MemPerConn = pick(func(t lab.Trial) float64 { return t.MemPerConnection })
 	}
+	var jain, slowest []float64
+	for _, t := range ts {
+		if t.Fairness != nil {
+			jain, slowest = append(jain, t.Fairness.Jain), append(slowest, t.Fairness.Slowest)
+		}
+	}
+	s.Jain, s.Slowest = NewStat(jain), NewStat(slowest)
 	if def.Loop != lab.Idle {
 		var h []float64
 		for _, t := range ts {

@@ -19,8 +19,13 @@ import (
 	"github.com/linelab/linelab/lab"
 )
 
-// Schema names this version of results.json.
-const Schema = "linelab.results/v3"
+// Schema names this version of results.json. v4 added each closed-loop
+// trial's fairness; a v3 file reads as one without it.
+const Schema = "linelab.results/v4"
+
+// readable are the versions Load accepts: this one, and those it only
+// extended.
+var readable = []string{Schema, "linelab.results/v3"}
 
 // File is results.json.
 type File struct {

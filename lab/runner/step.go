@@ -316,7 +316,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		MemBaseline: base.WorkingSet, MemWorkingSetMax: win.WorkingSetMax, MemPeak: win.Peak, ThreadsMax: win.ThreadsMax,
 		Driver: by, DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(), DriverCoreBusy: -1,
 		Histogram:  results.EncodeHistogram(res.Latency),
-		Reconnects: res.Reconnects, Timeline: res.Timeline,
+		Reconnects: res.Reconnects, Timeline: res.Timeline, Fairness: analysis.Fairness(res.PerConn),
 	}
 	if r.dcores != nil {
 		t.DriverCoreBusy = r.dcores.Busy(res.From, res.To)

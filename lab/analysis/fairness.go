@@ -1,0 +1,25 @@
+package analysis
+
+import "github.com/linelab/linelab/lab"
+
+// Fairness reads how evenly a closed loop's connections were served from
+// the answers each got in the window: Jain's index, (Σx)² ÷ (n·Σx²), and
+// the least-served connection's count over the mean. nil for fewer than
+// two connections or no answers, where evenness means nothing.
+func Fairness(perConn []int64) *lab.Fairness {
+	if len(perConn) < 2 {
+		return nil
+	}
+	var sum, sq float64
+	least := perConn[0]
+	for _, x := range perConn {
+		sum += float64(x)
+		sq += float64(x) * float64(x)
+		least = min(least, x)
+	}
+	if sum == 0 {
+		return nil
+	}
+	n := float64(len(perConn))
+	return &lab.Fairness{Jain: sum * sum / (n * sq), Slowest: float64(least) / (sum / n)}
+}
