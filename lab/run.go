@@ -70,6 +70,8 @@ type Trial struct {
 	Reconnects int64 `json:"reconnects,omitempty"`
 	// Fairness: how evenly a closed loop's connections were answered.
 	Fairness *Fairness `json:"fairness,omitempty"`
+	// Sched: what the scheduler did for the server in the window.
+	Sched    *Sched    `json:"sched,omitempty"`
 	Timeline *Timeline `json:"timeline,omitempty"` // fault steps
 }
 
@@ -148,14 +150,18 @@ type Summary struct {
 	Memory        Stat      `json:"mem_working_set_bytes"`
 	MemPerConn    Stat      `json:"mem_per_connection,omitzero"`
 	Threads       Stat      `json:"threads"`
-	Jain          Stat      `json:"jain,omitzero"`            // closed loop: Jain's index over the connections' answers
-	Slowest       Stat      `json:"slowest_share,omitzero"`   // closed loop: the least-served connection over the mean
-	Errors        int64     `json:"errors"`                   // over all trials
-	Headroom      Stat      `json:"driver_headroom,omitzero"` // server CPU per line ÷ driver CPU per line
-	Recovery      Stat      `json:"recovery_ms,omitzero"`     // fault steps: fault's end to the rate back
-	FirstAnswer   Stat      `json:"first_answer_ms,omitzero"` // fault steps: fault's start to a good answer
-	NotRecovered  int       `json:"not_recovered,omitempty"`  // trials whose rate was not back by the window's end
-	Canary        Stat      `json:"canary_ratio,omitzero"`    // each trial's canary ÷ the run's median
+	Jain          Stat      `json:"jain,omitzero"`                 // closed loop: Jain's index over the connections' answers
+	Slowest       Stat      `json:"slowest_share,omitzero"`        // closed loop: the least-served connection over the mean
+	Voluntary     Stat      `json:"voluntary_per_line,omitzero"`   // the server's context switches per answer: it blocked
+	Involuntary   Stat      `json:"involuntary_per_line,omitzero"` // … it was preempted
+	WaitedUS      Stat      `json:"waited_us_per_line,omitzero"`   // µs its tasks waited to run, per answer
+	Kernel        Stat      `json:"kernel_share,omitzero"`         // the kernel's share of its CPU
+	Errors        int64     `json:"errors"`                        // over all trials
+	Headroom      Stat      `json:"driver_headroom,omitzero"`      // server CPU per line ÷ driver CPU per line
+	Recovery      Stat      `json:"recovery_ms,omitzero"`          // fault steps: fault's end to the rate back
+	FirstAnswer   Stat      `json:"first_answer_ms,omitzero"`      // fault steps: fault's start to a good answer
+	NotRecovered  int       `json:"not_recovered,omitempty"`       // trials whose rate was not back by the window's end
+	Canary        Stat      `json:"canary_ratio,omitzero"`         // each trial's canary ÷ the run's median
 	DriverBound   bool      `json:"driver_bound"`
 	UpstreamBound bool      `json:"upstream_bound,omitempty"`
 	Ideal         float64   `json:"ideal,omitempty"` // fetch closed loop: connections ÷ upstream latency
@@ -245,4 +251,17 @@ type Fairness struct {
 	// Slowest is the least-served connection's answers over the mean: 1
 	// when fair, 0 when a connection was starved.
 	Slowest float64 `json:"slowest_share"`
+}
+
+// Sched is what the scheduler did for a server's tasks between the edges
+// of a trial's window, read from its cgroup and each task's /proc files:
+// where its CPU went, and why.
+type Sched struct {
+	Seconds     float64 `json:"seconds"`     // between the two readings
+	Voluntary   int64   `json:"voluntary"`   // context switches: the task gave the CPU up (blocked)
+	Involuntary int64   `json:"involuntary"` // context switches: the task was preempted
+	Waited      float64 `json:"waited_s"`    // seconds its tasks were runnable but waiting for a CPU
+	User        float64 `json:"user_s"`      // CPU seconds in user space
+	System      float64 `json:"system_s"`    // CPU seconds in the kernel
+	Tasks       int     `json:"tasks"`       // tasks at the second reading
 }

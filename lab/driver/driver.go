@@ -60,6 +60,9 @@ type Config struct {
 	// Variant gives the i-th distinct payload of the step (Variants);
 	// nil numbers the step's payload, as echo and fetch mode do.
 	Variant func(payload string, i int) []byte
+	// Mark, if set, is called when the measured window opens (0) and
+	// closes (1), on a goroutine of its own; Run returns after both.
+	Mark func(edge int)
 	// Hold, for idle steps, is called while every connection is open and
 	// idle, before the trickle (the caller samples memory then).
 	Hold func()
@@ -160,6 +163,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("driver: step %s: unknown loop %q", st.Name, st.Loop)
 	}
 	acts.Wait() // their marks belong in the result
+	r.marks.Wait()
 	return r.result(), nil
 }
 
@@ -190,6 +194,7 @@ type run struct {
 	// slot id is written only by the goroutine of connection id, and read
 	// once they have all returned.
 	perConn []int64
+	marks   sync.WaitGroup // Config.Mark calls in flight
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
@@ -300,9 +305,23 @@ func (r *run) result() *Result {
 // until it closes, and snapshots again. Load goroutines run meanwhile.
 func (r *run) window() {
 	sleepUntil(r.ctx, r.measureFrom)
-	r.cpu0 = processCPU()
+	r.cpu0 = r.edge(0)
 	sleepUntil(r.ctx, r.end)
-	r.cpu1 = processCPU()
+	r.cpu1 = r.edge(1)
+}
+
+// edge marks an edge of the measured window (0 when it opens, 1 when it
+// closes): it returns the driver's CPU time and calls Config.Mark in the
+// background, so a slow Mark never stalls the load.
+func (r *run) edge(i int) time.Duration {
+	if r.cfg.Mark != nil {
+		r.marks.Add(1)
+		go func() {
+			defer r.marks.Done()
+			r.cfg.Mark(i)
+		}()
+	}
+	return processCPU()
 }
 
 func sleepUntil(ctx context.Context, t time.Time) {

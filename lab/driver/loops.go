@@ -253,7 +253,7 @@ func (r *run) idle() {
 	// The trickle: measured from now, for the step's duration.
 	r.measureFrom = time.Now()
 	r.end = r.measureFrom.Add(r.cfg.Duration)
-	r.cpu0 = processCPU()
+	r.cpu0 = r.edge(0)
 	gap := r.cfg.Duration * dialers / time.Duration(n)
 	parallel(dialers, func(w int) {
 		b := r.hist.batch(w)
@@ -275,7 +275,7 @@ func (r *run) idle() {
 			b.add(time.Since(t0).Microseconds())
 		}
 	})
-	r.cpu1 = processCPU()
+	r.cpu1 = r.edge(1)
 	// Count the whole trickle, however long it took.
 	r.cfg.Duration = max(time.Since(r.measureFrom), r.cfg.Duration)
 }

@@ -168,11 +168,11 @@ func (r *run) open() {
 	for {
 		now := time.Since(r.start)
 		if !cpuOpen && now >= o.from {
-			r.cpu0, cpuOpen = processCPU(), true
+			r.cpu0, cpuOpen = r.edge(0), true
 		}
 		o.harvest(now)
 		if r.cpu1 == 0 && now >= o.end {
-			r.cpu1 = processCPU()
+			r.cpu1 = r.edge(1)
 			var inflight int64
 			for _, c := range o.conns {
 				if !c.dead {
@@ -218,7 +218,7 @@ func (r *run) open() {
 		o.wait()
 	}
 	if r.cpu1 == 0 {
-		r.cpu1 = processCPU()
+		r.cpu1 = r.edge(1)
 	}
 	// What the grace period did not bring is unanswered: the backlog of a
 	// server that fell behind, or of one that stopped answering.

@@ -59,6 +59,7 @@ type Sampler struct {
 type paths struct {
 	v2                               bool
 	cpu, mem, memStat, memPeak, pids string
+	tasks, cpuStat                   string // every thread's id; the CPU's user/system split
 }
 
 // find locates the cgroup files of container id under root (the
@@ -70,6 +71,8 @@ func find(root, id string) (paths, error) {
 		memStat: filepath.Join(root, "memory", "docker", id, "memory.stat"),
 		memPeak: filepath.Join(root, "memory", "docker", id, "memory.max_usage_in_bytes"),
 		pids:    filepath.Join(root, "pids", "docker", id, "pids.current"),
+		tasks:   filepath.Join(root, "cpuacct", "docker", id, "tasks"),
+		cpuStat: filepath.Join(root, "cpuacct", "docker", id, "cpuacct.stat"),
 	}
 	if _, err := os.Stat(v1.cpu); err == nil {
 		return v1, nil
@@ -82,6 +85,8 @@ func find(root, id string) (paths, error) {
 		memStat: filepath.Join(dir, "memory.stat"),
 		memPeak: filepath.Join(dir, "memory.peak"),
 		pids:    filepath.Join(dir, "pids.current"),
+		tasks:   filepath.Join(dir, "cgroup.threads"),
+		cpuStat: filepath.Join(dir, "cpu.stat"),
 	}
 	if _, err := os.Stat(v2.cpu); err == nil {
 		return v2, nil

@@ -84,6 +84,7 @@ func fixture() *results.File {
 						Seconds: 0.3, Lines: int64(tp * 0.3), Throughput: tp, Latency: results.PercentilesOf(lat),
 						CPUSeconds: 0.3 * 0.9, ServerCores: 0.9, LinesPerCPUSecond: tp / 0.9,
 						MemWorkingSetMax: int64(float64(10<<20) * (5 - k)), ThreadsMax: 4 + int(k), Histogram: results.EncodeHistogram(lat)}
+					t.Sched = &lab.Sched{Seconds: 0.3, Voluntary: t.Lines * int64(1+k), Involuntary: t.Lines / 20, Waited: 0.3 * 0.01 * k, User: 0.1, System: 0.17, Tasks: 4 + int(k)}
 					if st.Loop == lab.Closed {
 						t.Fairness = &lab.Fairness{Jain: 1 - 0.05*k - 0.01*float64(trial), Slowest: 0.9 - 0.2*k}
 					}

@@ -119,6 +119,7 @@ type Row struct {
 	OfFloor                           string // lines per CPU-second as a share of the floor server's
 	Threads                           string
 	Fairness                          string // closed loops: Jain's index (the slowest connection's share)
+	Sched                             string // switches and run-queue wait per line, the kernel's share of the CPU
 	Headroom                          string // server CPU per line ÷ the driver's
 	Canary                            string // the machine's canary against the run's median
 	Flags                             []string
@@ -892,6 +893,9 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 		}
 		if sm.Jain.N > 0 {
 			row.Fairness = fmt.Sprintf("%.2f (%.2f)", sm.Jain.Center, sm.Slowest.Center)
+		}
+		if sm.Voluntary.N > 0 {
+			row.Sched = fmt.Sprintf("%.2g + %.2g switches, %.1f µs waited, %.0f%% kernel", sm.Voluntary.Center, sm.Involuntary.Center, sm.WaitedUS.Center, 100*sm.Kernel.Center)
 		}
 		if fl := floorStep(f, s.Scenario, s.Step); fl != nil && fl.Summary.LinesPerCPU.Center > 0 && sm.LinesPerCPU.Center > 0 {
 			row.OfFloor = fmt.Sprintf("%.0f%%", 100*sm.LinesPerCPU.Center/fl.Summary.LinesPerCPU.Center)

@@ -300,6 +300,13 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 		}
 	}
 	s.Jain, s.Slowest = NewStat(jain), NewStat(slowest)
+	var vol, invol, waited, kernel []float64
+	for _, t := range ts {
+		if v, i, w, k, ok := analysis.PerLine(t); ok {
+			vol, invol, waited, kernel = append(vol, v), append(invol, i), append(waited, w), append(kernel, k)
+		}
+	}
+	s.Voluntary, s.Involuntary, s.WaitedUS, s.Kernel = NewStat(vol), NewStat(invol), NewStat(waited), NewStat(kernel)
 	if def.Loop != lab.Idle {
 		var h []float64
 		for _, t := range ts {

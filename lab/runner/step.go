@@ -279,9 +279,15 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		s.sampler.Now()
 		held, heldErr = s.sampler.Window(from, to)
 	}
+	// The scheduler's counters at the window's edges (the driver calls
+	// Mark there); a driver in a container has no such hook, and its
+	// trials go without them.
+	var edges [2]metrics.Tasks
+	var edgeErr [2]error
 	cfg := driver.Config{
 		Addr: s.c.Addr(ServerPort), Step: def, Warmup: spec.Warmup.D(), Duration: spec.Duration.D(),
 		Answer: driver.Answers(sc.Mode), Variant: driver.Variants(sc.Mode),
+		Mark: func(i int) { edges[i], edgeErr[i] = s.sampler.Tasks("") },
 	}
 	undo, ok := r.inject(ctx, s, sc, def, &cfg)
 	if !ok {
@@ -317,6 +323,9 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		Driver: by, DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(), DriverCoreBusy: -1,
 		Histogram:  results.EncodeHistogram(res.Latency),
 		Reconnects: res.Reconnects, Timeline: res.Timeline, Fairness: analysis.Fairness(res.PerConn),
+	}
+	if edgeErr[0] == nil && edgeErr[1] == nil && !edges[0].T.IsZero() && !edges[1].T.IsZero() {
+		t.Sched = metrics.Sched(edges[0], edges[1])
 	}
 	if r.dcores != nil {
 		t.DriverCoreBusy = r.dcores.Busy(res.From, res.To)

@@ -23,3 +23,19 @@ func Fairness(perConn []int64) *lab.Fairness {
 	n := float64(len(perConn))
 	return &lab.Fairness{Jain: sum * sum / (n * sq), Slowest: float64(least) / (sum / n)}
 }
+
+// PerLine reads a trial's scheduler counters per answer of its window:
+// context switches (voluntary and involuntary), microseconds its tasks
+// waited to run, and the kernel's share of its CPU. ok is false without
+// counters or answers.
+func PerLine(t lab.Trial) (voluntary, involuntary, waitedUS, kernel float64, ok bool) {
+	s := t.Sched
+	if s == nil || t.Lines <= 0 {
+		return 0, 0, 0, 0, false
+	}
+	n := float64(t.Lines)
+	if cpu := s.User + s.System; cpu > 0 {
+		kernel = s.System / cpu
+	}
+	return float64(s.Voluntary) / n, float64(s.Involuntary) / n, 1e6 * s.Waited / n, kernel, true
+}
