@@ -142,6 +142,17 @@ func TestDockerQuickRun(t *testing.T) {
 					t.Errorf("%s %s/%s trial %d: %d %s errors (%s)", s.Impl, s.Scenario, s.Step, tr.Trial, n, class, tr.FirstError)
 				}
 			}
+			// The scheduler's counters at the window's edges: every trial
+			// has tasks and switches; a closed loop says how evenly its
+			// connections were answered. (A crash's window may close on a
+			// container still starting; an idle trickle may use less than
+			// the cgroup's 10 ms tick of CPU.)
+			if sc := tr.Sched; !s.Def.Fault.Timed() && (sc == nil || sc.Tasks == 0 || sc.Voluntary+sc.Involuntary == 0 || s.Def.Loop != lab.Idle && sc.User+sc.System <= 0) {
+				t.Errorf("%s %s/%s trial %d: scheduler counters %+v", s.Impl, s.Scenario, s.Step, tr.Trial, tr.Sched)
+			}
+			if fr := tr.Fairness; s.Def.Loop == lab.Closed && s.Def.Connections > 1 && (fr == nil || fr.Jain <= 0 || fr.Jain > 1+1e-9) {
+				t.Errorf("%s %s/%s trial %d: fairness %+v", s.Impl, s.Scenario, s.Step, tr.Trial, tr.Fairness)
+			}
 			if tr.DriverCoreBusy < 0 || tr.DriverCoreBusy > 1 {
 				t.Errorf("%s %s/%s trial %d: driver core busy %v", s.Impl, s.Scenario, s.Step, tr.Trial, tr.DriverCoreBusy)
 			}
