@@ -101,8 +101,8 @@ const pageHTML = `<!DOCTYPE html>
 <p><strong>{{.Scenario}}.</strong> {{.Text}}</p>
 <p class="hint">{{.Decided}}</p>
 {{if gt (len .Sep.Chain) 1}}<p class="hint">The ranking through the rank test, best first ({{.Sep.TrialsText}}; “&gt;” separated at p &lt; 0.05, “~” not, “?” too few trials to tell): {{.Sep.Text}}.</p>{{end}}
-{{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against {{.Against}}</th><th></th></tr>
-{{range .Ratios}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td class="num">{{.Value}}</td><td class="num{{if .Better}} better{{end}}">{{.Ratio}}</td><td>{{if .DriverBound}}<span class="flag">driver-bound</span>{{end}}{{if .Errors}}<span class="flag err">{{.Errors}} errors</span>{{end}}</td></tr>
+{{if .Ratios}}<table><tr><th>implementation</th><th>figure</th><th>against {{.Against}}</th><th>where its CPU went</th><th></th></tr>
+{{range .Ratios}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td class="num">{{.Value}}</td><td class="num{{if .Better}} better{{end}}">{{.Ratio}}</td><td>{{.Why}}</td><td>{{if .DriverBound}}<span class="flag">driver-bound</span>{{end}}{{if .Errors}}<span class="flag err">{{.Errors}} errors</span>{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Warnings}}<ul class="muted">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </div>

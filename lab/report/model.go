@@ -99,6 +99,9 @@ type Ratio struct {
 	Better      bool   // ahead of the baseline
 	DriverBound bool
 	Errors      int64
+	// Why says where a CPU figure's CPU went, in words: "2.1 switches a
+	// line, 64% of its CPU in the kernel".
+	Why string
 }
 
 // ScenarioView is a scenario's section: description, charts, table.
@@ -627,6 +630,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			}
 			r.Better = lo > 1
 		}
+		if e.st != nil && h.figure == string(lab.FigLinesPerCPU) {
+			r.Why = schedWords(e.st.Summary)
+		}
 		if e.st != nil {
 			r.DriverBound = e.st.Summary.DriverBound
 			if !e.st.Def.Fault.Timed() { // a fault step fails lines on purpose: its table counts them
@@ -1142,4 +1148,13 @@ func throughputRange(s lab.Stat) string {
 		return "one trial"
 	}
 	return results.Count(s.Lo) + "–" + results.Count(s.Hi)
+}
+
+// schedWords is a step's scheduler counters in a few words, for a figure
+// of CPU per line; "" without them.
+func schedWords(sm lab.Summary) string {
+	if sm.Voluntary.N == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2g switches a line (%.2g preempted), %.0f%% of its CPU in the kernel", sm.Voluntary.Center+sm.Involuntary.Center, sm.Involuntary.Center, 100*sm.Kernel.Center)
 }
