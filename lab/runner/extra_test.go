@@ -44,8 +44,13 @@ func TestBehind(t *testing.T) {
 		{"the plan runs fast", 30 * time.Minute, 10 * time.Minute, 18 * time.Minute, 0.8, false},
 		{"no budget", 0, time.Hour, time.Hour, 0, false},
 	} {
-		if got := budgetRun(c.budget, c.ago, c.in, c.slow).behind(); got != c.want {
+		r := budgetRun(c.budget, c.ago, c.in, c.slow)
+		if got := r.behind(); got != c.want {
 			t.Errorf("%s: behind() = %v, want %v", c.name, got, c.want)
+		}
+		// Behind, the quiet wait shrinks.
+		if want := map[bool]time.Duration{false: quietWait, true: quietWaitBehind}[c.want]; r.quietWait() != want {
+			t.Errorf("%s: quietWait() = %s, want %s", c.name, r.quietWait(), want)
 		}
 	}
 }

@@ -21,6 +21,10 @@ const (
 	quietBusy   = 0.1
 	driverQuiet = 0.5 // the upstream's idle work and the samplers stay below
 	quietWait   = 2 * time.Second
+	// quietWaitBehind is the wait of a run behind its budget: it still
+	// gives the cores a look or several, and records how busy the server's
+	// was, so a trial that started busy is known.
+	quietWaitBehind = 300 * time.Millisecond
 	// quietLook is how long one look at the cores lasts: five of the
 	// kernel's 10 ms ticks, so a core under 10% busy had none.
 	quietLook = 50 * time.Millisecond
@@ -31,7 +35,8 @@ var canaryStep = lab.Step{Name: "canary", Loop: lab.Closed, Connections: 50, Dep
 
 // trial runs one trial of a step on one server: the canary first, then the
 // server alone on its core (the others paused), and again once if the
-// canary says the machine had moved and the run can afford it. ov holds
+// canary says the machine had moved and the run can afford it: a run behind
+// its budget keeps the trial, whose canary flags it noisy in the report. ov holds
 // what was spent on the trial before it began (a renewed container).
 func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, pt plan.Trial, ov lab.Overhead) {
 	spec := sc.Profiles[r.opts.Profile]
@@ -59,7 +64,7 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, def lab.
 		r.spent += time.Since(began)
 		med := analysis.Median(r.canaries)
 		key := sc.Name + "/" + def.Name
-		if attempt == 0 && len(r.canaries) >= 5 && analysis.Repeat(canary, med) && r.repeats[key] < r.repeatBudget(sc) && ctx.Err() == nil {
+		if attempt == 0 && len(r.canaries) >= 5 && analysis.Repeat(canary, med) && r.repeats[key] < r.repeatBudget(sc) && !r.behind() && ctx.Err() == nil {
 			r.repeats[key]++
 			r.say("lab: the canary read %.0f lines/s, %.0f%% off the run's median %.0f: running the trial again", canary, 100*(canary/med-1), med)
 			// The trial set aside is what its repetition cost.
@@ -223,6 +228,15 @@ func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.
 	return t
 }
 
+// quietWait is the longest a trial waits for quiet cores: shorter in a
+// run behind its budget, where the wait would cost the run its end.
+func (r *runner) quietWait() time.Duration {
+	if r.behind() {
+		return quietWaitBehind
+	}
+	return quietWait
+}
+
 // repeatBudget is how many trials of one step may be run again
 // (analysis.RepeatBudget over every implementation's trials).
 func (r *runner) repeatBudget(sc lab.Scenario) int {
@@ -238,7 +252,7 @@ func (r *runner) quiet(ctx context.Context) float64 {
 	if r.score == nil {
 		return -1
 	}
-	deadline := time.Now().Add(quietWait)
+	deadline := time.Now().Add(r.quietWait())
 	for {
 		var b, d float64
 		if r.dcores != nil {
