@@ -97,7 +97,7 @@ bench:
 	taskset -c 0 $(GO) test -run '^$$' -bench Driver ./lab/driver
 
 ## check-driver: on a quiet machine, fail when the open loop costs the
-## driver more than 1.2x the closed loop per line (a check over
+## driver more than 1.2x a closed loop paced to its rate per line (a check over
 ## BenchmarkOpenOverClosed's result, pinned as the lab pins the driver)
 check-driver:
 	LINELAB_DRIVER_COST=1 taskset -c 0 $(GO) test -count=1 -run OpenLoopCost -v ./lab/driver

@@ -62,11 +62,31 @@ const (
 	// sustain, not a knee.
 	OverCapacity = 1.15
 	// MaxOpenOverClosed: the open loop is one epoll loop woken per tick
-	// and should cost the driver about what the closed loop does per
-	// line; a calibration past this says the driver, not the servers, may
-	// be what the open loops measure.
+	// and should cost the driver about what a closed loop at the same rate
+	// does per line (OpenOverClosed); a calibration past this says the
+	// driver, not the servers, may be what the open loops measure.
 	MaxOpenOverClosed = 1.2
 )
+
+// OpenOverClosed is the open loop's driver CPU per line over the closed
+// loop's at the same rate and connections (the calibration's paced closed
+// loop), from the calibration's per-line costs by loop name. A saturated
+// closed loop is no reference: it keeps the driver's core full, the
+// server never idle and every read ready, so its cost per line is one
+// core over however fast the machine let it run, while a loop at a set
+// rate pays to wake an idle peer for its lines. Runs calibrated before
+// the paced loop existed fall back to the saturated one (paced false).
+func OpenOverClosed(driverUS map[string]float64) (ratio float64, paced, ok bool) {
+	o, ref := driverUS["open"], driverUS["paced"]
+	paced = ref > 0
+	if !paced {
+		ref = driverUS["closed"]
+	}
+	if o <= 0 || ref <= 0 {
+		return 0, false, false
+	}
+	return o / ref, paced, true
+}
 
 // Load is what a trial measured about everything but the server.
 type Load struct {

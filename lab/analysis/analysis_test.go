@@ -348,3 +348,23 @@ func TestBudgetsAndBacklog(t *testing.T) {
 		t.Error("Backlog: want more than 1% of a second's lines unanswered")
 	}
 }
+
+func TestOpenOverClosed(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name      string
+		us        map[string]float64
+		ratio     float64
+		paced, ok bool
+	}{
+		{"against the paced loop", map[string]float64{"open": 16, "paced": 20, "closed": 10}, 0.8, true, true},
+		{"a run before the paced loop", map[string]float64{"open": 15, "closed": 10}, 1.5, false, true},
+		{"no open loop", map[string]float64{"closed": 10, "paced": 12}, 0, false, false},
+		{"nothing", nil, 0, false, false},
+	} {
+		r, paced, ok := OpenOverClosed(c.us)
+		if ok != c.ok || paced != c.paced || math.Abs(r-c.ratio) > 1e-9 {
+			t.Errorf("%s: %v %v %v, want %v %v %v", c.name, r, paced, ok, c.ratio, c.paced, c.ok)
+		}
+	}
+}

@@ -423,3 +423,20 @@ func TestWorkMode(t *testing.T) {
 		}
 	}
 }
+
+// TestPacedClosedLoop: a closed loop given a rate (the calibration's
+// reference for the open loop) keeps to it, whatever the server could do.
+func TestPacedClosedLoop(t *testing.T) {
+	t.Parallel()
+	addr := goServer(t)
+	res, err := Run(context.Background(), Config{
+		Addr: addr, Step: lab.Step{Loop: lab.Closed, Connections: 10, Depth: 1, Rate: 2000, Payload: "paced"},
+		Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond, Answer: echoAnswer,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp := res.Throughput(); tp < 1600 || tp > 2200 || len(res.Errors) > 0 {
+		t.Errorf("paced to 2,000 lines/s: %.0f lines/s, errors %v", tp, res.Errors)
+	}
+}

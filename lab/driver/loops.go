@@ -80,6 +80,18 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 			head = (head + 1) % depth
 		}
 	}
+	// A closed loop with a rate is paced: each connection sends at most
+	// Rate/Connections lines a second, the connections staggered over the
+	// interval. Only the calibration asks for one, to set the closed loop
+	// beside the open loop at the open loop's rate; a scenario file cannot
+	// (the loader allows a rate on open loops only).
+	var pace time.Duration
+	next := time.Now()
+	if rate := r.cfg.Step.Rate; rate > 0 {
+		pace = time.Duration(float64(time.Second) * float64(r.cfg.Step.Connections) / float64(rate))
+		next = next.Add(pace * time.Duration(id) / time.Duration(r.cfg.Step.Connections))
+		sleepUntil(r.ctx, next)
+	}
 	if err := send(depth, time.Now()); err != nil {
 		r.fail(classify(err), err)
 		return
@@ -137,6 +149,13 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 		due++
 		// Refill once per batch of answers already read.
 		if rd.Buffered() == 0 {
+			if pace > 0 {
+				// Paced: the next line waits for its turn, and is timed
+				// from when it is sent.
+				next = next.Add(time.Duration(due) * pace)
+				sleepUntil(r.ctx, next)
+				now = time.Now()
+			}
 			if err := send(due, now); err != nil {
 				owed(classify(err), err)
 				return

@@ -244,6 +244,7 @@ func Build(f *results.File) *Model {
 			{"closed", "closed loop, 100 connections"},
 			{"pipelined", "pipelined, 50 × 16"},
 			{"open", fmt.Sprintf("open loop at %s lines/s", results.Count(c.OpenRate))},
+			{"paced", fmt.Sprintf("closed loop paced to %s lines/s, 50 connections", results.Count(c.OpenRate))},
 		} {
 			d, sv := c.DriverUS[k.key], c.ServerUS[k.key]
 			if d <= 0 {
@@ -255,8 +256,15 @@ func Build(f *results.File) *Model {
 			}
 			m.DriverCost = append(m.DriverCost, KV{k.label, v})
 		}
-		if d, cl := c.DriverUS["open"], c.DriverUS["closed"]; d > 0 && cl > 0 {
-			m.DriverCost = append(m.DriverCost, KV{"open against closed", fmt.Sprintf("the open loop costs the driver %.2f× what the closed loop does per line", d/cl)})
+		if ratio, paced, ok := analysis.OpenOverClosed(c.DriverUS); ok {
+			v := fmt.Sprintf("the open loop costs the driver %.2f× what the closed loop does per line", ratio)
+			if paced {
+				v = fmt.Sprintf("the open loop costs the driver %.2f× what a closed loop at the same rate does per line", ratio)
+				if cl := c.DriverUS["closed"]; cl > 0 {
+					v += fmt.Sprintf(" (%.2f× the saturated closed loop's, whose cost per line is one core over the rate the machine allowed it)", c.DriverUS["open"]/cl)
+				}
+			}
+			m.DriverCost = append(m.DriverCost, KV{"open against closed", v})
 		}
 	} else {
 		m.Calibration = "not measured: no step could be flagged driver-bound by rate"

@@ -139,9 +139,12 @@ type Calibration struct {
 	Pipelined float64 `json:"pipelined_lines_per_s"` // 50 connections, 16 in flight
 	OpenRate  float64 `json:"open_rate"`             // the open loop's offered rate, 50 connections
 	Open      float64 `json:"open_lines_per_s"`      // what it answered
+	// Paced: a closed loop on the open loop's 50 connections held to its
+	// rate, the reference of the open loop's cost per line.
+	Paced float64 `json:"paced_lines_per_s,omitempty"`
 	// CPU per answered line, in µs, of the driver process and of the
 	// server, for each loop: their ratio is the driver's headroom.
-	DriverUS map[string]float64 `json:"driver_us_per_line"` // closed, pipelined, open
+	DriverUS map[string]float64 `json:"driver_us_per_line"` // closed, pipelined, paced, open
 	ServerUS map[string]float64 `json:"server_us_per_line"`
 	// DriverCoreBusy is the driver core's busiest share in each loop.
 	DriverCoreBusy map[string]float64 `json:"driver_core_busy"`

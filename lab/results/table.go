@@ -19,9 +19,14 @@ func WriteTable(w io.Writer, f *File) error {
 		fmt.Fprintln(tw, "smoke-test profile: these figures show the lab runs; do not compare servers by them")
 	}
 	if c := f.Calibration; c != nil && c.DriverUS["closed"] > 0 {
-		fmt.Fprintf(tw, "driver cost against %s, µs of CPU per line (driver / server): closed %.1f / %.1f, pipelined %.2f / %.2f, open at %s/s %.1f / %.1f; open ÷ closed %.2f\n",
+		ratio, paced, _ := analysis.OpenOverClosed(c.DriverUS)
+		ref := "open ÷ closed"
+		if paced {
+			ref = fmt.Sprintf("closed paced to it %.1f / %.1f; open ÷ paced", c.DriverUS["paced"], c.ServerUS["paced"])
+		}
+		fmt.Fprintf(tw, "driver cost against %s, µs of CPU per line (driver / server): closed %.1f / %.1f, pipelined %.2f / %.2f, open at %s/s %.1f / %.1f; %s %.2f\n",
 			c.Against, c.DriverUS["closed"], c.ServerUS["closed"], c.DriverUS["pipelined"], c.ServerUS["pipelined"],
-			Count(c.OpenRate), c.DriverUS["open"], c.ServerUS["open"], c.DriverUS["open"]/c.DriverUS["closed"])
+			Count(c.OpenRate), c.DriverUS["open"], c.ServerUS["open"], ref, ratio)
 	}
 	if c := f.Canary; c != nil {
 		fmt.Fprintf(tw, "canary: median %s lines/s, range %s–%s over %d trials, %d of them more than 10%% off the median\n",

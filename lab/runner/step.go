@@ -506,10 +506,12 @@ func (r *runner) startReference(ctx context.Context) error {
 
 // calibrate measures the driver's ceiling and its cost per line against
 // the reference server, for a closed loop at 100 connections, a pipelined
-// one and an open loop at 40,000 lines/s. The closed and open loops run in
+// one, an open loop at 40,000 lines/s and a closed loop paced to the same
+// rate on the same 50 connections (the open loop's reference,
+// analysis.OpenOverClosed). The closed, paced and open loops run in
 // alternating rounds and each figure is the median of its rounds: the
-// machine drifts within seconds, and their ratio must compare the two
-// loops under the same drift.
+// machine drifts within seconds, and their ratio must compare the loops
+// under the same drift.
 func (r *runner) calibrate(ctx context.Context) error {
 	defer r.ref.c.Pause(context.WithoutCancel(ctx))
 	rounds, d := 2, 500*time.Millisecond
@@ -525,10 +527,11 @@ func (r *runner) calibrate(ctx context.Context) error {
 		"closed":    {lab.Step{Loop: lab.Closed, Connections: 100, Depth: 1}, &c.Closed},
 		"pipelined": {lab.Step{Loop: lab.Closed, Connections: 50, Depth: 16}, &c.Pipelined},
 		"open":      {lab.Step{Loop: lab.Open, Connections: 50, Rate: int(c.OpenRate)}, &c.Open},
+		"paced":     {lab.Step{Loop: lab.Closed, Connections: 50, Depth: 1, Rate: int(c.OpenRate)}, &c.Paced},
 	}
 	order := []string{"pipelined"}
 	for range rounds {
-		order = append(order, "closed", "open")
+		order = append(order, "closed", "paced", "open")
 	}
 	got := map[string][]calibration{}
 	for _, name := range order {
@@ -554,14 +557,14 @@ func (r *runner) calibrate(ctx context.Context) error {
 		*loops[name].rate = med(func(m calibration) float64 { return m.rate })
 	}
 	r.calib = c
-	if o, cl := c.DriverUS["open"], c.DriverUS["closed"]; cl > 0 && o/cl > analysis.MaxOpenOverClosed {
-		msg := fmt.Sprintf("the open loop cost the driver %.2f× the closed loop per line in calibration, over %.1f: open-loop latencies may carry the driver's own delay (`make check-driver` checks the driver on a quiet machine)", o/cl, analysis.MaxOpenOverClosed)
+	if ratio, _, ok := analysis.OpenOverClosed(c.DriverUS); ok && ratio > analysis.MaxOpenOverClosed {
+		msg := fmt.Sprintf("the open loop cost the driver %.2f× a closed loop at the same rate per line in calibration, over %.1f: open-loop latencies may carry the driver's own delay (`make check-driver` checks the driver on a quiet machine)", ratio, analysis.MaxOpenOverClosed)
 		r.say("lab: %s", msg)
 		r.w.Update(func(f *results.File) { f.Warnings = append(f.Warnings, msg) })
 	}
-	r.say("lab: driver against %s: closed c100 %.0f lines/s (driver %.1f µs/line, server %.1f); pipelined %.0f lines/s (%.2f, %.2f); open at %.0f/s %.0f lines/s (%.1f, %.1f)",
+	r.say("lab: driver against %s: closed c100 %.0f lines/s (driver %.1f µs/line, server %.1f); pipelined %.0f lines/s (%.2f, %.2f); open at %.0f/s %.0f lines/s (%.1f, %.1f); closed paced to it %.0f lines/s (%.1f, %.1f)",
 		c.Against, c.Closed, c.DriverUS["closed"], c.ServerUS["closed"], c.Pipelined, c.DriverUS["pipelined"], c.ServerUS["pipelined"],
-		c.OpenRate, c.Open, c.DriverUS["open"], c.ServerUS["open"])
+		c.OpenRate, c.Open, c.DriverUS["open"], c.ServerUS["open"], c.Paced, c.DriverUS["paced"], c.ServerUS["paced"])
 	return r.w.Update(func(f *results.File) { f.Calibration = c })
 }
 
