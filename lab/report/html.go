@@ -76,7 +76,7 @@ const pageHTML = `<!DOCTYPE html>
 {{range .Banners}}<div class="banner">{{.}}</div>{{end}}
 
 <h2 id="glance">At a glance</h2>
-{{if .Headlines}}<ul class="headlines" id="headlines">{{range .Headlines}}<li data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a> <span class="hint">{{.Figure}}, {{.Trials}}:</span> {{.Chain}}{{with .Unranked}} <span class="hint">({{.}})</span>{{end}}</li>{{end}}</ul>
+{{if .Headlines}}<ul class="headlines" id="headlines">{{range .Headlines}}<li data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a> <span class="hint">{{.Figure}}{{with .Trials}}, {{.}}{{end}}:</span> {{.Chain}}{{with .Unranked}} <span class="hint">({{.}})</span>{{end}}</li>{{end}}</ul>
 <p class="hint">Best first, among the figures that decide. “&gt;”: the rank test separates the two neighbours (p &lt; 0.05); “~”: their trials cannot tell them apart (benchstat's ~); “?”: too few trials for the test to ever tell them apart (it needs {{.TrialsNeeded}} a side).</p>{{end}}
 <table class="glance" id="matrix">
 <tr><th>implementation</th>{{range .Matrix.Cols}}<th data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a><div class="hint">{{.Figure}}{{if .Reference}}, against {{.Reference}}{{end}}</div></th>{{end}}</tr>

@@ -276,8 +276,13 @@ func Build(f *results.File) *Model {
 	}
 	m.TrialsNeeded = analysis.TrialsNeeded(analysis.Alpha)
 	for _, v := range m.Verdicts {
-		if len(v.Sep.Chain) > 0 {
+		switch {
+		case len(v.Sep.Chain) > 0:
 			m.Headlines = append(m.Headlines, Headline{Scenario: v.Scenario, Figure: v.Figure, Chain: v.Sep.Short(headlineNames), Trials: v.Sep.TrialsText(), Unranked: v.Unranked})
+		case v.Unranked != "":
+			// Nothing could be ranked: the question still gets its line,
+			// saying why it has no answer on this run.
+			m.Headlines = append(m.Headlines, Headline{Scenario: v.Scenario, Figure: v.Figure, Chain: "no ranking", Unranked: v.Unranked})
 		}
 	}
 	m.Matrix = buildMatrix(f, m)
@@ -715,6 +720,9 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			why = "the driver could not offer enough load to find their knees"
 		}
 		v.Unranked = fmt.Sprintf("%d more not ranked: %s", n, why)
+		if len(ranked) == 0 {
+			v.Unranked = fmt.Sprintf("none of the %d could be ranked: %s", n, why)
+		}
 		if n == 1 {
 			v.Unranked = fmt.Sprintf("%s not ranked: %s", undecided[0].impl, strings.Replace(why, "their knees", "its knee", 1))
 		}
