@@ -160,7 +160,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 // notes fills Notes from the marked cells and each empty cell's Short.
 func (mx *Matrix) notes() {
 	var reasons []string
-	cells := map[string][]string{}
+	cells, byScenario := map[string][]string{}, map[string][]string{}
 	for i := range mx.Rows {
 		row := &mx.Rows[i]
 		for j := range row.Cells {
@@ -173,15 +173,42 @@ func (mx *Matrix) notes() {
 				reasons = append(reasons, c.Mark)
 			}
 			cells[c.Mark] = append(cells[c.Mark], row.Impl+" in "+mx.Cols[j].Scenario)
+			byScenario[c.Mark] = append(byScenario[c.Mark], mx.Cols[j].Scenario)
 		}
 	}
 	for _, r := range reasons {
-		if mx.Smoke && r == smokeMark {
+		switch {
+		case mx.Smoke && r == smokeMark:
 			mx.Notes = append(mx.Notes, r+": every cell (the quick profile's figures show the lab runs, not which server is better)")
-			continue
+		case len(cells[r]) > manyCells:
+			// A list this long is a wall nobody reads: count by
+			// scenario; each cell's title names its own reason.
+			mx.Notes = append(mx.Notes, fmt.Sprintf("%s: %d cells (%s)", r, len(cells[r]), countEach(byScenario[r])))
+		default:
+			mx.Notes = append(mx.Notes, r+": "+strings.Join(cells[r], ", "))
 		}
-		mx.Notes = append(mx.Notes, r+": "+strings.Join(cells[r], ", "))
 	}
+}
+
+// manyCells is the most cells a matrix note names one by one.
+const manyCells = 8
+
+// countEach says how often each name occurs, in first-seen order:
+// "churn 14, echo-sweep 3".
+func countEach(names []string) string {
+	var order []string
+	n := map[string]int{}
+	for _, s := range names {
+		if n[s] == 0 {
+			order = append(order, s)
+		}
+		n[s]++
+	}
+	var out []string
+	for _, s := range order {
+		out = append(out, fmt.Sprintf("%s %d", s, n[s]))
+	}
+	return strings.Join(out, ", ")
 }
 
 const smokeMark = "smoke test"
