@@ -1183,6 +1183,8 @@ func perLine(v float64) string {
 		return "0"
 	case v < 0.0001:
 		return "<0.0001"
+	case v >= 10:
+		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.2g", v)
 }
