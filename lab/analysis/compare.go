@@ -152,18 +152,23 @@ func Compare(a, b Sample, higher bool, alpha float64) Change {
 	return c
 }
 
-// PerCanary scales each trial's value by how fast the machine was when it
-// ran: value × reference ÷ that trial's canary, so that figures from runs
-// made while the machine drifted read as if measured at the reference
-// speed. A trial without a canary reading keeps its value. Only figures
-// that scale with the machine's speed (rates, lines per CPU-second) are
-// worth scaling; a latency under a fixed offered rate is not.
-func PerCanary(values, canaries []float64, reference float64) Sample {
+// AtSpeed scales a run's values from the speed its machine had (the
+// median of the run's canaries) to a reference speed: value × reference ÷
+// speed, so that two runs made while the machine ran at different speeds
+// compare as if made at one. One factor for the whole run, not one per
+// trial: within a run the trials of a step sit close in time, and each
+// trial's own canary, read up to seconds before it with its own noise,
+// widened the trials' spread in every run it was tried on (lines per
+// CPU-second and throughput, docs/FINDINGS.md). Without a speed or a
+// reference the values are kept. Only figures that scale with the
+// machine's speed (rates, lines per CPU-second) are worth scaling; a
+// latency under a fixed offered rate is not.
+func AtSpeed(values []float64, speed, reference float64) Sample {
 	out := make(Sample, len(values))
 	for i, v := range values {
 		out[i] = v
-		if i < len(canaries) && canaries[i] > 0 && reference > 0 {
-			out[i] = v * reference / canaries[i]
+		if speed > 0 && reference > 0 {
+			out[i] = v * reference / speed
 		}
 	}
 	return out

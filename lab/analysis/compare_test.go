@@ -97,15 +97,25 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-func TestPerCanary(t *testing.T) {
+func TestAtSpeed(t *testing.T) {
 	t.Parallel()
-	// The machine ran at half speed in the second trial: its figure,
-	// scaled to the reference speed, matches the first.
-	got := PerCanary([]float64{1000, 500, 700}, []float64{100, 50, 0}, 100)
-	want := Sample{1000, 1000, 700}
-	for i := range want {
-		if math.Abs(got[i]-want[i]) > 1e-9 {
-			t.Fatalf("PerCanary = %v, want %v", got, want)
+	for _, c := range []struct {
+		name         string
+		speed, ref   float64
+		values, want []float64
+	}{
+		// The run's machine ran at half the reference speed: every
+		// figure doubles, and their spread keeps its shape.
+		{"half speed", 50, 100, []float64{400, 500, 700}, []float64{800, 1000, 1400}},
+		{"the reference run", 100, 100, []float64{400, 500}, []float64{400, 500}},
+		{"no canary", 0, 100, []float64{400}, []float64{400}},
+	} {
+		got := AtSpeed(c.values, c.speed, c.ref)
+		for i := range c.want {
+			if math.Abs(got[i]-c.want[i]) > 1e-9 {
+				t.Errorf("%s: AtSpeed = %v, want %v", c.name, got, c.want)
+				break
+			}
 		}
 	}
 }

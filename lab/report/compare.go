@@ -99,9 +99,9 @@ type CompareModel struct {
 
 // BuildCompare compares runs a and b figure by figure: every step's own
 // figure, every knee, and each scenario's headline where it is another
-// figure (lines per CPU-second, p50, slowdown). Rates are scaled
-// by each trial's canary to the speed the machine had in run A (a drifting
-// machine changes every rate alike; see analysis.PerCanary); latencies
+// figure (lines per CPU-second, p50, slowdown). Rates are scaled from
+// run B's speed to run A's, each the median of the run's canaries (a
+// faster machine changes every rate alike; see analysis.AtSpeed); latencies
 // and memory are compared as measured. Each figure is also given as a
 // ratio to the step's reference implementation (the floor server when it
 // ran the step, else A's fastest), which survives drift by construction.
@@ -137,7 +137,7 @@ func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
 				}
 				m.TrialsA, m.TrialsB = max(m.TrialsA, len(sa.Trials)), max(m.TrialsB, len(sb.Trials))
 				fig := stepFigure(sa.Def.Loop)
-				c := analysis.Compare(fig.sample(sa.Trials, refSpeed), fig.sample(sb.Trials, refSpeed), fig.higher, alpha)
+				c := analysis.Compare(fig.sample(a, sa.Trials, refSpeed), fig.sample(b, sb.Trials, refSpeed), fig.higher, alpha)
 				d := newDelta(impl.Name, sc.Name, st.Name, fig.name, c, fig.unit)
 				if ref := reference(a, b, sc.Name, st.Name, fig); ref != "" && ref != impl.Name {
 					ra := analysis.SpreadOf(analysis.Ratios(fig.byTrial(sa.Trials), fig.byTrial(find(a, ref, sc.Name, st.Name).Trials)))
@@ -228,7 +228,7 @@ func stepFigure(loop lab.Loop) stepFig {
 	case lab.Idle:
 		return stepFig{name: "memory per idle connection", value: func(t lab.Trial) float64 { return t.MemPerConnection }, unit: results.Bytes}
 	}
-	return stepFig{name: "throughput per canary", higher: true, rate: true, value: func(t lab.Trial) float64 { return t.Throughput }, unit: perSecond}
+	return stepFig{name: "throughput, at A's speed", higher: true, rate: true, value: func(t lab.Trial) float64 { return t.Throughput }, unit: perSecond}
 }
 
 // headFig is a scenario's headline figure where it is not a step's own
@@ -260,13 +260,13 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 	switch h.Figure {
 	case lab.FigLinesPerCPU:
 		// What a line costs moves with the machine's speed as a rate does.
-		return headFig{name: "lines per server CPU-second, per canary", higher: true, unit: results.Count,
-			sample: func(_ *results.File, st *results.Step, refSpeed float64) analysis.Sample {
-				var v, c []float64
+		return headFig{name: "lines per server CPU-second, at A's speed", higher: true, unit: results.Count,
+			sample: func(f *results.File, st *results.Step, refSpeed float64) analysis.Sample {
+				var v []float64
 				for _, t := range st.Trials {
-					v, c = append(v, t.LinesPerCPUSecond), append(c, t.Canary)
+					v = append(v, t.LinesPerCPUSecond)
 				}
-				return analysis.PerCanary(v, c, refSpeed)
+				return analysis.AtSpeed(v, runSpeed(f), refSpeed)
 			}}, true
 	case lab.FigP50:
 		return percentileFig("p50", func(p lab.Percentiles) int64 { return p.P50 }), true
@@ -303,17 +303,26 @@ func spreadText(s analysis.Spread, unit func(float64) string) string {
 	return fmt.Sprintf("%s [%s–%s]", unit(s.Center), unit(s.Lo), unit(s.Hi))
 }
 
-// sample is the figure in each trial, rates scaled to the speed refSpeed.
-func (f stepFig) sample(ts []lab.Trial, refSpeed float64) analysis.Sample {
-	var v, c []float64
+// sample is the figure in each trial of run r, rates scaled from r's
+// speed to refSpeed.
+func (f stepFig) sample(r *results.File, ts []lab.Trial, refSpeed float64) analysis.Sample {
+	var v []float64
 	for _, t := range ts {
 		v = append(v, f.value(t))
-		c = append(c, t.Canary)
 	}
 	if !f.rate {
 		return v
 	}
-	return analysis.PerCanary(v, c, refSpeed)
+	return analysis.AtSpeed(v, runSpeed(r), refSpeed)
+}
+
+// runSpeed is how fast the machine was over a run: the median of its
+// canaries; 0 when it had none.
+func runSpeed(r *results.File) float64 {
+	if r.Canary == nil {
+		return 0
+	}
+	return r.Canary.Median
 }
 
 // byTrial is the figure by trial number, unscaled: a ratio between two
@@ -339,7 +348,7 @@ func reference(a, b *results.File, scen, step string, f stepFig) string {
 		if impl.Role == lab.RoleFloor {
 			return impl.Name
 		}
-		v := analysis.SpreadOf(f.sample(sa.Trials, 0)).Center
+		v := analysis.SpreadOf(f.sample(a, sa.Trials, 0)).Center
 		if best == "" || (f.higher && v > bestV) || (!f.higher && v < bestV) {
 			best, bestV = impl.Name, v
 		}
@@ -367,7 +376,7 @@ func changeText(c analysis.Change) (text, class string) {
 // what it found.
 func (m *CompareModel) Summary() []string {
 	out := []string{
-		fmt.Sprintf("run %s against run %s, %s profile; rates scaled by each trial's canary to run %s's machine speed", m.A, m.B, m.Profile, m.A),
+		fmt.Sprintf("run %s against run %s, %s profile; rates scaled by the ratio of the runs' median canaries to run %s's machine speed", m.A, m.B, m.Profile, m.A),
 		fmt.Sprintf("a change is called when the Mann–Whitney U test over the trials gives p < %.2g; \"~\" is no change the trials can show", m.Alpha),
 	}
 	found := fmt.Sprintf("%d of %d figures changed beyond the noise", m.Changed, len(m.Deltas))
