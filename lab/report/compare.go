@@ -101,10 +101,11 @@ type CompareModel struct {
 // figure, every knee, and each scenario's headline where it is another
 // figure (lines per CPU-second, p50, slowdown). Rates are scaled from
 // run B's speed to run A's, each the median of the run's canaries (a
-// faster machine changes every rate alike; see analysis.AtSpeed); latencies
-// and memory are compared as measured. Each figure is also given as a
-// ratio to the step's reference implementation (the floor server when it
-// ran the step, else A's fastest), which survives drift by construction.
+// faster machine changes every rate alike; see analysis.AtSpeed); lines
+// per CPU-second, latencies and memory are compared as measured. Each
+// figure is also given as a ratio to the step's reference implementation
+// (the floor server when it ran the step, else A's fastest), which
+// survives drift by construction.
 // A change is called only when the Mann–Whitney U test over the trials
 // says so at level alpha (analysis.Compare); benchstat's "~" otherwise.
 func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
@@ -259,14 +260,18 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 	}
 	switch h.Figure {
 	case lab.FigLinesPerCPU:
-		// What a line costs moves with the machine's speed as a rate does.
-		return headFig{name: "lines per server CPU-second, at A's speed", higher: true, unit: results.Count,
-			sample: func(f *results.File, st *results.Step, refSpeed float64) analysis.Sample {
+		// As measured: CPU time already holds much of the machine's speed,
+		// and the canary, a closed loop's rate that leans on the driver's
+		// core, did not follow a server's lines per CPU-second from trial
+		// to trial or from run to run (docs/FINDINGS.md), so scaling by it
+		// only added its noise.
+		return headFig{name: "lines per server CPU-second", higher: true, unit: results.Count,
+			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
 				var v []float64
 				for _, t := range st.Trials {
 					v = append(v, t.LinesPerCPUSecond)
 				}
-				return analysis.AtSpeed(v, runSpeed(f), refSpeed)
+				return v
 			}}, true
 	case lab.FigP50:
 		return percentileFig("p50", func(p lab.Percentiles) int64 { return p.P50 }), true
