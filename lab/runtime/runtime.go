@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/linelab/linelab/internal/lineproto"
 	"github.com/linelab/linelab/lab"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -593,8 +594,9 @@ func (r *Runtime) Leftovers(ctx context.Context, runID string) (containers, netw
 }
 
 // WaitProtocol waits until addr answers one line: "ready\n" must come back
-// as an echo or, in fetch mode, as any answer line. It is the readiness
-// probe: an open port alone does not mean a server that speaks.
+// as an echo, or as the error line the contract gives it in fetch mode (an
+// upstream error) or work mode (not a number). It is the readiness probe:
+// an open port alone does not mean a server that speaks.
 func WaitProtocol(ctx context.Context, addr string) error {
 	d := net.Dialer{Timeout: time.Second}
 	return waitProtocol(ctx, addr, d.DialContext)
@@ -639,7 +641,7 @@ func probe(ctx context.Context, addr string, dial func(ctx context.Context, netw
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "echo: ") && !strings.HasPrefix(line, "error: upstream") {
+	if !strings.HasPrefix(line, lineproto.EchoPrefix) && !strings.HasPrefix(line, lineproto.UpstreamErrorTag) && !strings.HasPrefix(line, lineproto.WorkErrorTag) {
 		return fmt.Errorf("answered %q", line)
 	}
 	return nil
