@@ -16,8 +16,11 @@ import (
 
 func echoAnswer(p []byte) []byte { return lineproto.AppendEcho(nil, p) }
 
-// goServer serves the real goroutine model on loopback.
-func goServer(t *testing.T) string {
+// goServer serves the real goroutine model on loopback, in echo mode.
+func goServer(t *testing.T) string { return goServerIn(t, server.Echo) }
+
+// goServerIn serves the real goroutine model on loopback in mode.
+func goServerIn(t *testing.T, mode server.Mode) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -25,7 +28,7 @@ func goServer(t *testing.T) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { goroutine.Serve(ctx, ln, server.Echo, nil); close(done) }()
+	go func() { goroutine.Serve(ctx, ln, mode, nil); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return ln.Addr().String()
 }
@@ -389,20 +392,13 @@ func abs(x int) int { return max(x, -x) }
 // closed loop counts each connection's answers.
 func TestWorkMode(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { goroutine.Serve(ctx, ln, server.Work, nil); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	addr := goServerIn(t, server.Work)
 	for _, st := range []lab.Step{
 		{Loop: lab.Closed, Connections: 4, Depth: 2, Payload: "200"},
 		{Loop: lab.Open, Connections: 4, Rate: 500, Payload: "200"},
 	} {
 		res, err := Run(context.Background(), Config{
-			Addr: ln.Addr().String(), Step: st, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond,
+			Addr: addr, Step: st, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond,
 			Answer: Answers(lab.Work), Variant: Variants(lab.Work),
 		})
 		if err != nil {

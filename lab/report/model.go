@@ -917,7 +917,7 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 			row.Fairness = fmt.Sprintf("%.2f (%.2f)", sm.Jain.Center, sm.Slowest.Center)
 		}
 		if sm.Voluntary.N > 0 {
-			row.Sched = fmt.Sprintf("%s + %s switches, %.1f µs waited, %.0f%% kernel", perLine(sm.Voluntary.Center), perLine(sm.Involuntary.Center), sm.WaitedUS.Center, 100*sm.Kernel.Center)
+			row.Sched = fmt.Sprintf("%s + %s switches, %.1f µs waited, %.0f%% kernel", perLineText(sm.Voluntary.Center), perLineText(sm.Involuntary.Center), sm.WaitedUS.Center, 100*sm.Kernel.Center)
 		}
 		if fl := floorStep(f, s.Scenario, s.Step); fl != nil && fl.Summary.LinesPerCPU.Center > 0 && sm.LinesPerCPU.Center > 0 {
 			row.OfFloor = fmt.Sprintf("%.0f%%", 100*sm.LinesPerCPU.Center/fl.Summary.LinesPerCPU.Center)
@@ -1172,12 +1172,12 @@ func schedWords(sm lab.Summary) string {
 	if sm.Voluntary.N == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s switches a line (%s preempted), %.0f%% of its CPU in the kernel", perLine(sm.Voluntary.Center+sm.Involuntary.Center), perLine(sm.Involuntary.Center), 100*sm.Kernel.Center)
+	return fmt.Sprintf("%s switches a line (%s preempted), %.0f%% of its CPU in the kernel", perLineText(sm.Voluntary.Center+sm.Involuntary.Center), perLineText(sm.Involuntary.Center), 100*sm.Kernel.Center)
 }
 
-// perLine writes a count per line to two significant figures, without
+// perLineText writes a count per line to two significant figures, without
 // an exponent: "2.1", "0.0017", "<0.0001".
-func perLine(v float64) string {
+func perLineText(v float64) string {
 	switch {
 	case v == 0:
 		return "0"
