@@ -73,6 +73,24 @@ type Trial struct {
 	// Sched: what the scheduler did for the server in the window.
 	Sched    *Sched    `json:"sched,omitempty"`
 	Timeline *Timeline `json:"timeline,omitempty"` // fault steps
+	// Hog: the heavy connection of a hog step (its lines are not in Lines).
+	Hog *HogTrial `json:"hog,omitempty"`
+}
+
+// HogTrial is what the heavy connection of a hog step got.
+type HogTrial struct {
+	Rounds int `json:"rounds"` // N of each heavy line
+	// RoundNS is the server's CPU per SHA-256 round, measured when the
+	// line was sized; LineMS = Rounds × RoundNS, what a heavy line cost it.
+	RoundNS float64 `json:"round_ns"`
+	LineMS  float64 `json:"line_ms"`
+	Lines   int64   `json:"lines"` // heavy answers in the window
+	// CPUShare is the share of the server's CPU in the window that the
+	// heavy lines took (Lines × LineMS over its CPU time): near 1, the hog
+	// had the server to itself; near 0, it was starved.
+	CPUShare float64     `json:"cpu_share"`
+	Latency  Percentiles `json:"latency_us"`
+	Errors   int64       `json:"errors,omitempty"`
 }
 
 // Overhead is the time a trial took besides its warm-up and window, by
@@ -156,6 +174,8 @@ type Summary struct {
 	Involuntary   Stat      `json:"involuntary_per_line,omitzero"` // … it was preempted
 	WaitedUS      Stat      `json:"waited_us_per_line,omitzero"`   // µs its tasks waited to run, per answer
 	Kernel        Stat      `json:"kernel_share,omitzero"`         // the kernel's share of its CPU
+	HogShare      Stat      `json:"hog_cpu_share,omitzero"`        // hog steps: the heavy lines' share of the server's CPU
+	HogLineMS     Stat      `json:"hog_line_ms,omitzero"`          // hog steps: what one heavy line cost the server
 	Errors        int64     `json:"errors"`                        // over all trials
 	Headroom      Stat      `json:"driver_headroom,omitzero"`      // server CPU per line ÷ driver CPU per line
 	Recovery      Stat      `json:"recovery_ms,omitzero"`          // fault steps: fault's end to the rate back

@@ -89,25 +89,9 @@ const (
 	PerRequest = "per-request" // a new connection per fetch, as the talk's code did
 )
 
-// Figure names a headline figure.
+// Figure names a figure a scenario can be ranked by, or one that explains
+// a ranking. Its name, unit and direction are written once, in figures.go.
 type Figure string
-
-const (
-	FigThroughput  Figure = "throughput"           // answers (connections, for churn) per second
-	FigLinesPerCPU Figure = "lines_per_cpu_second" // answers per second of the server's CPU
-	FigP50         Figure = "p50"                  // median latency
-	FigMemPerConn  Figure = "mem_per_connection"   // idle: working set per connection
-	FigKnee        Figure = "knee"                 // open loops: highest rate with p99 under the bound
-	FigSlowdown    Figure = "slowdown"             // p90 of the step over p90 of the first step
-	FigP99         Figure = "p99"                  // 99th percentile latency
-	FigRecovery    Figure = "recovery"             // fault steps: from the fault's end to the rate back
-)
-
-// Figures lists the headline figures with whether more is better.
-var Figures = map[Figure]bool{
-	FigThroughput: true, FigLinesPerCPU: true, FigP50: false, FigMemPerConn: false, FigKnee: true, FigSlowdown: false,
-	FigP99: false, FigRecovery: false,
-}
 
 // Headline is the figure a scenario's verdict ranks by.
 type Headline struct {
@@ -118,7 +102,7 @@ type Headline struct {
 }
 
 // HigherIsBetter reports the figure's direction.
-func (h Headline) HigherIsBetter() bool { return Figures[h.Figure] }
+func (h Headline) HigherIsBetter() bool { return h.Figure.Info().HigherIsBetter }
 
 // ProfileSpec is how long a scenario's steps run in one profile.
 type ProfileSpec struct {
@@ -151,6 +135,23 @@ type Step struct {
 	Upstream *UpstreamSettings `yaml:"upstream,omitempty" json:"upstream,omitempty"`
 	// Fault is done to the server or its surroundings during the step.
 	Fault *Fault `yaml:"fault,omitempty" json:"fault,omitempty"`
+	// Hog adds one connection that sends heavy work lines beside the
+	// step's (a closed loop in work mode).
+	Hog *Hog `yaml:"hog,omitempty" json:"hog,omitempty"`
+}
+
+// Hog is one more connection, beside a closed loop's, that sends one
+// heavy work line at a time: the handler that computes while the other
+// connections wait, or do not.
+type Hog struct {
+	// CPU is what one heavy line should cost the server. The lab sizes the
+	// line for each server from its own CPU per SHA-256 round, measured
+	// before its first trial of the step, so every model meets the same
+	// burden rather than the same N.
+	CPU Duration `yaml:"cpu" json:"cpu"`
+	// Rounds is the N the lab sized for the server under test (set per
+	// server, never in a scenario file).
+	Rounds int `yaml:"-" json:"rounds,omitempty"`
 }
 
 // FaultKind names a fault a step injects on purpose.

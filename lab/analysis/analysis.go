@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/linelab/linelab/lab"
 )
 
 // Thresholds of the rules, exported so the report can state them.
@@ -278,15 +280,14 @@ func Prune(rate float64, earlier [][]Rung, boundUS, bestClosed float64) (skip bo
 // depend on how hard the driver pushed. A knee decides only where the
 // server, not the driver or the ladder's end, ended the climb (atLeast
 // false). measured is false when there is no figure at all.
-func Decisive(figure string, measured, driverBound, upstreamBound, kneeAtLeast bool) bool {
+func Decisive(figure lab.Figure, measured, driverBound, upstreamBound, kneeAtLeast bool) bool {
+	info := figure.Info()
 	switch {
 	case !measured:
 		return false
-	case figure == "knee":
+	case info.Reading == lab.Ladder:
 		return !kneeAtLeast
-	case figure == "lines_per_cpu_second", figure == "connections_per_cpu_second", figure == "memory", figure == "recovery":
-		// Recovery is a time against the step's own rate before the
-		// fault, whatever set that rate.
+	case info.Steady:
 		return true
 	}
 	return !driverBound && !upstreamBound

@@ -210,7 +210,7 @@ func TestDecisive(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name                          string
-		figure                        string
+		figure                        lab.Figure
 		measured, driver, up, atLeast bool
 		want                          bool
 	}{
@@ -218,7 +218,9 @@ func TestDecisive(t *testing.T) {
 		{"a driver-bound rate", "throughput", true, true, false, false, false},
 		{"an upstream-bound rate", "throughput", true, false, true, false, false},
 		{"CPU per line ignores the driver", "lines_per_cpu_second", true, true, false, false, true},
-		{"memory ignores the driver", "memory", true, true, true, false, true},
+		{"memory ignores the driver", "mem_per_connection", true, true, true, false, true},
+		{"a blast radius is a difference under one load", "blast_radius", true, true, false, false, true},
+		{"a p99 the driver bounded", "p99", true, true, false, false, false},
 		{"a knee the server ended", "knee", true, false, false, false, true},
 		{"a knee the driver ended", "knee", true, false, false, true, false},
 		{"nothing measured", "throughput", false, false, false, false, false},

@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,6 +104,10 @@ type Result struct {
 	Reconnects  int64                   // closed loop: connections opened again in the window
 	PerConn     []int64                 // closed loop: correct answers in the window, by connection
 	Timeline    *lab.Timeline           // with Config.Timeline or Actions
+	// Hog is what the heavy connection of a step with a Hog measured over
+	// the same window (its lines are not in Lines; DriverCPU is the
+	// step's as a whole).
+	Hog *Result
 }
 
 // Throughput is correct answers per second of the measured window.
@@ -134,6 +139,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if st.Connections <= 0 {
 		return nil, fmt.Errorf("driver: step %s: connections must be > 0", st.Name)
 	}
+	hr := newHog(ctx, cfg)
 	r := newRun(ctx, cfg)
 	var acts sync.WaitGroup
 	defer func() {
@@ -149,7 +155,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	switch st.Loop {
 	case lab.Closed:
+		hog := r.runHog(hr)
 		r.closed()
+		if hog != nil {
+			r.hogResult = <-hog
+		}
 	case lab.Open:
 		if st.Rate <= 0 {
 			return nil, fmt.Errorf("driver: step %s: rate must be > 0", st.Name)
@@ -193,8 +203,9 @@ type run struct {
 	// perConn counts each closed-loop connection's answers in the window;
 	// slot id is written only by the goroutine of connection id, and read
 	// once they have all returned.
-	perConn []int64
-	marks   sync.WaitGroup // Config.Mark calls in flight
+	perConn   []int64
+	marks     sync.WaitGroup // Config.Mark calls in flight
+	hogResult *Result
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
@@ -214,6 +225,41 @@ func newRun(ctx context.Context, cfg Config) *run {
 		r.tl = newTimeline(r.measureFrom, cfg.Duration, b)
 	}
 	return r
+}
+
+// newHog prepares the heavy connection of a step with a Hog (its one
+// answer computed before the step's clock starts); nil without one.
+func newHog(ctx context.Context, cfg Config) *run {
+	h := cfg.Step.Hog
+	if h == nil || h.Rounds <= 0 || cfg.Step.Loop != lab.Closed {
+		return nil
+	}
+	return newRun(ctx, Config{
+		Addr: cfg.Addr, Answer: cfg.Answer, Warmup: cfg.Warmup, Duration: cfg.Duration,
+		Grace: cfg.Grace, DialTimeout: cfg.DialTimeout, Target: cfg.Target,
+		Step: lab.Step{Name: cfg.Step.Name + "/hog", Loop: lab.Closed, Connections: 1, Depth: 1, Payload: strconv.Itoa(h.Rounds)},
+		// One payload, so its digest is computed once: a heavy line costs
+		// the driver what it costs the server.
+		Variant: func(p string, _ int) []byte { return []byte(p) },
+	})
+}
+
+// runHog runs the heavy connection over r's window and returns where its
+// result will arrive; nil for none.
+func (r *run) runHog(hr *run) chan *Result {
+	if hr == nil {
+		return nil
+	}
+	hr.cancel()
+	hr.start, hr.measureFrom, hr.end = r.start, r.measureFrom, r.end
+	hr.ctx, hr.cancel = context.WithDeadline(r.parent, hr.end.Add(grace(hr.cfg)))
+	out := make(chan *Result, 1)
+	go func() {
+		defer hr.cancel()
+		hr.closed()
+		out <- hr.result()
+	}()
+	return out
 }
 
 func grace(cfg Config) time.Duration {
@@ -295,6 +341,7 @@ func (r *run) result() *Result {
 	if r.tl != nil {
 		res.Timeline = r.tl.result()
 	}
+	res.Hog = r.hogResult
 	if r.cpu1 > r.cpu0 {
 		res.DriverCPU = r.cpu1 - r.cpu0
 	}

@@ -436,3 +436,40 @@ func TestPacedClosedLoop(t *testing.T) {
 		t.Errorf("paced to 2,000 lines/s: %.0f lines/s, errors %v", tp, res.Errors)
 	}
 }
+
+// TestHogConnection: a step with a Hog runs one more connection of heavy
+// work lines over the same window, counted apart from the step's own, and
+// its result crosses the wire with the step's.
+func TestHogConnection(t *testing.T) {
+	t.Parallel()
+	addr := goServerIn(t, server.Work)
+	st := lab.Step{Name: "hog", Loop: lab.Closed, Connections: 3, Payload: "5", Hog: &lab.Hog{CPU: lab.Duration(time.Millisecond), Rounds: 3000}}
+	res, err := Run(context.Background(), Config{
+		Addr: addr, Step: st, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond,
+		Answer: Answers(lab.Work), Variant: Variants(lab.Work),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Hog
+	if h == nil {
+		t.Fatal("no hog result")
+	}
+	if h.Lines == 0 || len(h.Errors) > 0 || res.Lines == 0 || len(res.Errors) > 0 {
+		t.Fatalf("hog %d lines (errors %v, %s); light %d lines (errors %v)", h.Lines, h.Errors, h.FirstError, res.Lines, res.Errors)
+	}
+	if len(res.PerConn) != 3 || h.From != res.From || h.To != res.To {
+		t.Errorf("light connections %d (want 3); hog window %v–%v, step's %v–%v", len(res.PerConn), h.From, h.To, res.From, res.To)
+	}
+	w, err := res.ToWire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := w.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Hog == nil || back.Hog.Lines != h.Lines || back.Hog.Latency.TotalCount() != h.Latency.TotalCount() {
+		t.Errorf("the hog did not cross the wire: %+v", back.Hog)
+	}
+}

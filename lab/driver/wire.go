@@ -105,6 +105,7 @@ type Wire struct {
 	Reconnects  int64           `json:"reconnects,omitempty"`
 	PerConn     []int64         `json:"per_conn,omitempty"`
 	Timeline    *lab.Timeline   `json:"timeline,omitempty"`
+	Hog         *Wire           `json:"hog,omitempty"`
 	// HeldFrom and HeldTo: an idle step's hold, on the driver's clock.
 	HeldFrom time.Time `json:"held_from,omitzero"`
 	HeldTo   time.Time `json:"held_to,omitzero"`
@@ -129,6 +130,13 @@ func (r *Result) ToWire() (*Wire, error) {
 			return nil, fmt.Errorf("encode a histogram: %w", err)
 		}
 		*h.out = b
+	}
+	if r.Hog != nil {
+		hw, err := r.Hog.ToWire()
+		if err != nil {
+			return nil, fmt.Errorf("the hog's result: %w", err)
+		}
+		w.Hog = hw
 	}
 	return w, nil
 }
@@ -158,6 +166,13 @@ func (w *Wire) Result() (*Result, error) {
 	}
 	if r.Latency == nil {
 		return nil, errors.New("the driver's result has no latency histogram")
+	}
+	if w.Hog != nil {
+		h, err := w.Hog.Result()
+		if err != nil {
+			return nil, fmt.Errorf("the hog's result: %w", err)
+		}
+		r.Hog = h
 	}
 	return r, nil
 }

@@ -238,13 +238,13 @@ func BaseTrials(sc lab.Scenario, step string, p lab.Profile) int {
 
 // Decides reports whether the scenario's headline is read from the step:
 // its headline step; every rung of a ladder whose knee is the headline;
-// and, for a slowdown, the first step it is measured against.
+// and, for a figure read against the first step, that step.
 func Decides(sc lab.Scenario, step string) bool {
 	h := sc.Headline
 	if h == nil || h.Step == "" || h.Step == step {
 		return true
 	}
-	return h.Figure == lab.FigSlowdown && len(sc.Steps) > 0 && sc.Steps[0].Name == step
+	return h.Figure.Info().Reading == lab.AgainstFirst && len(sc.Steps) > 0 && sc.Steps[0].Name == step
 }
 
 // Extras reports whether a deciding step may run extra trials: only where
@@ -252,7 +252,7 @@ func Decides(sc lab.Scenario, step string) bool {
 // ladder, a slowdown two steps).
 func Extras(sc lab.Scenario, step string) bool {
 	h := sc.Headline
-	return h != nil && h.Step == step && h.Figure != lab.FigKnee && h.Figure != lab.FigSlowdown
+	return h != nil && h.Step == step && h.Figure.Info().Reading == lab.OneStep
 }
 
 // Base are the trials that run whatever the ranking says: every trial but

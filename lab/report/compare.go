@@ -157,7 +157,7 @@ func BuildCompare(a, b *results.File, alpha float64) *CompareModel {
 				if sa == nil || sb == nil {
 					continue
 				}
-				va, vb := hf.sample(a, sa, refSpeed), hf.sample(b, sb, refSpeed)
+				va, vb := hf.sample(a, sa), hf.sample(b, sb)
 				if len(va) == 0 || len(vb) == 0 {
 					continue
 				}
@@ -238,65 +238,46 @@ type headFig struct {
 	name   string
 	higher bool
 	unit   func(float64) string
-	sample func(f *results.File, st *results.Step, refSpeed float64) analysis.Sample
+	sample func(f *results.File, st *results.Step) analysis.Sample
 }
 
-// percentileFig compares one latency percentile of each trial.
-func percentileFig(name string, at func(lab.Percentiles) int64) headFig {
-	return headFig{name: name, unit: results.Micros,
-		sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
-			var v []float64
-			for _, t := range st.Trials {
-				v = append(v, float64(at(t.Latency)))
-			}
-			return v
-		}}
-}
-
+// headlineFigure is how lab compare reads a scenario's headline, as the
+// registry describes it: each trial's own figure, or each trial against
+// the first step's. Lines per CPU-second is compared as measured: CPU time
+// already holds much of the machine's speed, and the canary did not follow
+// it from trial to trial (docs/FINDINGS.md), so scaling by it only added
+// its noise.
 func headlineFigure(sc lab.Scenario) (headFig, bool) {
 	h := sc.Headline
-	if h == nil {
+	if h == nil || h.Figure == lab.FigThroughput || h.Figure == lab.FigMemPerConn {
 		return headFig{}, false
 	}
-	switch h.Figure {
-	case lab.FigLinesPerCPU:
-		// As measured: CPU time already holds much of the machine's speed,
-		// and the canary, a closed loop's rate that leans on the driver's
-		// core, did not follow a server's lines per CPU-second from trial
-		// to trial or from run to run (docs/FINDINGS.md), so scaling by it
-		// only added its noise.
-		return headFig{name: "lines per server CPU-second", higher: true, unit: results.Count,
-			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
-				var v []float64
-				for _, t := range st.Trials {
-					v = append(v, t.LinesPerCPUSecond)
-				}
-				return v
-			}}, true
-	case lab.FigP50:
-		return percentileFig("p50", func(p lab.Percentiles) int64 { return p.P50 }), true
-	case lab.FigP99:
-		return percentileFig("p99", func(p lab.Percentiles) int64 { return p.P99 }), true
-	case lab.FigRecovery:
-		return headFig{name: "recovery after the fault", unit: millis,
-			sample: func(_ *results.File, st *results.Step, _ float64) analysis.Sample {
-				var v []float64
-				for _, t := range st.Trials {
-					if ms, back, valid := analysis.Recovery(t.Timeline); valid && back {
-						v = append(v, ms)
-					}
-				}
-				return v
-			}}, true
-	case lab.FigSlowdown:
-		// p90 of the step over p90 of the first step, trial by trial.
+	info := h.Figure.Info()
+	hf := headFig{name: info.ShortAt(h.Step), higher: info.HigherIsBetter, unit: func(v float64) string { return bareText(info.Unit, v) }}
+	switch info.Reading {
+	case lab.Ladder:
+		return headFig{}, false
+	case lab.AgainstFirst:
 		first := sc.Steps[0].Name
-		return headFig{name: "p90 over the first step's", unit: func(v float64) string { return fmt.Sprintf("×%.2f", v) },
-			sample: func(f *results.File, st *results.Step, _ float64) analysis.Sample {
-				return slowdownByTrial(f, st, first)
-			}}, true
+		hf.sample = func(f *results.File, st *results.Step) analysis.Sample {
+			base := find(f, st.Impl, st.Scenario, first)
+			if base == nil {
+				return nil
+			}
+			return analysis.Against(h.Figure, st.Trials, base.Trials)
+		}
+	default:
+		hf.sample = func(_ *results.File, st *results.Step) analysis.Sample {
+			var v analysis.Sample
+			for _, t := range st.Trials {
+				if x, ok := analysis.TrialFigure(h.Figure, t); ok {
+					v = append(v, x)
+				}
+			}
+			return v
+		}
 	}
-	return headFig{}, false
+	return hf, true
 }
 
 func perSecond(v float64) string { return results.Count(v) + "/s" }

@@ -118,7 +118,7 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 // recovery and not one of its trials came back: it has no figure, and
 // says why.
 func neverBack(f *results.File, sc lab.Scenario, h headline, impl string) (*results.Step, bool) {
-	if h.figure != "recovery" {
+	if h.fig != lab.FigRecovery {
 		return nil, false
 	}
 	st := find(f, impl, sc.Name, h.step)

@@ -145,7 +145,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 				} else if why, failed := failedAt(f, sc, h, impl.Name); failed {
 					cell.Empty = why
 				} else if slices.ContainsFunc(missing, func(x results.Missing) bool {
-					return x.Impl == impl.Name && x.Scenario == sc.Name && (h.step == "" || h.figure == "knee" || x.Step == h.step)
+					return x.Impl == impl.Name && x.Scenario == sc.Name && (h.step == "" || h.ladder() || x.Step == h.step)
 				}) {
 					cell.Empty = "missing: the run stopped first"
 				}
@@ -231,7 +231,7 @@ func matrixMark(h headline, st *results.Step, k *lab.Knee, smoke bool) string {
 	case smoke:
 		return smokeMark
 	case !decisive(h, st, k):
-		if h.figure == "knee" {
+		if h.ladder() {
 			return "not measurable here: the driver's limit"
 		}
 		if st != nil && st.Summary.UpstreamBound {

@@ -336,11 +336,12 @@ func banners(f *results.File) []string {
 	return out
 }
 
-// headline picks the step a scenario's verdict speaks of, and whether more
-// of the figure is better.
+// headline picks the step a scenario's verdict speaks of, and the figure
+// it ranks by, as the registry (lab.Figure.Info) describes it.
 type headline struct {
 	step        string
-	figure      string // throughput, lines_per_cpu_second, p50, memory, knee, slowdown
+	fig         lab.Figure
+	info        lab.FigureInfo
 	higherWins  bool
 	description string
 	why         string // from the scenario file
@@ -351,49 +352,29 @@ type headline struct {
 const headlineNames = 5
 
 // short is the headline figure in a few words.
-func (h headline) short() string {
-	switch h.figure {
-	case "knee":
-		return "knee"
-	case "memory":
-		return "memory per connection"
-	case "p50", "p99":
-		return h.figure + " at " + h.step
-	case "recovery":
-		return "recovery"
-	case "slowdown":
-		return "p90 growth at " + h.step
-	case "lines_per_cpu_second":
-		return "lines per CPU-second at " + h.step
-	case "connections_per_cpu_second":
-		return "connections per CPU-second"
-	}
-	return "answers per second at " + h.step
+func (h headline) short() string { return h.info.ShortAt(h.step) }
+
+// ladder reports whether the figure is read from a whole ladder (a knee).
+func (h headline) ladder() bool { return h.info.Reading == lab.Ladder }
+
+func newHeadline(fig lab.Figure, step string) headline {
+	info := fig.Info()
+	return headline{step: step, fig: fig, info: info, higherWins: info.HigherIsBetter, description: info.At(step)}
 }
 
 func pickHeadline(f *results.File, sc lab.Scenario) headline {
 	if h := sc.Headline; h != nil {
-		out := headline{step: h.Step, figure: string(h.Figure), higherWins: h.HigherIsBetter(), why: strings.TrimSpace(h.Why)}
-		switch h.Figure {
+		fig := h.Figure
+		if fig == lab.FigLinesPerCPU && stepLoop(sc, h.Step) == lab.Churn {
+			fig = lab.FigConnsPerCPU // a churn step's answers are connections
+		}
+		out := newHeadline(fig, h.Step)
+		out.why = strings.TrimSpace(h.Why)
+		switch fig {
 		case lab.FigKnee:
 			out.description = fmt.Sprintf("the highest rate with p99 under %s", sc.LatencyBound)
-		case lab.FigMemPerConn:
-			out.figure, out.description = "memory", "memory per idle connection"
-		case lab.FigP50:
-			out.description = "the median round trip at " + h.Step
-		case lab.FigP99:
-			out.description = "the 99th percentile round trip at " + h.Step
 		case lab.FigRecovery:
-			out.description = fmt.Sprintf("recovery after the fault of %s (until the rate is back at %.0f%%)", h.Step, 100*analysis.BackShare)
-		case lab.FigSlowdown:
-			out.description = "how much p90 grows at " + h.Step
-		case lab.FigLinesPerCPU:
-			out.description = "lines per server CPU-second at " + h.Step
-			if stepLoop(sc, h.Step) == lab.Churn {
-				out.figure, out.description = "connections_per_cpu_second", "connections per server CPU-second at "+h.Step
-			}
-		default:
-			out.description = "answers per second at " + h.Step
+			out.description += fmt.Sprintf(" (until the rate is back at %.0f%%)", 100*analysis.BackShare)
 		}
 		return out
 	}
@@ -403,8 +384,9 @@ func pickHeadline(f *results.File, sc lab.Scenario) headline {
 	for _, st := range sc.Steps {
 		last = st.Name
 	}
-	return headline{step: last, figure: "throughput", higherWins: true,
-		description: "answers per second at " + last + " (the scenario file named no headline)"}
+	out := newHeadline(lab.FigThroughput, last)
+	out.description += " (the scenario file named no headline)"
+	return out
 }
 
 func find(f *results.File, impl, scen, step string) *results.Step {
@@ -423,8 +405,8 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (lab.Stat
 	if _, failed := failedAt(f, sc, h, impl); failed {
 		return lab.Stat{}, nil, false // what a failed step measured is no figure
 	}
-	switch h.figure {
-	case "knee":
+	switch h.info.Reading {
+	case lab.Ladder:
 		for _, k := range f.Knees {
 			if k.Impl == impl && k.Scenario == sc.Name {
 				var st *results.Step
@@ -435,67 +417,71 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (lab.Stat
 			}
 		}
 		return lab.Stat{}, nil, false
-	case "slowdown":
-		base, slow := find(f, impl, sc.Name, sc.Steps[0].Name), find(f, impl, sc.Name, h.step)
-		if base == nil || slow == nil || base.Summary.P50.Center == 0 {
+	case lab.AgainstFirst:
+		// Trial by trial against the same trial of the first step.
+		base, st := find(f, impl, sc.Name, sc.Steps[0].Name), find(f, impl, sc.Name, h.step)
+		if base == nil || st == nil {
 			return lab.Stat{}, nil, false
 		}
-		p90 := func(s *results.Step) []float64 {
-			var v []float64
-			for _, t := range s.Trials {
-				v = append(v, float64(t.Latency.P90))
-			}
-			return v
-		}
-		// p90 with 5% slow fetches over p90 without, its interval from both
-		// ranges; more is worse, so it is taken "higher" and ranked lower-wins.
-		s := analysis.SpreadOf(p90(slow))
-		c, lo, hi, ok := analysis.Ratio(s, analysis.SpreadOf(p90(base)), true)
-		if !ok {
+		s := analysis.SpreadOf(analysis.Against(h.fig, st.Trials, base.Trials))
+		if s.N == 0 {
 			return lab.Stat{}, nil, false
 		}
-		return lab.Stat{Center: c, Lo: lo, Hi: hi, N: s.N}, slow, true
+		return lab.Stat{Center: s.Center, Lo: s.Lo, Hi: s.Hi, N: s.N}, st, true
 	}
 	st := find(f, impl, sc.Name, h.step)
 	if st == nil {
 		return lab.Stat{}, nil, false
 	}
-	switch h.figure {
-	case "memory":
+	switch h.fig {
+	case lab.FigMemPerConn:
 		return st.Summary.MemPerConn, st, true
-	case "p50":
+	case lab.FigP50:
 		return st.Summary.P50, st, true
-	case "p99":
+	case lab.FigP99:
 		return st.Summary.P99, st, true
-	case "recovery":
+	case lab.FigRecovery:
 		return st.Summary.Recovery, st, st.Summary.Recovery.N > 0
-	case "lines_per_cpu_second", "connections_per_cpu_second":
+	case lab.FigLinesPerCPU, lab.FigConnsPerCPU:
 		return st.Summary.LinesPerCPU, st, true
 	}
 	return st.Summary.Throughput, st, true
 }
 
 func format(h headline, v float64) string {
-	switch h.figure {
-	case "knee":
+	if h.fig == lab.FigKnee {
 		if v == 0 {
 			return "below the lowest rate"
 		}
 		return results.Count(v) + " lines/s"
-	case "memory":
-		return results.Bytes(v) + "/connection"
-	case "p50", "p99":
-		return results.Micros(v)
-	case "recovery":
-		return "back within " + millis(v)
-	case "slowdown":
-		return fmt.Sprintf("p90 ×%.1f", v)
-	case "lines_per_cpu_second":
-		return results.Count(v) + " lines/CPU-s"
-	case "connections_per_cpu_second":
-		return results.Count(v) + " connections/CPU-s"
 	}
-	return results.Count(v) + "/s"
+	return valueText(h.info.Unit, v)
+}
+
+// valueText is a value in its unit, for a place that does not name the
+// figure.
+func valueText(u lab.Unit, v float64) string {
+	switch u {
+	case lab.UnitBytesPerConn:
+		return results.Bytes(v) + "/connection"
+	case lab.UnitMicros:
+		return results.Micros(v)
+	case lab.UnitMillis:
+		return "back within " + millis(v)
+	case lab.UnitTimes:
+		return fmt.Sprintf("p90 ×%.1f", v)
+	case lab.UnitMicrosPerMilli:
+		return fmt.Sprintf("%s of p99 per ms", results.Micros(v))
+	case lab.UnitShare:
+		return fmt.Sprintf("%.0f%%", 100*v)
+	case lab.UnitPerLine:
+		return fmt.Sprintf("%.2f per line", v)
+	case lab.UnitMicrosPerLine:
+		return results.Micros(v) + " per line"
+	case lab.UnitPerSecond:
+		return results.Count(v) + "/s"
+	}
+	return bareText(u, v) + " " + string(u)
 }
 
 // millis is a time in ms as a reader wants it; a fault's timeline is read
@@ -518,21 +504,21 @@ func kneeOf(f *results.File, impl, scen string) *lab.Knee {
 
 // decisive reports whether an entry's figure can rank it (analysis.Decisive).
 func decisive(h headline, st *results.Step, k *lab.Knee) bool {
-	if h.figure == "knee" {
-		return analysis.Decisive(h.figure, k != nil, false, false, k != nil && k.AtLeast)
+	if h.ladder() {
+		return analysis.Decisive(h.fig, k != nil, false, false, k != nil && k.AtLeast)
 	}
-	return st != nil && analysis.Decisive(h.figure, true, st.Summary.DriverBound, st.Summary.UpstreamBound, false)
+	return st != nil && analysis.Decisive(h.fig, true, st.Summary.DriverBound, st.Summary.UpstreamBound, false)
 }
 
 // failedAt returns why impl failed the step the headline figure comes from
 // (both steps of a slowdown), in short, when it did. A knee is left to
 // its ladder: a rung that failed ends the climb there.
 func failedAt(f *results.File, sc lab.Scenario, h headline, impl string) (string, bool) {
-	if h.figure == "knee" {
+	if h.ladder() {
 		return "", false
 	}
 	steps := []string{h.step}
-	if h.figure == "slowdown" && len(sc.Steps) > 0 {
+	if h.info.Reading == lab.AgainstFirst && len(sc.Steps) > 0 {
 		steps = append(steps, sc.Steps[0].Name)
 	}
 	for _, x := range f.Failures {
@@ -549,7 +535,7 @@ func failedAt(f *results.File, sc lab.Scenario, h headline, impl string) (string
 
 func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	h := pickHeadline(f, sc)
-	v := Verdict{Scenario: sc.Name, Knee: h.figure == "knee", Figure: h.short()}
+	v := Verdict{Scenario: sc.Name, Knee: h.ladder(), Figure: h.short()}
 	v.Decided = "Decided by " + h.description
 	if h.why != "" {
 		v.Decided += ": " + h.why
@@ -643,7 +629,7 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			}
 			r.Better = lo > 1
 		}
-		if e.st != nil && h.figure == string(lab.FigLinesPerCPU) {
+		if e.st != nil && h.fig == lab.FigLinesPerCPU {
 			r.Why = schedWords(e.st.Summary)
 		}
 		if e.st != nil {
@@ -675,7 +661,7 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 		contested = analysis.Contested(rk[0], un, h.higherWins)
 	}
 	switch {
-	case len(ranked) == 0 && h.figure == "knee":
+	case len(ranked) == 0 && h.ladder():
 		text = "The driver could not offer enough load to find any implementation's knee: each sustained every rate it was given, up to what the driver could keep to its schedule"
 	case len(ranked) == 0:
 		text = fmt.Sprintf("No implementation can be ranked by %s here: every one was limited by the driver or the upstream, not by itself", h.description)
@@ -688,7 +674,7 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			lv = kneeText(*lead.knee)
 		}
 		what := "whose figures were bound by the driver or the upstream and may be better still"
-		if h.figure == "knee" {
+		if h.ladder() {
 			what = "whose knees the driver could not offer enough load to find"
 		}
 		text = fmt.Sprintf("No implementation can be said to lead on %s: the best figure that decides, %s's %s, is matched or passed by %s, %s",
@@ -716,7 +702,7 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	}
 	if n := len(undecided); n > 0 {
 		why := "bound by the driver or the upstream"
-		if h.figure == "knee" {
+		if h.ladder() {
 			why = "the driver could not offer enough load to find their knees"
 		}
 		v.Unranked = fmt.Sprintf("%d more not ranked: %s", n, why)
@@ -735,7 +721,7 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 			}
 		}
 		what := "their figures were bound by the driver or the upstream"
-		if h.figure == "knee" {
+		if h.ladder() {
 			what = "the driver could not offer enough load to find their knees"
 		}
 		verb := "is"
@@ -746,7 +732,7 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	}
 	if hasBase && (len(ranked) == 0 || ranked[0].impl != baseline) {
 		bv := format(h, base.Center)
-		if k := kneeOf(f, baseline, sc.Name); h.figure == "knee" && k != nil {
+		if k := kneeOf(f, baseline, sc.Name); h.ladder() && k != nil {
 			bv = kneeText(*k)
 		}
 		text += fmt.Sprintf("; the demo's threaded server: %s", bv)
@@ -756,11 +742,11 @@ func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
 	}
 	if floor != nil {
 		fv := format(h, floor.s.Center)
-		if k := kneeOf(f, floor.impl, sc.Name); h.figure == "knee" && k != nil {
+		if k := kneeOf(f, floor.impl, sc.Name); h.ladder() && k != nil {
 			fv = kneeText(*k)
 		}
 		text += fmt.Sprintf("; the C floor server, the machine's limit and not ranked: %s", fv)
-		if len(ranked) > 0 && floor.s.Center > 0 && (h.figure == string(lab.FigLinesPerCPU) || h.figure == string(lab.FigThroughput)) {
+		if len(ranked) > 0 && floor.s.Center > 0 && (h.fig == lab.FigLinesPerCPU || h.fig == lab.FigThroughput) {
 			text += fmt.Sprintf(" (%s reaches %.0f%% of it)", ranked[0].impl, 100*ranked[0].s.Center/floor.s.Center)
 		}
 	}
@@ -880,16 +866,22 @@ func rangeText(h headline, s lab.Stat) string {
 
 // bare is a figure's value in its unit's shortest form, for a place that
 // names the figure already.
-func bare(h headline, v float64) string {
-	switch h.figure {
-	case "memory":
+func bare(h headline, v float64) string { return bareText(h.info.Unit, v) }
+
+func bareText(u lab.Unit, v float64) string {
+	switch u {
+	case lab.UnitBytesPerConn:
 		return results.Bytes(v)
-	case "p50", "p99":
+	case lab.UnitMicros, lab.UnitMicrosPerLine, lab.UnitMicrosPerMilli:
 		return results.Micros(v)
-	case "recovery":
+	case lab.UnitMillis:
 		return millis(v)
-	case "slowdown":
+	case lab.UnitTimes:
 		return fmt.Sprintf("×%.1f", v)
+	case lab.UnitShare:
+		return fmt.Sprintf("%.0f%%", 100*v)
+	case lab.UnitPerLine:
+		return fmt.Sprintf("%.2f", v)
 	}
 	return results.Count(v)
 }

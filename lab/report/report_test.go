@@ -211,7 +211,7 @@ func TestMatrixMark(t *testing.T) {
 	t.Parallel()
 	stalled := lab.Warning{Code: lab.WarnStalled, Trials: 1, Of: 3}
 	noisy := lab.Warning{Code: lab.WarnNoisy, Trials: 3, Of: 3}
-	h := headline{figure: "throughput", higherWins: true}
+	h := newHeadline(lab.FigThroughput, "a")
 	for _, tc := range []struct {
 		name string
 		sum  lab.Summary

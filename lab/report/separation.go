@@ -12,18 +12,18 @@ import (
 // trialValues is an implementation's headline figure trial by trial: what
 // the rank test separates two implementations by.
 func trialValues(f *results.File, sc lab.Scenario, h headline, impl string) []float64 {
-	switch h.figure {
-	case "knee":
+	switch h.info.Reading {
+	case lab.Ladder:
 		if k := kneeOf(f, impl, sc.Name); k != nil {
 			return k.Trials
 		}
 		return nil
-	case "slowdown":
-		slow := find(f, impl, sc.Name, h.step)
-		if slow == nil {
+	case lab.AgainstFirst:
+		st, base := find(f, impl, sc.Name, h.step), find(f, impl, sc.Name, sc.Steps[0].Name)
+		if st == nil || base == nil {
 			return nil
 		}
-		return slowdownByTrial(f, slow, sc.Steps[0].Name)
+		return analysis.Against(h.fig, st.Trials, base.Trials)
 	}
 	st := find(f, impl, sc.Name, h.step)
 	if st == nil || sc.Headline == nil {
@@ -113,22 +113,4 @@ func (s Separation) TrialsText() string {
 		return fmt.Sprintf("%d trials each", s.MaxTrials)
 	}
 	return fmt.Sprintf("%d–%d trials each", s.MinTrials, s.MaxTrials)
-}
-
-// slowdownByTrial is a slowdown figure trial by trial: the p90 of step st
-// over the p90 of the scenario's first step, in the same trial; nil
-// without the first step.
-func slowdownByTrial(f *results.File, st *results.Step, first string) analysis.Sample {
-	base := find(f, st.Impl, st.Scenario, first)
-	if base == nil {
-		return nil
-	}
-	p90 := func(ts []lab.Trial) map[int]float64 {
-		out := map[int]float64{}
-		for _, t := range ts {
-			out[t.Trial] = float64(t.Latency.P90)
-		}
-		return out
-	}
-	return analysis.Ratios(p90(st.Trials), p90(base.Trials))
 }

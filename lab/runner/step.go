@@ -279,6 +279,15 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		}
 		r.upc.reset(ctx)
 	}
+	var roundNS float64
+	if def.Hog != nil {
+		hog, ns, err := r.sizeHog(ctx, s, def)
+		if err != nil {
+			r.fail(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("trial %d not run: %v", trial, err))
+			return nil
+		}
+		def.Hog, roundNS = hog, ns
+	}
 	s.sampler.ResetPeak()
 	base, err := s.sampler.Now()
 	if err != nil {
@@ -344,6 +353,9 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	if r.dcores != nil {
 		t.DriverCoreBusy = r.dcores.Busy(res.From, res.To)
 	}
+	if res.Hog != nil {
+		t.Hog = hogTrial(res.Hog, def.Hog, roundNS, win.CPUSeconds, t)
+	}
 	if win.CPUSeconds > 0 {
 		t.LinesPerCPUSecond = float64(res.Lines) / win.CPUSeconds
 	}
@@ -353,7 +365,7 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		t.UncorrectedHistogram = results.EncodeHistogram(res.Uncorrected)
 	}
 	for c, n := range res.Errors {
-		t.Errors[string(c)] = n
+		t.Errors[string(c)] += n
 	}
 	if def.Loop == lab.Idle {
 		t.Connected = res.Connected

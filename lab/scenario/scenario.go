@@ -299,14 +299,22 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 	}
 	if h := s.Headline; h != nil {
 		hn := child(n, "headline")
-		if _, ok := lab.Figures[h.Figure]; !ok {
-			v.add(at(hn, "figure"), "headline figure %q: want throughput, lines_per_cpu_second, p50, p99, mem_per_connection, knee, slowdown or recovery", h.Figure)
+		if !h.Figure.Info().Headline {
+			var names []string
+			for _, f := range lab.HeadlineFigures() {
+				names = append(names, string(f))
+			}
+			v.add(at(hn, "figure"), "headline figure %q: want one of %s", h.Figure, strings.Join(names, ", "))
 		}
 		switch {
-		case h.Figure == lab.FigKnee && s.LatencyBound <= 0:
+		case h.Figure.Info().Reading == lab.Ladder && s.LatencyBound <= 0:
 			v.add(at(hn, "figure"), "a knee headline needs latency_bound")
-		case h.Figure != lab.FigKnee && !slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Name == h.Step }):
+		case h.Figure.Info().Reading != lab.Ladder && !slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Name == h.Step }):
 			v.add(at(hn, "step"), "headline step %q is not a step of this scenario", h.Step)
+		case h.Figure == lab.FigBlastRadius && !slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Name == h.Step && st.Hog != nil }):
+			v.add(at(hn, "figure"), "a blast_radius headline needs its step to have a hog; step %q has none", h.Step)
+		case h.Figure == lab.FigBlastRadius && (s.Steps[0].Name == h.Step || s.Steps[0].Hog != nil):
+			v.add(at(hn, "figure"), "a blast_radius headline is measured against the first step, which must run without the hog")
 		case h.Figure == lab.FigRecovery && !slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Name == h.Step && st.Fault.Timed() }):
 			v.add(at(hn, "figure"), "a recovery headline needs a step with a crash or upstream-flap fault; step %q has none", h.Step)
 		}
@@ -416,7 +424,20 @@ func (v *validator) step(s *lab.Scenario, st *lab.Step, n *yaml.Node) {
 	if st.Fault != nil {
 		v.fault(s, st, child(n, "fault"))
 	}
+	if h := st.Hog; h != nil {
+		hn := child(n, "hog")
+		switch {
+		case s.Mode != lab.Work || st.Loop != lab.Closed:
+			v.add(at(n, "hog"), "hog applies to closed loops in work mode only (its heavy lines are work lines)")
+		case h.CPU <= 0 || h.CPU.D() > MaxHogCPU:
+			v.add(at(hn, "cpu"), "hog cpu %s: want more than 0 and at most %s of server CPU per heavy line", h.CPU, MaxHogCPU)
+		}
+	}
 }
+
+// MaxHogCPU bounds a heavy line: past it the step measures one line, not
+// a server under load.
+const MaxHogCPU = time.Second
 
 // fault checks a step's fault: its kind, that its settings belong to that
 // kind, and that a timed fault leaves a before and an after in every

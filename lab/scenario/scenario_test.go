@@ -16,7 +16,7 @@ func TestLoadRealScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"c10k-idle", "churn", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fault-crash", "fault-lossy-link", "fault-upstream-flap", "fetch-slow-upstream", "fetch-sweep", "fetch-sweep-per-request", "multicore"}
+	want := []string{"c10k-idle", "churn", "cpu-bound-multicore", "cpu-bound", "cpu-hog", "echo-latency", "echo-pipelined", "echo-rate", "echo-sweep", "fault-crash", "fault-lossy-link", "fault-upstream-flap", "fetch-slow-upstream", "fetch-sweep", "fetch-sweep-per-request", "multicore"}
 	var got []string
 	for _, s := range ss {
 		got = append(got, s.Name)
@@ -123,6 +123,14 @@ func TestParseErrors(t *testing.T) {
 			"scenarios/x.yaml:7: loss 1.5: want a share from 0 to below 1"},
 		{"recovery without fault", strings.Replace(good, "figure: throughput", "figure: recovery", 1),
 			`scenarios/x.yaml:8: a recovery headline needs a step with a crash or upstream-flap fault; step "a" has none`},
+		{"hog in echo mode", strings.Replace(good, "connections: 2}", "connections: 2, hog: {cpu: 20ms}}", 1),
+			"scenarios/x.yaml:7: hog applies to closed loops in work mode only (its heavy lines are work lines)"},
+		{"hog without cpu", strings.Replace(strings.Replace(good, "mode: echo", "mode: work", 1), "connections: 2}", "connections: 2, payload: '10', hog: {cpu: 0s}}", 1),
+			"scenarios/x.yaml:7: hog cpu 0s: want more than 0 and at most 1s of server CPU per heavy line"},
+		{"blast radius without hog", strings.Replace(strings.Replace(strings.Replace(good, "mode: echo", "mode: work", 1), "connections: 2}", "connections: 2, payload: '10'}", 1), "figure: throughput", "figure: blast_radius", 1),
+			`scenarios/x.yaml:8: a blast_radius headline needs its step to have a hog; step "a" has none`},
+		{"unknown figure", strings.Replace(good, "figure: throughput", "figure: speed", 1),
+			`scenarios/x.yaml:8: headline figure "speed": want one of throughput, lines_per_cpu_second, p50, p99, mem_per_connection, knee, slowdown, recovery, blast_radius`},
 		{"not yaml", "name: [x\n", "scenarios/x.yaml:1: did not find expected ',' or ']'"},
 		{"empty", "", "scenarios/x.yaml: empty file"},
 	}
