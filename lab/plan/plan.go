@@ -55,9 +55,9 @@ func (p Phase) String() string {
 	return string(p.Mode) + " (" + p.Client + " upstream client)"
 }
 
-// Phases are the run's phases in the order they run: echo, then fetch with
-// each discipline. The servers restart between them.
-var Phases = []Phase{{lab.Echo, ""}, {lab.Fetch, lab.Pooled}, {lab.Fetch, lab.PerRequest}}
+// Phases are the run's phases in the order they run: echo, work, then
+// fetch with each discipline. The servers restart between them.
+var Phases = []Phase{{lab.Echo, ""}, {lab.Work, ""}, {lab.Fetch, lab.Pooled}, {lab.Fetch, lab.PerRequest}}
 
 // Key names one trial of one step of one implementation.
 type Key struct {

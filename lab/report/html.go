@@ -137,6 +137,10 @@ const pageHTML = `<!DOCTYPE html>
 {{range .Faults}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Recovery}}</td><td class="num">{{.FirstAnswer}}</td><td class="num">{{.Lost}}</td><td class="num">{{.ErrorLines}}</td><td class="num">{{.Refused}}</td><td class="num">{{.Reconnects}}</td><td>{{.Seen}}</td></tr>
 {{end}}</table></div>
 <p class="hint">Medians over the trials. Clients here retry a failed connect every 10 ms, each connect bounded to 200 ms in a crash step.</p>{{end}}
+{{if .Hogs}}<div class="wrap"><table class="hogs">
+<tr><th>implementation</th><th>step</th><th title="the server's CPU for one heavy line, sized before each trial from its own CPU per SHA-256 round, and the N that took">heavy line</th><th title="heavy answers per second on the one heavy connection">heavy rate</th><th title="the heavy lines' share of the server's CPU in the window: near 100%, the heavy connection had the server to itself; near 0, it was starved">its CPU share</th><th>heavy p50</th><th title="the light lines' p99 in the first step, without the hog, and in this step, with it">light p99</th><th title="how much the light lines' p99 grew per ms of one heavy line's CPU, trial by trial against the same trial without the hog: 1 ms per ms means every light line in the tail waited out a whole heavy line">blast radius</th><th title="Jain's index over the light connections' answers with the hog (the least-served connection's share)">light fairness</th></tr>
+{{range .Hogs}}<tr data-impl="{{.Impl}}"><td>{{.Impl}}</td><td>{{.Step}}</td><td class="num">{{.Line}}</td><td class="num">{{.Rate}}</td><td class="num">{{.Share}}</td><td class="num">{{.HeavyP50}}</td><td class="num">{{.LightP99}}</td><td class="num">{{.Blast}}</td><td class="num">{{.Fairness}}</td></tr>
+{{end}}</table></div>{{end}}
 {{if .Skipped}}<p class="hint">Not run, to spend the time where the answer is:</p><ul class="muted">{{range .Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </section>
 {{end}}

@@ -110,6 +110,7 @@ type ScenarioView struct {
 	Charts                  []Chart
 	Rows                    []Row
 	Faults                  []FaultRow // timed fault steps: recovery and what clients saw
+	Hogs                    []HogRow   // hog steps: the heavy connection and what the others paid
 	Skipped                 []string   // steps the run chose not to run, and why
 	NotHere                 string     // why this machine could not run the scenario at all
 }
@@ -887,7 +888,7 @@ func bareText(u lab.Unit, v float64) string {
 }
 
 func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
-	v := ScenarioView{Name: sc.Name, Mode: string(sc.Mode), Description: strings.TrimSpace(sc.Description)}
+	v := ScenarioView{Name: sc.Name, Mode: string(sc.Mode), Description: strings.TrimSpace(sc.Description), Hogs: hogRows(f, sc)}
 	for _, s := range f.Steps {
 		if s.Scenario != sc.Name {
 			continue

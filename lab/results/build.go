@@ -307,6 +307,13 @@ func summarize(sc lab.Scenario, def lab.Step, ts []lab.Trial, p lab.Profile, can
 		}
 	}
 	s.Voluntary, s.Involuntary, s.WaitedUS, s.Kernel = NewStat(vol), NewStat(invol), NewStat(waited), NewStat(kernel)
+	var share, lineMS []float64
+	for _, t := range ts {
+		if t.Hog != nil {
+			share, lineMS = append(share, t.Hog.CPUShare), append(lineMS, t.Hog.LineMS)
+		}
+	}
+	s.HogShare, s.HogLineMS = NewStat(share), NewStat(lineMS)
 	if def.Loop != lab.Idle {
 		var h []float64
 		for _, t := range ts {
