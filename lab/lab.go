@@ -48,7 +48,31 @@ type Implementation struct {
 	// scratch). With more than one release in a run, Name is
 	// "<service>@<release>".
 	Release string `json:"release,omitempty"`
+	// Scheduling and Flow: how the server's handlers share its CPU, and
+	// how its handler is written (compose.yaml's x-lab).
+	Scheduling Scheduling `json:"scheduling,omitempty"`
+	Flow       Flow       `json:"flow,omitempty"`
 }
+
+// Scheduling is how a server's handlers share its CPU.
+type Scheduling string
+
+const (
+	// Cooperative: a handler runs until it would block (an event loop,
+	// greenlets); one that computes keeps every other waiting.
+	Cooperative Scheduling = "cooperative"
+	// Preemptive: the interpreter or the runtime switches handlers
+	// (threads, goroutines).
+	Preemptive Scheduling = "preemptive"
+)
+
+// Flow is how a server's handler is written.
+type Flow string
+
+const (
+	Callbacks Flow = "callbacks" // the rest of the work handed over as functions to call later
+	InOrder   Flow = "in-order"  // code that reads in the order it runs: threads, greenlets, coroutines
+)
 
 // Service is the compose service of i: its Name without "@<release>".
 func (i Implementation) Service() string {

@@ -34,6 +34,8 @@ type xLab struct {
 	Source      []string `mapstructure:"source"`
 	Version     string   `mapstructure:"version"`
 	Description string   `mapstructure:"description"`
+	Scheduling  string   `mapstructure:"scheduling"`
+	Flow        string   `mapstructure:"flow"`
 }
 
 // Load reads and validates the compose file at path against the Compose
@@ -140,7 +142,7 @@ func fromService(s types.ServiceConfig, release string) (lab.Implementation, err
 		Name: s.Name, Role: lab.Role(x.Role), Image: s.Image,
 		Language: x.Language, Runtime: x.Runtime, Model: x.Model,
 		Source: x.Source, Description: x.Description, Env: map[string]string{},
-		Version: x.Version,
+		Version: x.Version, Scheduling: lab.Scheduling(x.Scheduling), Flow: lab.Flow(x.Flow),
 	}
 	if strings.HasSuffix(s.Image, ":"+release) {
 		impl.Release = release
@@ -177,6 +179,10 @@ func fromService(s types.ServiceConfig, release string) (lab.Implementation, err
 		return impl, fmt.Errorf("x-lab source %q: want a path inside the repository, relative to compose.yaml", x.Source[outside])
 	case impl.Role != lab.RoleServer && impl.Role != lab.RoleUpstream && impl.Role != lab.RoleFloor:
 		return impl, fmt.Errorf("x-lab role %q: want server, floor or upstream", x.Role)
+	case impl.Role != lab.RoleUpstream && impl.Scheduling != lab.Cooperative && impl.Scheduling != lab.Preemptive:
+		return impl, fmt.Errorf("x-lab scheduling %q: want cooperative (a handler runs until it would block) or preemptive (threads, goroutines)", x.Scheduling)
+	case impl.Role != lab.RoleUpstream && impl.Flow != lab.Callbacks && impl.Flow != lab.InOrder:
+		return impl, fmt.Errorf("x-lab flow %q: want callbacks or in-order", x.Flow)
 	case !strings.HasPrefix(impl.Image, "linelab/"):
 		return impl, fmt.Errorf("image %q: want linelab/<name>", impl.Image)
 	case impl.Context == "":

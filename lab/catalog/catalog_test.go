@@ -93,6 +93,8 @@ func TestLoadRejects(t *testing.T) {
 		{"missing fields", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    x-lab: {role: server}\n" + upstream, "x-lab lacks language, model, runtime, source"},
 		{"public port", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    ports: [\"7001:7000\"]\n    x-lab: {role: server, language: go, runtime: Go, model: m, source: [a.go]}\n" + upstream, "publish on 127.0.0.1 only"},
 		{"source outside", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    x-lab: {role: server, language: go, runtime: Go, model: m, source: [../../etc/passwd]}\n" + upstream, "want a path inside the repository"},
+		{"no scheduling", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    x-lab: {role: server, language: go, runtime: Go, model: m, source: [a.go], flow: in-order}\n" + upstream, `x-lab scheduling "": want cooperative`},
+		{"bad flow", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    x-lab: {role: server, language: go, runtime: Go, model: m, source: [a.go], scheduling: preemptive, flow: sideways}\n" + upstream, `x-lab flow "sideways": want callbacks or in-order`},
 		{"no upstream", "services:\n  a:\n    image: linelab/a\n    build: {context: .}\n    x-lab: {role: server, language: go, runtime: Go, model: m, source: [a.go]}\n", "no service has x-lab role upstream"},
 	}
 	for _, tt := range tests {
