@@ -69,10 +69,28 @@ type Scenario struct {
 	// ServerCores is the fewest cores the servers must have for the
 	// scenario to mean anything (0: any); a run whose layout gives them
 	// fewer skips it and says why.
-	ServerCores int    `yaml:"server_cores,omitempty" json:"server_cores,omitempty"`
-	Steps       []Step `yaml:"steps" json:"steps"`
-	File        string `yaml:"-" json:"file"`
+	ServerCores int `yaml:"server_cores,omitempty" json:"server_cores,omitempty"`
+	// Claims are the talk's claims this scenario's figures answer, so the
+	// report's claims section finds its evidence by what a file says it is
+	// for, never by its name.
+	Claims []Claim `yaml:"claims,omitempty" json:"claims,omitempty"`
+	Steps  []Step  `yaml:"steps" json:"steps"`
+	File   string  `yaml:"-" json:"file"`
 }
+
+// Claim names one of the "Why gevent" talk's claims the lab tests.
+type Claim string
+
+const (
+	ClaimThreadsGrow Claim = "threads-grow" // threads' overhead grows with the connections
+	ClaimHeldUp      Claim = "held-up"      // a cooperative handler that computes holds everyone up
+	ClaimGIL         Claim = "gil"          // the GIL keeps threads to one core for Python work
+	ClaimBackwards   Claim = "backwards"    // callbacks read backwards (from the sources; no scenario)
+	ClaimMonkey      Claim = "monkey"       // monkey patching makes the threaded code asynchronous
+)
+
+// Claims lists the claims in the order the report answers them.
+var Claims = []Claim{ClaimThreadsGrow, ClaimHeldUp, ClaimGIL, ClaimBackwards, ClaimMonkey}
 
 // Mode is what a server does with a line (the protocol's MODE).
 type Mode string

@@ -72,12 +72,18 @@ const pageHTML = `<!DOCTYPE html>
 <main>
 <h1>linelab: the "Why gevent" servers, measured</h1>
 <p class="sub">Run {{.RunID}} · {{.Profile}} profile · started {{.Started}}. Figures are medians of the trials with their range; every ratio is oriented so that above 1 is better.</p>
-<nav><a href="#glance">At a glance</a>{{if .Releases.Rows}}<a href="#releases">Releases</a>{{end}}<a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
+<nav><a href="#glance">At a glance</a><a href="#claims">The talk's claims</a>{{if .Releases.Rows}}<a href="#releases">Releases</a>{{end}}<a href="#verdict">Verdict</a><a href="#reading">How to read</a><a href="#scenarios">Scenarios</a><a href="#conformance">Conformance</a><a href="#code">Code</a><a href="#environment">Environment</a></nav>
 {{range .Banners}}<div class="banner">{{.}}</div>{{end}}
 
 <h2 id="glance">At a glance</h2>
 {{if .Headlines}}<ul class="headlines" id="headlines">{{range .Headlines}}<li data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a> <span class="hint">{{.Figure}}{{with .Trials}}, {{.}}{{end}}:</span> {{.Chain}}{{with .Unranked}} <span class="hint">({{.}})</span>{{end}}</li>{{end}}</ul>
 <p class="hint">Best first, among the figures that decide. “&gt;”: the rank test separates the two neighbours (p &lt; 0.05); “~”: their trials cannot tell them apart (benchstat's ~); “?”: too few trials for the test to ever tell them apart (it needs {{.TrialsNeeded}} a side).</p>{{end}}
+{{if .Claims}}<h2 id="claims">The talk's claims, tested</h2>
+<table class="claims" id="claims-table">
+<tr><th>claim</th><th>this run's figures</th><th>verdict</th></tr>
+{{range .Claims}}<tr data-claim="{{.ID}}" class="claim-{{.Class}}"><td><strong>{{.Claim}}</strong><div class="hint">Test: {{if .Link}}<a href="{{.Link}}">{{.Test}}</a>{{else}}{{.Test}}{{end}}.</div></td><td>{{range .Figures}}<div>{{.}}</div>{{end}}{{with .Today}}<div class="hint">Today: {{.}}</div>{{end}}</td><td class="verdict-{{.Class}}">{{.Verdict}}</td></tr>
+{{end}}</table>
+<p class="hint">The rules live in lab/analysis (claims.go): a verdict is taken only from figures whose ranges separate; one trial, noisy trials whose ranges overlap, or a rate the driver bounded give "cannot tell".</p>{{end}}
 <table class="glance" id="matrix">
 <tr><th>implementation</th>{{range .Matrix.Cols}}<th data-scenario="{{.Scenario}}"><a href="#s-{{.Scenario}}">{{.Scenario}}</a><div class="hint">{{.Figure}}{{if .Reference}}, against {{.Reference}}{{end}}</div></th>{{end}}</tr>
 {{range .Matrix.Rows}}<tr data-impl="{{.Impl}}"><th><span class="impl-dot" style="background: {{.Color}}"></span>{{.Impl}}</th>{{range .Cells}}<td{{if .Rank}} style="{{.Style}}" data-rank="{{.Rank}}"{{end}}{{if .Mark}} class="undecided" title="{{.Mark}}"{{else if .Empty}} title="{{.Empty}}"{{end}}><a href="{{.Link}}">{{if .Rank}}<strong>{{.Ratio}}</strong>{{if .Mark}}<sup>*</sup>{{end}}<span class="v">{{.Value}}</span>{{if .Range}}<span class="v">{{.Range}}</span>{{end}}{{else}}<span class="muted">{{.Short}}</span>{{end}}</a></td>{{end}}</tr>

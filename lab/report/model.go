@@ -33,7 +33,8 @@ type Model struct {
 	// TrialsNeeded is how many trials a side the rank test needs to call
 	// any difference at level analysis.Alpha.
 	TrialsNeeded int
-	Matrix       Matrix // the first screen, below the headlines
+	Claims       []ClaimView // the talk's claims, answered: below the headlines
+	Matrix       Matrix      // the first screen, below the claims
 	Releases     ReleaseView
 	Impls        []ImplInfo
 	Verdicts     []Verdict
@@ -286,6 +287,7 @@ func Build(f *results.File) *Model {
 			m.Headlines = append(m.Headlines, Headline{Scenario: v.Scenario, Figure: v.Figure, Chain: "no ranking", Unranked: v.Unranked})
 		}
 	}
+	m.Claims = claimViews(f, m)
 	m.Matrix = buildMatrix(f, m)
 	m.Releases = buildReleases(f)
 	m.Conformance = conformanceMatrix(f)

@@ -324,6 +324,11 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 	} else {
 		v.add(n.Line, "headline is missing: name the step and the figure that decide this scenario (see scenarios/README.md)")
 	}
+	for _, c := range s.Claims {
+		if !slices.Contains(lab.Claims, c) || c == lab.ClaimBackwards {
+			v.add(at(n, "claims"), "claim %q: want threads-grow, held-up, gil or monkey", c)
+		}
+	}
 	steps := child(n, "steps")
 	if len(s.Steps) == 0 {
 		v.add(at(n, "steps"), "steps: at least one step is needed")

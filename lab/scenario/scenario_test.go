@@ -129,6 +129,7 @@ func TestParseErrors(t *testing.T) {
 			"scenarios/x.yaml:7: hog cpu 0s: want more than 0 and at most 1s of server CPU per heavy line"},
 		{"blast radius without hog", strings.Replace(strings.Replace(strings.Replace(good, "mode: echo", "mode: work", 1), "connections: 2}", "connections: 2, payload: '10'}", 1), "figure: throughput", "figure: blast_radius", 1),
 			`scenarios/x.yaml:8: a blast_radius headline needs its step to have a hog; step "a" has none`},
+		{"unknown claim", strings.Replace(good, "mode: echo", "mode: echo\nclaims: [speed]", 1), `scenarios/x.yaml:3: claim "speed": want threads-grow, held-up, gil or monkey`},
 		{"unknown figure", strings.Replace(good, "figure: throughput", "figure: speed", 1),
 			`scenarios/x.yaml:8: headline figure "speed": want one of throughput, lines_per_cpu_second, p50, p99, mem_per_connection, knee, slowdown, recovery, blast_radius`},
 		{"not yaml", "name: [x\n", "scenarios/x.yaml:1: did not find expected ',' or ']'"},
