@@ -55,9 +55,11 @@ const (
 	// (a share of the peer's growth) to be threads' own.
 	PeerMargin = 0.1
 	// HeldUpShare: a light line's p99 that grows by this share of a heavy
-	// line's CPU or more (900 µs per ms) waited out a whole heavy line, but
-	// for the sizing's error: the connection was held up.
-	HeldUpShare = 0.9
+	// line's CPU or more (750 µs per ms) waited out most of a heavy line:
+	// the connection was held up. Not the whole line: the p99 without the
+	// hog, which the growth is measured from, already held some queueing
+	// that a light line waiting out the heavy one no longer adds.
+	HeldUpShare = 0.75
 	// GILCores: threads doing Python work on two cores or more that use
 	// no more than this many cores' worth are held to one by the GIL.
 	GILCores = 1.25
@@ -138,7 +140,7 @@ type Radius struct {
 // HeldUp is the talk's second claim: a cooperative framework switches only
 // where code would block, so a handler that computes holds every other
 // connection up, unlike threads. It holds when every cooperative
-// implementation's light lines waited out a whole heavy line
+// implementation's light lines waited out most of a heavy line
 // (HeldUpShare) and threads' did not; an exception among the cooperative
 // ones makes it hold only for the others.
 func HeldUp(threads Radius, coop []Radius) Finding {

@@ -132,7 +132,7 @@ func (d claimData) sweepText(sc lab.Scenario, impl string) string {
 func (d claimData) threadsGrow() ClaimView {
 	v := ClaimView{ID: string(lab.ClaimThreadsGrow),
 		Claim: "Every thread means context switches: the more threads, the more a line costs.",
-		Test:  "CPU, context switches and run-queue wait per line at each step of a sweep of connections, threads against " + talkPeer + "; memory per idle connection"}
+		Test:  "CPU, switches and run-queue wait per line along a sweep of connections, threads against " + talkPeer + "; memory per idle connection"}
 	sc, ok := d.scenarioOf(lab.ClaimThreadsGrow, lab.FigLinesPerCPU)
 	fd := analysis.Finding{Answer: analysis.CannotTell, Reason: analysis.ReasonMissing}
 	if ok {
@@ -141,21 +141,43 @@ func (d claimData) threadsGrow() ClaimView {
 		fd = analysis.ThreadsGrow(d.series(sc, d.threads), d.series(sc, talkPeer))
 		v.Figures = []string{d.sweepText(sc, d.threads), d.sweepText(sc, talkPeer)}
 		if g := d.todayGo(); g != "" {
-			v.Today = "Goroutines, preempted by Go's scheduler on one thread per core: " + d.sweepText(sc, g) + "."
+			v.Today = d.sweepText(sc, g) + "."
 		}
 	}
 	if idle, ok := d.scenarioOf(lab.ClaimThreadsGrow, lab.FigMemPerConn); ok {
 		v.Figures = append(v.Figures, "memory per idle connection ("+idle.Name+"): "+d.memText(idle, d.threads, talkPeer))
 	}
 	why := missingWhy(sc, ok, "echo-sweep")
-	why[analysis.ReasonNotGrown] = "threads' CPU per line did not grow beyond its trials' ranges"
-	why[analysis.ReasonPeerAlike] = talkPeer + "'s grew as much"
+	growth := d.growthText(sc)
+	why[analysis.ReasonNotGrown] = "threads' CPU per line did not grow beyond its trials' ranges" + growth
+	why[analysis.ReasonPeerAlike] = "threads' CPU per line grew no more than " + talkPeer + "'s" + growth + ", though " + talkPeer + " hardly switches: what the extra switches cost did not show in CPU per line"
 	only := ""
 	if len(fd.What) > 0 {
-		only = "from " + fd.What[0] + ": below it, threads' CPU per line did not grow beyond its trials' ranges"
+		only = "from " + fd.What[0] + ": below it, threads' CPU per line did not grow beyond its trials' ranges" + growth
 	}
 	v.Verdict, v.Class = verdictWords(fd, why, only)
+	if fd.Answer == analysis.Holds {
+		v.Verdict += growth
+	}
 	return v
+}
+
+// growthText is how much threads' and the peer's CPU per line grew across
+// the sweep, in words.
+func (d claimData) growthText(sc lab.Scenario) string {
+	t, p := d.series(sc, d.threads), d.series(sc, talkPeer)
+	grow := func(s analysis.Series) (float64, bool) {
+		if len(s.Stats) < 2 || s.Stats[0].N == 0 || s.Stats[len(s.Stats)-1].Center == 0 {
+			return 0, false
+		}
+		return s.Stats[0].Center / s.Stats[len(s.Stats)-1].Center, true
+	}
+	gt, ok1 := grow(t)
+	gp, ok2 := grow(p)
+	if !ok1 || !ok2 {
+		return ""
+	}
+	return fmt.Sprintf(" (from %s to %s: threads ×%.2f, %s ×%.2f)", t.Steps[0], t.Steps[len(t.Steps)-1], gt, talkPeer, gp)
 }
 
 // scenarioOf is the scenario answering claim c whose headline is fig (a
@@ -212,7 +234,7 @@ func (d claimData) radiusText(sc lab.Scenario, impl string) string {
 func (d claimData) heldUp() ClaimView {
 	v := ClaimView{ID: string(lab.ClaimHeldUp),
 		Claim: "An asynchronous framework switches only where code would block, so a handler that computes holds up every other connection; threads are switched by the interpreter.",
-		Test:  "how much the light lines' p99 grows per ms of one heavy line's CPU (the blast radius), cooperative servers against threads"}
+		Test:  "the blast radius: how much light lines' p99 grows per ms of one heavy line's CPU, cooperative servers against threads"}
 	sc, ok := d.scenarioOf(lab.ClaimHeldUp, lab.FigBlastRadius)
 	fd := analysis.Finding{Answer: analysis.CannotTell, Reason: analysis.ReasonMissing}
 	if ok {
@@ -227,16 +249,21 @@ func (d claimData) heldUp() ClaimView {
 			coopText = append(coopText, d.radiusText(sc, impl.Name))
 		}
 		fd = analysis.HeldUp(analysis.Radius{Impl: d.threads, Radius: d.headStat(sc, d.threads)}, coop)
-		v.Figures = []string{"µs of light p99 per ms of a heavy line: " + d.radiusText(sc, d.threads) + "; cooperative: " + strings.Join(coopText, ", ")}
+		v.Figures = []string{"light p99 per ms of a heavy line: " + d.radiusText(sc, d.threads) + "; cooperative: " + strings.Join(coopText, ", ")}
 		if g := d.todayGo(); g != "" {
-			v.Today = fmt.Sprintf("Goroutines on one core: %s, %s; Go preempts a running goroutine after about 10 ms, so the tail still waits, and the median less (%s).",
+			v.Today = fmt.Sprintf("%s; %s; Go preempts a goroutine after about 10 ms, so the tail waits and the median less (%s).",
 				d.radiusText(sc, g), d.hogShareText(sc, g), d.p50Text(sc, g))
 		}
+	}
+	if fd.Answer == analysis.Holds {
+		defer func() {
+			v.Verdict = fmt.Sprintf("holds: every cooperative server's light p99 grew by %s or more per ms of a heavy line, beyond threads' range", results.Micros(analysis.HeldUpShare*1000))
+		}()
 	}
 	why := missingWhy(sc, ok, "cpu-hog")
 	why[analysis.ReasonNotHeld] = "no cooperative server's light lines waited out a heavy line"
 	why[analysis.ReasonPeerAlike] = "threads' light lines were held up as much"
-	v.Verdict, v.Class = verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" did not hold their light lines up beyond threads'")
+	v.Verdict, v.Class = verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" "+plural(len(fd.What), "did not hold its light lines up", "did not hold their light lines up")+fmt.Sprintf(" by %s per ms or beyond threads' range", results.Micros(analysis.HeldUpShare*1000)))
 	return v
 }
 
@@ -286,6 +313,21 @@ func (d claimData) gil() ClaimView {
 		v.Today = "Go's goroutines, and the servers that run a process per core, are built to use every core; this run cannot show it."
 	}
 	return v
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// possessive is name's, or name' for a name that ends in s.
+func possessive(name string) string {
+	if strings.HasSuffix(name, "s") {
+		return name + "'"
+	}
+	return name + "'s"
 }
 
 // cpusetSize is how many CPUs a cpuset list ("1", "0-3", "2,4-5") names.

@@ -36,7 +36,7 @@ func (d claimData) shape(impl lab.Implementation) analysis.Shape {
 func (d claimData) backwards() ClaimView {
 	v := ClaimView{ID: string(lab.ClaimBackwards), Link: "#code",
 		Claim: "Callbacks read backwards; closures and greenlets read in the order they run.",
-		Test:  "the handlers' sources, counted, not read: functions handed to the framework to call later (addCallback and lambdas in Python, arrow functions and function expressions in JavaScript), nesting and lines of code, callbacks against code written in order"}
+		Test:  "the handlers' sources, counted, not read: functions handed to the framework to call later (addCallback and lambdas in Python, arrow functions and function expressions in JavaScript)"}
 	var shapes []analysis.Shape
 	var cb, inOrder []string
 	for _, impl := range d.f.Implementations {
@@ -48,7 +48,7 @@ func (d claimData) backwards() ClaimView {
 			continue
 		}
 		shapes = append(shapes, sh)
-		words := fmt.Sprintf("%s %d (%d levels, %d lines)", sh.Impl, sh.Handed, sh.Depth, sh.Lines)
+		words := fmt.Sprintf("%s %d", sh.Impl, sh.Handed)
 		if sh.Callbacks {
 			cb = append(cb, words)
 		} else {
@@ -57,7 +57,7 @@ func (d claimData) backwards() ClaimView {
 	}
 	fd := analysis.Backwards(shapes)
 	if len(cb) > 0 {
-		v.Figures = append(v.Figures, "functions handed over, callbacks: "+strings.Join(cb, ", "))
+		v.Figures = append(v.Figures, "functions handed to the framework, callbacks: "+strings.Join(cb, ", "))
 	}
 	if len(inOrder) > 0 {
 		v.Figures = append(v.Figures, "in order: "+strings.Join(inOrder, ", "))
@@ -76,7 +76,7 @@ func (d claimData) backwards() ClaimView {
 	}
 	v.Verdict, v.Class = verdictWords(fd, why, "")
 	if fd.Answer == analysis.Holds {
-		v.Verdict = "holds, by the count: every handler in the callbacks style hands more of its work to the framework than any written in order; nesting does not tell them apart"
+		v.Verdict = "holds, by the count: every handler in the callbacks style hands more of its work to the framework than any written in order"
 	}
 	return v
 }
@@ -100,7 +100,7 @@ func (d claimData) patched() (string, bool) {
 func (d claimData) monkey() ClaimView {
 	v := ClaimView{ID: string(lab.ClaimMonkey),
 		Claim: "Monkey patching turns the threaded code asynchronous with one added line.",
-		Test:  "the patched server against threads: lines added and changed, memory per idle connection, the blast radius of a computing handler, lines per CPU-second at the most connections"}
+		Test:  "the patched threads against threads: lines added and changed, memory per idle connection, blast radius, CPU per line at the most connections"}
 	name, ok := d.patched()
 	if !ok {
 		fd := analysis.Finding{Answer: analysis.CannotTell, Reason: analysis.ReasonMissing}
@@ -111,7 +111,8 @@ func (d claimData) monkey() ClaimView {
 	_, to := d.sources(name)
 	p := analysis.Patched{}
 	p.Changed, p.Added = analysis.LinesChanged(from, to)
-	v.Figures = []string{fmt.Sprintf("%s runs %s's files with %d lines of code added and %d of them changed", name, d.threads, p.Added, p.Changed)}
+	v.Figures = []string{fmt.Sprintf("%s runs %s files with %d %s of code added in files of its own and %d of %s changed",
+		name, possessive(d.threads), p.Added, plural(p.Added, "line", "lines"), p.Changed, possessive(d.threads))}
 	if sc, ok := d.scenarioOf(lab.ClaimMonkey, lab.FigMemPerConn); ok {
 		v.Link = "#s-" + sc.Name
 		p.MemThreads, p.MemPatched, p.MemGreenlets = d.headStat(sc, d.threads), d.headStat(sc, name), d.headStat(sc, talkPeer)
