@@ -62,7 +62,7 @@ base:
 ## sshd: the ssh engine of the remote test, linelab/sshd (skipped when it
 ## exists)
 sshd:
-	lab/runtime/sshd/build.sh
+	lab/engine/sshd/build.sh
 
 ## images: every image, from the Docker layer cache where nothing changed
 ## (the legacy builder prints a deprecation notice on every build, so a

@@ -126,6 +126,10 @@ func HeadlineFigures() []Figure {
 // At is the figure's Name with its step filled in.
 func (i FigureInfo) At(step string) string { return fill(i.Name, step) }
 
+// Label is the figure's Short without its step, for a place that names
+// the step already.
+func (i FigureInfo) Label() string { return strings.TrimSuffix(i.Short, " at %s") }
+
 // ShortAt is the figure's Short with its step filled in.
 func (i FigureInfo) ShortAt(step string) string { return fill(i.Short, step) }
 

@@ -14,18 +14,18 @@ type Trial struct {
 	Step     string `json:"step"`
 	Trial    int    `json:"trial"` // 1-based
 
-	Started     time.Time        `json:"started"`
-	Seconds     float64          `json:"seconds"`                    // measured window
-	Lines       int64            `json:"lines"`                      // correct answers that arrived in the window (connections, for churn)
-	Late        int64            `json:"late,omitempty"`             // answers to lines of the window that came after it
-	InFlight    int64            `json:"in_flight_at_end,omitempty"` // lines still unanswered when the window closed
-	Throughput  float64          `json:"throughput"`
-	Offered     float64          `json:"offered,omitempty"` // open loop
-	Latency     Percentiles      `json:"latency_us"`
-	Uncorrected *Percentiles     `json:"uncorrected_latency_us,omitempty"`
-	SendLag     *Percentiles     `json:"send_lag_us,omitempty"` // open loop: how late the driver sent each line
-	Errors      map[string]int64 `json:"errors,omitempty"`
-	FirstError  string           `json:"first_error,omitempty"`
+	Started     time.Time           `json:"started"`
+	Seconds     float64             `json:"seconds"`                    // measured window
+	Lines       int64               `json:"lines"`                      // correct answers that arrived in the window (connections, for churn)
+	Late        int64               `json:"late,omitempty"`             // answers to lines of the window that came after it
+	InFlight    int64               `json:"in_flight_at_end,omitempty"` // lines still unanswered when the window closed
+	Throughput  float64             `json:"throughput"`
+	Offered     float64             `json:"offered,omitempty"` // open loop
+	Latency     Percentiles         `json:"latency_us"`
+	Uncorrected *Percentiles        `json:"uncorrected_latency_us,omitempty"`
+	SendLag     *Percentiles        `json:"send_lag_us,omitempty"` // open loop: how late the driver sent each line
+	Errors      map[FailClass]int64 `json:"errors,omitempty"`
+	FirstError  string              `json:"first_error,omitempty"`
 
 	CPUSeconds        float64 `json:"cpu_seconds"`           // the server's, from its cgroup
 	ServerCores       float64 `json:"server_cores"`          // CPU seconds per second
@@ -120,10 +120,10 @@ func (o *Overhead) Add(b Overhead) {
 // Timeline is a fault step's window in buckets: correct answers and
 // failures by class, as they happened, and when the fault was done.
 type Timeline struct {
-	BucketMS int                `json:"bucket_ms"`
-	Answers  []int64            `json:"answers"`          // correct answers that arrived in each bucket
-	Errors   map[string][]int64 `json:"errors,omitempty"` // failures by class, in the bucket they were seen
-	Faults   []Mark             `json:"faults,omitempty"`
+	BucketMS int                   `json:"bucket_ms"`
+	Answers  []int64               `json:"answers"`          // correct answers that arrived in each bucket
+	Errors   map[FailClass][]int64 `json:"errors,omitempty"` // failures by class, in the bucket they were seen
+	Faults   []Mark                `json:"faults,omitempty"`
 	// FirstAnswerMS is from the fault's start to the first correct answer
 	// to a line sent after the fault was over (for a crash: after the
 	// container was started again); -1 when none came in the window.
@@ -285,3 +285,35 @@ type Sched struct {
 	System      float64 `json:"system_s"`    // CPU seconds in the kernel
 	Tasks       int     `json:"tasks"`       // tasks at the second reading
 }
+
+// The calibration's loops: the keys of its per-loop figures
+// (results.Calibration's DriverUS, ServerUS and DriverCoreBusy).
+const (
+	CalClosed    = string(Closed) // 100 connections, one line in flight
+	CalPipelined = "pipelined"    // 50 connections, 16 in flight
+	CalOpen      = string(Open)   // 50 connections at the open rate
+	CalPaced     = "paced"        // a closed loop held to the open rate
+)
+
+// FailClass names a kind of failed line or connection, as the driver
+// counts it.
+type FailClass string
+
+const (
+	FailConnect   FailClass = "connect"    // could not connect
+	FailReset     FailClass = "reset"      // the server reset the connection
+	FailClosed    FailClass = "closed"     // the server closed the connection early
+	FailTimeout   FailClass = "timeout"    // no answer in time
+	FailWrong     FailClass = "wrong"      // an answer with the wrong bytes
+	FailOrder     FailClass = "order"      // the answer of another request of the connection
+	FailErrorLine FailClass = "error-line" // an "error: …" answer
+	// FailExtra is an answer with no request in flight; the driver drops
+	// the connection, and the lines still in flight on it count here too.
+	FailExtra FailClass = "extra"
+	// FailUnanswered is a line sent in the window whose answer had not
+	// come when the grace period after the window ended: the backlog.
+	FailUnanswered FailClass = "unanswered"
+)
+
+// FailClasses lists every class, in report order.
+var FailClasses = [...]FailClass{FailConnect, FailReset, FailClosed, FailTimeout, FailWrong, FailOrder, FailErrorLine, FailExtra, FailUnanswered}

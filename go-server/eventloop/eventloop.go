@@ -53,10 +53,9 @@ func Serve(ctx context.Context, addr string, mode server.Mode, fetcher server.Up
 			// system call that keeps its P. With GOMAXPROCS at the core count
 			// the fetch goroutines then have no P to run on, and Go's own
 			// netpoller, where the upstream connections wait, is polled only
-			// when a loop wakes up or by sysmon every 10 ms: measured at 1,000
-			// connections (make bench), 55% of the ideal with the core 0.72
-			// busy. One P more per loop costs no CPU (the cpuset is the same)
-			// and gave 69% with the core 0.92 busy, the rest being net/http's.
+			// when a loop wakes up or by sysmon every 10 ms, and the core
+			// idles while fetches wait. One P more per loop costs no CPU (the
+			// cpuset is the same) and lets the fetches run (docs/FINDINGS.md).
 			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + runtime.NumCPU())
 		})
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/linelab/linelab/internal/conformance"
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/catalog"
+	"github.com/linelab/linelab/lab/engine"
 	"github.com/linelab/linelab/lab/metrics"
-	"github.com/linelab/linelab/lab/runtime"
 	"github.com/linelab/linelab/lab/upstream"
 )
 
@@ -74,8 +74,8 @@ func TestDockerConformance(t *testing.T) {
 }
 
 type dockerEnv struct {
-	rt      *runtime.Runtime
-	nw      *runtime.Network
+	rt      *engine.Runtime
+	nw      *engine.Network
 	catalog *catalog.Catalog
 	// upstreams are the base URLs of the upstream containers by behaviour,
 	// by IP: a server resolves nothing (PROTOCOL.md).
@@ -92,7 +92,7 @@ func newDockerEnv(t *testing.T) *dockerEnv {
 		t.Fatal(err)
 	}
 	runID := fmt.Sprintf("test-%d", time.Now().UnixNano())
-	rt, err := runtime.New(ctx, runID)
+	rt, err := engine.New(ctx, runID)
 	if err != nil {
 		t.Fatalf("%v\nThe Docker tests need a running engine: start it (systemctl start docker) or run `make test-unit`.", err)
 	}
@@ -119,7 +119,7 @@ func newDockerEnv(t *testing.T) *dockerEnv {
 			continue
 		}
 		b := su.Behaviour
-		c, err := rt.Start(ctx, runtime.Spec{Image: cat.Upstream.Image, Name: "upstream", Network: env.nw, Env: map[string]string{
+		c, err := rt.Start(ctx, engine.Spec{Image: cat.Upstream.Image, Name: "upstream", Network: env.nw, Env: map[string]string{
 			"LATENCY": b.Latency.String(), "JITTER": b.Jitter.String(), "ERROR_RATE": fmt.Sprint(b.ErrorRate),
 		}})
 		if err != nil {
@@ -138,7 +138,7 @@ func newDockerEnv(t *testing.T) *dockerEnv {
 
 // memory reads c's working set from its cgroup, for the case that floods
 // it.
-func memory(t *testing.T, c *runtime.Container) func() (int64, error) {
+func memory(t *testing.T, c *engine.Container) func() (int64, error) {
 	m, err := metrics.Open("/sys/fs/cgroup", c.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func memory(t *testing.T, c *runtime.Container) func() (int64, error) {
 
 // start starts impl with env added to its own, and pids as its task limit
 // (0: the lab's).
-func (e *dockerEnv) start(t *testing.T, impl lab.Implementation, env map[string]string, pids int64) *runtime.Container {
+func (e *dockerEnv) start(t *testing.T, impl lab.Implementation, env map[string]string, pids int64) *engine.Container {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -162,7 +162,7 @@ func (e *dockerEnv) start(t *testing.T, impl lab.Implementation, env map[string]
 	for k, v := range env {
 		full[k] = v
 	}
-	c, err := e.rt.Start(ctx, runtime.Spec{Image: impl.Image, Name: impl.Name, Env: full, Network: e.nw, Pids: pids})
+	c, err := e.rt.Start(ctx, engine.Spec{Image: impl.Image, Name: impl.Name, Env: full, Network: e.nw, Pids: pids})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func (e *dockerEnv) start(t *testing.T, impl lab.Implementation, env map[string]
 			t.Error(err)
 		}
 	})
-	if err := runtime.WaitProtocol(ctx, c.Addr(7000)); err != nil {
+	if err := engine.WaitProtocol(ctx, c.Addr(7000)); err != nil {
 		logs, _ := c.Logs(context.Background())
 		t.Fatalf("%s: %v\nits output:\n%s", impl.Name, err, logs)
 	}
@@ -188,7 +188,7 @@ func (e *dockerEnv) badMode(t *testing.T, impl lab.Implementation) {
 		full[k] = v
 	}
 	full["MODE"] = "shout"
-	c, err := e.rt.Start(ctx, runtime.Spec{Image: impl.Image, Name: impl.Name, Env: full, Network: e.nw, Exits: true})
+	c, err := e.rt.Start(ctx, engine.Spec{Image: impl.Image, Name: impl.Name, Env: full, Network: e.nw, Exits: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,9 +47,9 @@ const (
 	// run's median ran on a machine that had drifted.
 	CanaryTolerance = 0.10
 	// CanaryRepeat: a trial whose canary is further than this from the
-	// running median is worth running again. This machine flips between
-	// two speeds about 1.7× apart within seconds, so a 10% rule would
-	// repeat nearly every trial.
+	// running median is worth running again. A shared machine's speed
+	// jumps by far more than CanaryTolerance within seconds, so a rule that
+	// tight would repeat nearly every trial.
 	CanaryRepeat = 0.25
 	// CanaryNoise: when a step's trials are noisy and their canaries
 	// spread more than this, the machine, not the server, is the suspect.
@@ -79,10 +79,10 @@ const (
 // rate pays to wake an idle peer for its lines. Runs calibrated before
 // the paced loop existed fall back to the saturated one (paced false).
 func OpenOverClosed(driverUS map[string]float64) (ratio float64, paced, ok bool) {
-	o, ref := driverUS["open"], driverUS["paced"]
+	o, ref := driverUS[lab.CalOpen], driverUS[lab.CalPaced]
 	paced = ref > 0
 	if !paced {
-		ref = driverUS["closed"]
+		ref = driverUS[lab.CalClosed]
 	}
 	if o <= 0 || ref <= 0 {
 		return 0, false, false
@@ -92,7 +92,7 @@ func OpenOverClosed(driverUS map[string]float64) (ratio float64, paced, ok bool)
 
 // Load is what a trial measured about everything but the server.
 type Load struct {
-	Loop        string  // closed, open, churn, idle
+	Loop        lab.Loop
 	Fetch       bool    // the server asked the upstream for every line
 	Throughput  float64 // answers per second
 	Ceiling     float64 // the driver's calibrated ceiling for this kind of load; 0 unknown
@@ -133,15 +133,15 @@ func Judge(l Load) Bound {
 		}
 	}
 	belowIdeal := l.Ideal <= 0 || l.Throughput < IdealShare*l.Ideal
-	if !saturated && l.Loop == "closed" && belowIdeal && l.CoreBusy >= CoreLeaning && l.ServerCores <= l.CoreBusy-ServerSlack {
+	if !saturated && l.Loop == lab.Closed && belowIdeal && l.CoreBusy >= CoreLeaning && l.ServerCores <= l.CoreBusy-ServerSlack {
 		b.Driver = true
 		b.Why = append(b.Why, fmt.Sprintf("the driver core was %.0f%% busy while the server's was %.0f%%: the server waited for lines", 100*l.CoreBusy, 100*l.ServerCores))
 	}
-	if l.Loop == "open" && l.SendLagP99 > MaxSendLagUS {
+	if l.Loop == lab.Open && l.SendLagP99 > MaxSendLagUS {
 		b.Driver = true
 		b.Why = append(b.Why, fmt.Sprintf("lines left up to %.1f ms late (p99 send lag)", l.SendLagP99/1000))
 	}
-	if l.Ceiling > 0 && (l.Loop == "closed" || l.Loop == "open") && l.Throughput >= CeilingShare*l.Ceiling {
+	if l.Ceiling > 0 && (l.Loop == lab.Closed || l.Loop == lab.Open) && l.Throughput >= CeilingShare*l.Ceiling {
 		b.Driver = true
 		b.Why = append(b.Why, fmt.Sprintf("%.0f%% of the driver's calibrated ceiling", 100*l.Throughput/l.Ceiling))
 	}

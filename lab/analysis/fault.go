@@ -54,10 +54,10 @@ func Recovery(tl *lab.Timeline) (ms float64, back, valid bool) {
 // LostLines are a trial's lines that never got their answer: the failures
 // of every class but connect (a refused connect is an attempt, not a
 // line) and error-line (an answer, if not the right one).
-func LostLines(errors map[string]int64) int64 {
+func LostLines(errors map[lab.FailClass]int64) int64 {
 	var n int64
 	for c, k := range errors {
-		if c != "connect" && c != "error-line" {
+		if c != lab.FailConnect && c != lab.FailErrorLine {
 			n += k
 		}
 	}

@@ -46,7 +46,7 @@ func TestRecovery(t *testing.T) {
 
 func TestLostLines(t *testing.T) {
 	t.Parallel()
-	if n := LostLines(map[string]int64{"connect": 900, "reset": 40, "closed": 2, "error-line": 7, "unanswered": 1}); n != 43 {
+	if n := LostLines(map[lab.FailClass]int64{"connect": 900, "reset": 40, "closed": 2, "error-line": 7, "unanswered": 1}); n != 43 {
 		t.Errorf("LostLines = %d, want 43 (reset, closed, unanswered)", n)
 	}
 }

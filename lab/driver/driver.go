@@ -28,27 +28,24 @@ import (
 	"github.com/linelab/linelab/lab"
 )
 
-// Class names a kind of failed line or connection.
-type Class string
+// Class names a kind of failed line or connection (lab.FailClass).
+type Class = lab.FailClass
 
+// The classes, by the names the driver's code uses.
 const (
-	ErrConnect   Class = "connect"    // could not connect
-	ErrReset     Class = "reset"      // the server reset the connection
-	ErrClosed    Class = "closed"     // the server closed the connection early
-	ErrTimeout   Class = "timeout"    // no answer in time
-	ErrWrong     Class = "wrong"      // an answer with the wrong bytes
-	ErrOrder     Class = "order"      // the answer of another request of the connection
-	ErrErrorLine Class = "error-line" // an "error: …" answer
-	// ErrExtra is an answer with no request in flight; the driver drops
-	// the connection, and the lines still in flight on it count here too.
-	ErrExtra Class = "extra"
-	// ErrUnanswered is a line sent in the window whose answer had not come
-	// when the grace period after the window ended: the backlog.
-	ErrUnanswered Class = "unanswered"
+	ErrConnect    = lab.FailConnect
+	ErrReset      = lab.FailReset
+	ErrClosed     = lab.FailClosed
+	ErrTimeout    = lab.FailTimeout
+	ErrWrong      = lab.FailWrong
+	ErrOrder      = lab.FailOrder
+	ErrErrorLine  = lab.FailErrorLine
+	ErrExtra      = lab.FailExtra
+	ErrUnanswered = lab.FailUnanswered
 )
 
 // Classes lists every class, in report order.
-var Classes = [...]Class{ErrConnect, ErrReset, ErrClosed, ErrTimeout, ErrWrong, ErrOrder, ErrErrorLine, ErrExtra, ErrUnanswered}
+var Classes = lab.FailClasses
 
 // Config is one run of one step.
 type Config struct {

@@ -80,18 +80,7 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 			head = (head + 1) % depth
 		}
 	}
-	// A closed loop with a rate is paced: each connection sends at most
-	// Rate/Connections lines a second, the connections staggered over the
-	// interval. Only the calibration asks for one, to set the closed loop
-	// beside the open loop at the open loop's rate; a scenario file cannot
-	// (the loader allows a rate on open loops only).
-	var pace time.Duration
-	next := time.Now()
-	if rate := r.cfg.Step.Rate; rate > 0 {
-		pace = time.Duration(float64(time.Second) * float64(r.cfg.Step.Connections) / float64(rate))
-		next = next.Add(pace * time.Duration(id) / time.Duration(r.cfg.Step.Connections))
-		sleepUntil(r.ctx, next)
-	}
+	pace, next := r.paced(id)
 	if err := send(depth, time.Now()); err != nil {
 		r.fail(classify(err), err)
 		return
@@ -118,28 +107,7 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 		}
 		f := ring[head]
 		head, n = (head+1)%depth, n-1
-		cls, ok := r.lines.check(f.seq, p)
-		// An answer counts in the throughput when it arrives in the
-		// window, whenever its line was sent; a line sent in the window is
-		// timed (or fails) whenever its answer comes.
-		if ok && r.measuring(now) {
-			r.ok.Add(1)
-			r.perConn[id]++
-		}
-		if ok && r.tl != nil {
-			r.tl.answer(f.sent, now)
-		}
-		if r.measuring(f.sent) {
-			switch {
-			case !ok:
-				r.fail(cls, nil)
-			default:
-				b.add(now.Sub(f.sent).Microseconds())
-				if over {
-					r.late.Add(1)
-				}
-			}
-		}
+		r.answered(id, f, p, now, over, b)
 		if over {
 			if n == 0 {
 				return
@@ -162,6 +130,51 @@ func (r *run) closedOn(c net.Conn, id int, b *batch) {
 			}
 			due = 0
 		}
+	}
+}
+
+// paced is a paced closed loop's interval between one connection's
+// lines, and when connection id sends its first (after waiting for it):
+// each connection sends at most Rate/Connections lines a second, the
+// connections staggered over the interval. Only the calibration asks for
+// one, to set the closed loop beside the open loop at the open loop's
+// rate; a scenario file cannot (the loader allows a rate on open loops
+// only). Without a rate: no pace, and now.
+func (r *run) paced(id int) (time.Duration, time.Time) {
+	next := time.Now()
+	rate := r.cfg.Step.Rate
+	if rate <= 0 {
+		return 0, next
+	}
+	pace := time.Duration(float64(time.Second) * float64(r.cfg.Step.Connections) / float64(rate))
+	next = next.Add(pace * time.Duration(id) / time.Duration(r.cfg.Step.Connections))
+	sleepUntil(r.ctx, next)
+	return pace, next
+}
+
+// answered counts one answer p, read at now, to line f of connection id.
+// An answer counts in the throughput when it arrives in the window,
+// whenever its line was sent; a line sent in the window is timed (or
+// fails) whenever its answer comes, late when the window had closed.
+func (r *run) answered(id int, f inflight, p []byte, now time.Time, over bool, b *batch) {
+	cls, ok := r.lines.check(f.seq, p)
+	if ok && r.measuring(now) {
+		r.ok.Add(1)
+		r.perConn[id]++
+	}
+	if ok && r.tl != nil {
+		r.tl.answer(f.sent, now)
+	}
+	if !r.measuring(f.sent) {
+		return
+	}
+	if !ok {
+		r.fail(cls, nil)
+		return
+	}
+	b.add(now.Sub(f.sent).Microseconds())
+	if over {
+		r.late.Add(1)
 	}
 }
 

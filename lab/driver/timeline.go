@@ -121,9 +121,9 @@ func (t *timeline) result() *lab.Timeline {
 		}
 		if row != nil {
 			if out.Errors == nil {
-				out.Errors = map[string][]int64{}
+				out.Errors = map[lab.FailClass][]int64{}
 			}
-			out.Errors[string(Classes[c])] = row
+			out.Errors[Classes[c]] = row
 		}
 	}
 	if s, f := t.began.Load(), t.first.Load(); s != 0 && f != 0 {

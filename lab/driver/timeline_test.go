@@ -64,7 +64,7 @@ func TestTimelineOfACrash(t *testing.T) {
 	}
 	var lost int64
 	for _, c := range []Class{ErrReset, ErrClosed} {
-		for i, n := range tl.Errors[string(c)] {
+		for i, n := range tl.Errors[c] {
 			if n > 0 && i != 3 {
 				t.Errorf("%d %s failures in bucket %d: want them at the kill (bucket 3)", n, c, i)
 			}
@@ -74,7 +74,7 @@ func TestTimelineOfACrash(t *testing.T) {
 	if lost != 8 || res.Errors[ErrReset]+res.Errors[ErrClosed] != 8 {
 		t.Errorf("lines lost %d (totals %v): want the 8 in flight at the kill", lost, res.Errors)
 	}
-	if tl.Errors[string(ErrConnect)] == nil {
+	if tl.Errors[ErrConnect] == nil {
 		t.Errorf("no connect failures while the server was down: %v", tl.Errors)
 	}
 }

@@ -213,7 +213,7 @@ func ReadEvents(out io.Reader) (*Wire, error) {
 }
 
 // What the driver image's gate commands write on their standard error
-// once under way (lab/cmd/driver, read by lab/runtime): `dial` once it is
+// once under way (lab/cmd/driver, read by lab/engine): `dial` once it is
 // connected, `sample` once it has found the container's cgroup files.
 // Anything else there is why not.
 const (

@@ -145,7 +145,7 @@ func (d claimData) threadsGrow() ClaimView {
 		}
 	}
 	if idle, ok := d.scenarioOf(lab.ClaimThreadsGrow, lab.FigMemPerConn); ok {
-		v.Figures = append(v.Figures, "memory per idle connection ("+idle.Name+"): "+d.memText(idle, d.threads, talkPeer))
+		v.Figures = append(v.Figures, lab.FigMemPerConn.Info().Name+" ("+idle.Name+"): "+d.memText(idle, d.threads, talkPeer))
 	}
 	why := missingWhy(sc, ok, "echo-sweep")
 	growth := d.growthText(sc)

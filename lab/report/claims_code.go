@@ -116,11 +116,11 @@ func (d claimData) monkey() ClaimView {
 	if sc, ok := d.scenarioOf(lab.ClaimMonkey, lab.FigMemPerConn); ok {
 		v.Link = "#s-" + sc.Name
 		p.MemThreads, p.MemPatched, p.MemGreenlets = d.headStat(sc, d.threads), d.headStat(sc, name), d.headStat(sc, talkPeer)
-		v.Figures = append(v.Figures, "memory per idle connection ("+sc.Name+"): "+d.memText(sc, d.threads, name, talkPeer))
+		v.Figures = append(v.Figures, lab.FigMemPerConn.Info().Name+" ("+sc.Name+"): "+d.memText(sc, d.threads, name, talkPeer))
 	}
 	if sc, ok := d.scenarioOf(lab.ClaimMonkey, lab.FigBlastRadius); ok {
 		p.RadiusThreads, p.RadiusPatched = d.headStat(sc, d.threads), d.headStat(sc, name)
-		v.Figures = append(v.Figures, "blast radius ("+sc.Name+"): "+d.radiusText(sc, d.threads)+", "+d.radiusText(sc, name))
+		v.Figures = append(v.Figures, lab.FigBlastRadius.Info().Label()+" ("+sc.Name+"): "+d.radiusText(sc, d.threads)+", "+d.radiusText(sc, name))
 	}
 	if sc, ok := d.scenarioOf(lab.ClaimMonkey, lab.FigLinesPerCPU); ok && len(sc.Steps) > 0 {
 		last := sc.Steps[len(sc.Steps)-1].Name
@@ -130,7 +130,7 @@ func (d claimData) monkey() ClaimView {
 				parts = append(parts, impl+" "+results.Count(st.Summary.LinesPerCPU.Center))
 			}
 		}
-		v.Figures = append(v.Figures, fmt.Sprintf("lines per CPU-second at %s (%s): %s", last, sc.Name, strings.Join(parts, ", ")))
+		v.Figures = append(v.Figures, fmt.Sprintf("%s (%s): %s", lab.FigLinesPerCPU.Info().ShortAt(last), sc.Name, strings.Join(parts, ", ")))
 	}
 	fd := analysis.Monkey(p)
 	why := map[analysis.Reason]string{

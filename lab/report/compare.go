@@ -223,13 +223,17 @@ type stepFig struct {
 }
 
 func stepFigure(loop lab.Loop) stepFig {
+	fig, qualifier := lab.FigThroughput, ", at A's speed"
 	switch loop {
 	case lab.Open:
-		return stepFig{name: "p99 (corrected)", value: func(t lab.Trial) float64 { return float64(t.Latency.P99) }, unit: results.Micros}
+		fig, qualifier = lab.FigP99, " (corrected)"
 	case lab.Idle:
-		return stepFig{name: "memory per idle connection", value: func(t lab.Trial) float64 { return t.MemPerConnection }, unit: results.Bytes}
+		fig, qualifier = lab.FigMemPerConn, ""
 	}
-	return stepFig{name: "throughput, at A's speed", higher: true, rate: true, value: func(t lab.Trial) float64 { return t.Throughput }, unit: perSecond}
+	info := fig.Info()
+	return stepFig{name: info.Label() + qualifier, higher: info.HigherIsBetter, rate: fig == lab.FigThroughput,
+		value: func(t lab.Trial) float64 { v, _ := analysis.TrialFigure(fig, t); return v },
+		unit:  func(v float64) string { return valueText(info.Unit, v) }}
 }
 
 // headFig is a scenario's headline figure where it is not a step's own

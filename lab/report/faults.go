@@ -77,7 +77,7 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 			a.Points = append(a.Points, Pt{X: sec, Y: float64(n) * 1000 / b})
 			var failed int64
 			for class, row := range tl.Errors {
-				if class != "connect" && i < len(row) {
+				if class != lab.FailConnect && i < len(row) {
 					failed += row[i]
 				}
 			}
@@ -172,8 +172,8 @@ func faultRows(f *results.File, sc lab.Scenario) []FaultRow {
 				return results.Count(analysis.Median(vs))
 			}
 			row.Lost = med(func(t lab.Trial) float64 { return float64(analysis.LostLines(t.Errors)) })
-			row.ErrorLines = med(func(t lab.Trial) float64 { return float64(t.Errors["error-line"]) })
-			row.Refused = med(func(t lab.Trial) float64 { return float64(t.Errors["connect"]) })
+			row.ErrorLines = med(func(t lab.Trial) float64 { return float64(t.Errors[lab.FailErrorLine]) })
+			row.Refused = med(func(t lab.Trial) float64 { return float64(t.Errors[lab.FailConnect]) })
 			row.Reconnects = med(func(t lab.Trial) float64 { return float64(t.Reconnects) })
 			row.Seen = seen(x.Trials)
 			out = append(out, row)
@@ -192,17 +192,20 @@ func msRange(s lab.Stat) string {
 // seen says what the clients saw of the fault over all trials: resets,
 // closes, hangs (no answer before a timeout), error lines, or nothing.
 func seen(ts []lab.Trial) string {
-	total := map[string]int64{}
+	total := map[lab.FailClass]int64{}
 	for _, t := range ts {
 		for c, n := range t.Errors {
 			total[c] += n
 		}
 	}
 	var out []string
-	for _, w := range []struct{ class, words string }{
-		{"reset", "resets"}, {"closed", "connections closed"}, {"timeout", "hangs (no answer before a timeout)"},
-		{"unanswered", "lines never answered"}, {"error-line", "error lines"}, {"connect", "refused connects"},
-		{"wrong", "wrong answers"}, {"order", "answers out of order"}, {"extra", "answers nobody asked for"},
+	for _, w := range []struct {
+		class lab.FailClass
+		words string
+	}{
+		{lab.FailReset, "resets"}, {lab.FailClosed, "connections closed"}, {lab.FailTimeout, "hangs (no answer before a timeout)"},
+		{lab.FailUnanswered, "lines never answered"}, {lab.FailErrorLine, "error lines"}, {lab.FailConnect, "refused connects"},
+		{lab.FailWrong, "wrong answers"}, {lab.FailOrder, "answers out of order"}, {lab.FailExtra, "answers nobody asked for"},
 	} {
 		if total[w.class] > 0 {
 			out = append(out, w.words)

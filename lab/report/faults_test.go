@@ -34,7 +34,7 @@ func faultFixture() *results.File {
 	// none while down, back after `back` buckets past the restart (1.5 s).
 	timeline := func(back int) *lab.Timeline {
 		tl := &lab.Timeline{BucketMS: 100, Answers: make([]int64, 30), FirstAnswerMS: 600,
-			Errors: map[string][]int64{"reset": make([]int64, 30), "connect": make([]int64, 30)},
+			Errors: map[lab.FailClass][]int64{"reset": make([]int64, 30), "connect": make([]int64, 30)},
 			Faults: []lab.Mark{{What: "killed (SIGKILL) and started again", FromMS: 1000, ToMS: 1500}}}
 		for i := range tl.Answers {
 			if i < 10 || i >= 15+back {
@@ -48,7 +48,7 @@ func faultFixture() *results.File {
 	for impl, backs := range map[string][]int{"go-eventloop": {0, 1, 0}, "threads": {3, 5, 40}, "node": {40, 40, 40}} {
 		for i, back := range backs {
 			trials = append(trials, lab.Trial{Impl: impl, Scenario: "fault-crash", Step: "crash", Trial: i + 1, Seconds: 3, Lines: 20000, Throughput: 6000,
-				Errors: map[string]int64{"reset": 100, "connect": 500}, Reconnects: 100, Timeline: timeline(back)})
+				Errors: map[lab.FailClass]int64{"reset": 100, "connect": 500}, Reconnects: 100, Timeline: timeline(back)})
 		}
 	}
 	results.Summarize(f, trials)

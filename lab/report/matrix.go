@@ -62,7 +62,6 @@ type MatrixCell struct {
 // the rows.
 func buildMatrix(f *results.File, m *Model) Matrix {
 	mx := Matrix{Smoke: f.Profile == lab.Quick}
-	missing := f.Missing()
 	var impls []lab.Implementation
 	for _, impl := range f.Implementations {
 		if impl.Role != lab.RoleFloor {
@@ -75,86 +74,102 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 			mx.NotHere = append(mx.NotHere, sc.Name+" ("+why+")")
 			continue
 		}
-		h := pickHeadline(f, sc)
-		col := MatrixCol{Scenario: sc.Name, Figure: h.short()}
-		type entry struct {
-			row  int
-			s    lab.Stat
-			st   *results.Step
-			knee *lab.Knee
-		}
-		var es []entry
-		for _, impl := range f.Implementations {
-			s, st, ok := figure(f, sc, h, impl.Name)
-			k := kneeOf(f, impl.Name, sc.Name)
-			if !ok || (s.Center <= 0 && k == nil) {
-				continue // a knee of 0 is a finding: below the lowest rate, or not measurable here
-			}
-			if impl.Role == lab.RoleFloor {
-				if s.Center > 0 {
-					col.Reference, col.Floor = impl.Name, true
-				}
-				continue
-			}
-			es = append(es, entry{slices.IndexFunc(impls, func(i lab.Implementation) bool { return i.Name == impl.Name }), s, st, k})
-		}
-		byName := map[string]entry{}
-		var aes []analysis.Entry
-		for _, e := range es {
-			byName[impls[e.row].Name] = e
-			aes = append(aes, analysis.Entry{Name: impls[e.row].Name, Figure: spread(e.s)})
-		}
-		order, _, _ := analysis.Rank(aes, h.higherWins)
-		es = es[:0]
-		for _, a := range order {
-			es = append(es, byName[a.Name])
-		}
-		var ref lab.Stat
-		if col.Floor {
-			ref, _, _ = figure(f, sc, h, col.Reference)
-		} else if len(es) > 0 && es[0].s.Center > 0 {
-			col.Reference, ref = impls[es[0].row].Name, es[0].s
-		}
-		for i := range mx.Rows {
-			mx.Rows[i].Cells = append(mx.Rows[i].Cells, MatrixCell{Empty: "did not run", Link: "#s-" + sc.Name})
-		}
-		for i, e := range es {
-			c := &mx.Rows[e.row].Cells[len(mx.Cols)]
-			c.Empty = ""
-			// Ties share a rank: the first entry with the same figure's.
-			rank := slices.IndexFunc(es, func(o entry) bool { return o.s.Center == e.s.Center })
-			if rank < 0 || rank > i {
-				rank = i
-			}
-			c.Rank, c.Of = rank+1, len(es)
-			c.Value, c.Range = cellValue(h, e.s, e.knee)
-			c.Ratio = "—"
-			if r, ok := analysis.Relative(e.s.Center, ref.Center, h.higherWins); ok {
-				c.Ratio = fmt.Sprintf("%.2f×", r)
-			}
-			c.Style = rankStyle(rank, len(es))
-			c.Mark = matrixMark(h, e.st, e.knee, mx.Smoke)
-		}
-		for i, impl := range impls {
-			if cell := &mx.Rows[i].Cells[len(mx.Cols)]; cell.Empty != "" {
-				if failed := m.Impls[slices.IndexFunc(m.Impls, func(x ImplInfo) bool { return x.Name == impl.Name })].Failed; failed != "" {
-					cell.Empty = "left the run"
-				}
-				if st, never := neverBack(f, sc, h, impl.Name); never {
-					cell.Empty = fmt.Sprintf("not back by the window's end in %d of %d trials", st.Summary.NotRecovered, len(st.Trials))
-				} else if why, failed := failedAt(f, sc, h, impl.Name); failed {
-					cell.Empty = why
-				} else if slices.ContainsFunc(missing, func(x results.Missing) bool {
-					return x.Impl == impl.Name && x.Scenario == sc.Name && (h.step == "" || h.ladder() || x.Step == h.step)
-				}) {
-					cell.Empty = "missing: the run stopped first"
-				}
-			}
-		}
-		mx.Cols = append(mx.Cols, col)
+		mx.column(f, m, sc, impls)
 	}
 	mx.notes()
 	return mx
+}
+
+// matrixEntry is one implementation's headline figure in a column.
+type matrixEntry struct {
+	row  int
+	s    lab.Stat
+	st   *results.Step
+	knee *lab.Knee
+}
+
+// column adds a scenario's column: every implementation's headline
+// figure as a ratio to the reference, ranked, or why there is none.
+func (mx *Matrix) column(f *results.File, m *Model, sc lab.Scenario, impls []lab.Implementation) {
+	h := pickHeadline(f, sc)
+	col := MatrixCol{Scenario: sc.Name, Figure: h.short()}
+	es := matrixEntries(f, sc, h, impls, &col)
+	var ref lab.Stat
+	if col.Floor {
+		ref, _, _ = figure(f, sc, h, col.Reference)
+	} else if len(es) > 0 && es[0].s.Center > 0 {
+		col.Reference, ref = impls[es[0].row].Name, es[0].s
+	}
+	for i := range mx.Rows {
+		mx.Rows[i].Cells = append(mx.Rows[i].Cells, MatrixCell{Empty: "did not run", Link: "#s-" + sc.Name})
+	}
+	for i, e := range es {
+		c := &mx.Rows[e.row].Cells[len(mx.Cols)]
+		c.Empty = ""
+		// Ties share a rank: the first entry with the same figure's.
+		rank := slices.IndexFunc(es, func(o matrixEntry) bool { return o.s.Center == e.s.Center })
+		if rank < 0 || rank > i {
+			rank = i
+		}
+		c.Rank, c.Of = rank+1, len(es)
+		c.Value, c.Range = cellValue(h, e.s, e.knee)
+		c.Ratio = "—"
+		if r, ok := analysis.Relative(e.s.Center, ref.Center, h.higherWins); ok {
+			c.Ratio = fmt.Sprintf("%.2f×", r)
+		}
+		c.Style = rankStyle(rank, len(es))
+		c.Mark = matrixMark(h, e.st, e.knee, mx.Smoke)
+	}
+	missing := f.Missing()
+	for i, impl := range impls {
+		if cell := &mx.Rows[i].Cells[len(mx.Cols)]; cell.Empty != "" {
+			if failed := m.Impls[slices.IndexFunc(m.Impls, func(x ImplInfo) bool { return x.Name == impl.Name })].Failed; failed != "" {
+				cell.Empty = "left the run"
+			}
+			if st, never := neverBack(f, sc, h, impl.Name); never {
+				cell.Empty = fmt.Sprintf("not back by the window's end in %d of %d trials", st.Summary.NotRecovered, len(st.Trials))
+			} else if why, failed := failedAt(f, sc, h, impl.Name); failed {
+				cell.Empty = why
+			} else if slices.ContainsFunc(missing, func(x results.Missing) bool {
+				return x.Impl == impl.Name && x.Scenario == sc.Name && (h.step == "" || h.ladder() || x.Step == h.step)
+			}) {
+				cell.Empty = "missing: the run stopped first"
+			}
+		}
+	}
+	mx.Cols = append(mx.Cols, col)
+}
+
+// matrixEntries are the implementations with the headline figure, best
+// first (analysis.Rank); the floor becomes the column's reference.
+func matrixEntries(f *results.File, sc lab.Scenario, h headline, impls []lab.Implementation, col *MatrixCol) []matrixEntry {
+	var es []matrixEntry
+	for _, impl := range f.Implementations {
+		s, st, ok := figure(f, sc, h, impl.Name)
+		k := kneeOf(f, impl.Name, sc.Name)
+		if !ok || (s.Center <= 0 && k == nil) {
+			continue // a knee of 0 is a finding: below the lowest rate, or not measurable here
+		}
+		if impl.Role == lab.RoleFloor {
+			if s.Center > 0 {
+				col.Reference, col.Floor = impl.Name, true
+			}
+			continue
+		}
+		es = append(es, matrixEntry{slices.IndexFunc(impls, func(i lab.Implementation) bool { return i.Name == impl.Name }), s, st, k})
+	}
+	byName := map[string]matrixEntry{}
+	var aes []analysis.Entry
+	for _, e := range es {
+		byName[impls[e.row].Name] = e
+		aes = append(aes, analysis.Entry{Name: impls[e.row].Name, Figure: spread(e.s)})
+	}
+	order, _, _ := analysis.Rank(aes, h.higherWins)
+	out := make([]matrixEntry, 0, len(order))
+	for _, a := range order {
+		out = append(out, byName[a.Name])
+	}
+	return out
 }
 
 // notes fills Notes from the marked cells and each empty cell's Short.

@@ -30,7 +30,7 @@ func trial(impl, step string, n int, tput float64, p99 int64) lab.Trial {
 	h := hdrhistogram.New(1, 100_000_000, 3)
 	h.RecordValue(p99)
 	return lab.Trial{Impl: impl, Scenario: "s", Step: step, Trial: n, Throughput: tput, Lines: int64(tput),
-		Latency: lab.Percentiles{P99: p99, P50: p99}, Histogram: EncodeHistogram(h), Errors: map[string]int64{}}
+		Latency: lab.Percentiles{P99: p99, P50: p99}, Histogram: EncodeHistogram(h), Errors: map[lab.FailClass]int64{}}
 }
 
 // TestStreamAndRebuild writes a run as the runner does, with a torn last

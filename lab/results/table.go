@@ -15,72 +15,25 @@ import (
 // implementation and step with medians, intervals and flags.
 func WriteTable(w io.Writer, f *File) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if f.Profile == "quick" {
+	if f.Profile == lab.Quick {
 		fmt.Fprintln(tw, "smoke-test profile: these figures show the lab runs; do not compare servers by them")
 	}
-	if c := f.Calibration; c != nil && c.DriverUS["closed"] > 0 {
+	if c := f.Calibration; c != nil && c.DriverUS[lab.CalClosed] > 0 {
 		ratio, paced, _ := analysis.OpenOverClosed(c.DriverUS)
 		ref := "open ÷ closed"
 		if paced {
-			ref = fmt.Sprintf("closed paced to it %.1f / %.1f; open ÷ paced", c.DriverUS["paced"], c.ServerUS["paced"])
+			ref = fmt.Sprintf("closed paced to it %.1f / %.1f; open ÷ paced", c.DriverUS[lab.CalPaced], c.ServerUS[lab.CalPaced])
 		}
 		fmt.Fprintf(tw, "driver cost against %s, µs of CPU per line (driver / server): closed %.1f / %.1f, pipelined %.2f / %.2f, open at %s/s %.1f / %.1f; %s %.2f\n",
-			c.Against, c.DriverUS["closed"], c.ServerUS["closed"], c.DriverUS["pipelined"], c.ServerUS["pipelined"],
-			Count(c.OpenRate), c.DriverUS["open"], c.ServerUS["open"], ref, ratio)
+			c.Against, c.DriverUS[lab.CalClosed], c.ServerUS[lab.CalClosed], c.DriverUS[lab.CalPipelined], c.ServerUS[lab.CalPipelined],
+			Count(c.OpenRate), c.DriverUS[lab.CalOpen], c.ServerUS[lab.CalOpen], ref, ratio)
 	}
 	if c := f.Canary; c != nil {
-		fmt.Fprintf(tw, "canary: median %s lines/s, range %s–%s over %d trials, %d of them more than 10%% off the median\n",
-			Count(c.Median), Count(c.Lo), Count(c.Hi), c.N, c.Drifted)
+		fmt.Fprintf(tw, "canary: median %s lines/s, range %s–%s over %d trials, %d of them more than %.0f%% off the median\n",
+			Count(c.Median), Count(c.Lo), Count(c.Hi), c.N, c.Drifted, 100*analysis.CanaryTolerance)
 	}
 	for _, sc := range f.Scenarios {
-		var rows []Step
-		for _, s := range f.Steps {
-			if s.Scenario == sc.Name {
-				rows = append(rows, s)
-			}
-		}
-		if len(rows) == 0 {
-			continue
-		}
-		fmt.Fprintf(tw, "\n%s (%s)\n", sc.Name, sc.Mode)
-		fmt.Fprintln(tw, "impl\tstep\tthroughput/s [range]\tp50\tp99\tlines/CPU-s\tserver cores\theadroom\tcanary\tmemory\tthreads\tflags")
-		for _, s := range rows {
-			m := s.Summary
-			mem := Bytes(m.Memory.Center)
-			if m.MemPerConn.N > 0 {
-				mem += " (" + Bytes(m.MemPerConn.Center) + "/conn)"
-			}
-			headroom, canary := "", ""
-			if m.Headroom.N > 0 {
-				headroom = fmt.Sprintf("%.1f×", m.Headroom.Center)
-			}
-			if m.Canary.N > 0 {
-				canary = fmt.Sprintf("%.0f%%", 100*m.Canary.Center)
-			}
-			rng := fmt.Sprintf(" [%s–%s]", Count(m.Throughput.Lo), Count(m.Throughput.Hi))
-			if m.Throughput.N < 2 {
-				rng = ""
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.0f\t%s\n",
-				s.Impl, s.Step, Count(m.Throughput.Center), rng,
-				Micros(m.P50.Center), Micros(m.P99.Center), Count(m.LinesPerCPU.Center), m.ServerCores.Center,
-				headroom, canary, mem, m.Threads.Center, flags(s))
-		}
-		for _, k := range f.Knees {
-			if k.Scenario == sc.Name {
-				rate := "none"
-				if k.Rate > 0 {
-					rate = Count(k.Rate) + "/s"
-				}
-				if k.AtLeast {
-					rate = "≥ " + rate
-				}
-				if k.N > 1 {
-					rate += fmt.Sprintf(" [%s–%s]", Count(k.Lo), Count(k.Hi))
-				}
-				fmt.Fprintf(tw, "knee\t%s\t%s with p99 ≤ %s (%s)\t\t\t\t\t\t\t\t\t\n", k.Impl, rate, Micros(float64(k.BoundUS)), k.Why)
-			}
-		}
+		scenarioTable(tw, f, sc)
 	}
 	if len(f.Failures) > 0 {
 		fmt.Fprintln(tw, "\nfailures")
@@ -100,6 +53,58 @@ func WriteTable(w io.Writer, f *File) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// scenarioTable writes a scenario's steps and knees.
+func scenarioTable(tw io.Writer, f *File, sc lab.Scenario) {
+	var rows []Step
+	for _, s := range f.Steps {
+		if s.Scenario == sc.Name {
+			rows = append(rows, s)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(tw, "\n%s (%s)\n", sc.Name, sc.Mode)
+	fmt.Fprintln(tw, "impl\tstep\tthroughput/s [range]\tp50\tp99\tlines/CPU-s\tserver cores\theadroom\tcanary\tmemory\tthreads\tflags")
+	for _, s := range rows {
+		m := s.Summary
+		mem := Bytes(m.Memory.Center)
+		if m.MemPerConn.N > 0 {
+			mem += " (" + Bytes(m.MemPerConn.Center) + "/conn)"
+		}
+		headroom, canary := "", ""
+		if m.Headroom.N > 0 {
+			headroom = fmt.Sprintf("%.1f×", m.Headroom.Center)
+		}
+		if m.Canary.N > 0 {
+			canary = fmt.Sprintf("%.0f%%", 100*m.Canary.Center)
+		}
+		rng := fmt.Sprintf(" [%s–%s]", Count(m.Throughput.Lo), Count(m.Throughput.Hi))
+		if m.Throughput.N < 2 {
+			rng = ""
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.0f\t%s\n",
+			s.Impl, s.Step, Count(m.Throughput.Center), rng,
+			Micros(m.P50.Center), Micros(m.P99.Center), Count(m.LinesPerCPU.Center), m.ServerCores.Center,
+			headroom, canary, mem, m.Threads.Center, flags(s))
+	}
+	for _, k := range f.Knees {
+		if k.Scenario == sc.Name {
+			rate := "none"
+			if k.Rate > 0 {
+				rate = Count(k.Rate) + "/s"
+			}
+			if k.AtLeast {
+				rate = "≥ " + rate
+			}
+			if k.N > 1 {
+				rate += fmt.Sprintf(" [%s–%s]", Count(k.Lo), Count(k.Hi))
+			}
+			fmt.Fprintf(tw, "knee\t%s\t%s with p99 ≤ %s (%s)\t\t\t\t\t\t\t\t\t\n", k.Impl, rate, Micros(float64(k.BoundUS)), k.Why)
+		}
+	}
 }
 
 func flags(s Step) string {

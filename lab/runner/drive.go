@@ -9,7 +9,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/driver"
-	"github.com/linelab/linelab/lab/runtime"
+	"github.com/linelab/linelab/lab/engine"
 )
 
 // drive runs one step's load against cfg.Addr, in this process or, with
@@ -48,7 +48,7 @@ func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, he
 	if err != nil {
 		return nil, "", err
 	}
-	spec := runtime.Spec{Image: DriverImage, Name: "driver", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{string(job)}}
+	spec := engine.Spec{Image: DriverImage, Name: "driver", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{string(job)}}
 	if r.plan.Engines.Driver != nil {
 		// On the other machine's engine, on its host's network, dialling
 		// the server's published port across the network.

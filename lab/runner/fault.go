@@ -9,8 +9,8 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/driver"
+	"github.com/linelab/linelab/lab/engine"
 	"github.com/linelab/linelab/lab/results"
-	"github.com/linelab/linelab/lab/runtime"
 )
 
 // timelineBucket is the grain of a fault scenario's timelines.
@@ -98,7 +98,7 @@ func (r *runner) lossyUnavailable(ctx context.Context, sc lab.Scenario, servers 
 			continue
 		}
 		undo, err := s.c.Netem(ctx, 0.01, time.Millisecond)
-		var no *runtime.NetemUnavailable
+		var no *engine.NetemUnavailable
 		switch {
 		case errors.As(err, &no):
 			r.netemWhy = no.Why

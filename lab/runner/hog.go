@@ -82,7 +82,7 @@ func hogTrial(res *driver.Result, hog *lab.Hog, roundNS, cpuSeconds float64, t *
 	}
 	for c, n := range res.Errors {
 		h.Errors += n
-		t.Errors[string(c)] += n
+		t.Errors[c] += n
 	}
 	if t.FirstError == "" && res.FirstError != "" {
 		t.FirstError = "the heavy connection: " + res.FirstError

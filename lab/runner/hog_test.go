@@ -53,7 +53,7 @@ func TestHogTrial(t *testing.T) {
 	t.Parallel()
 	res := &driver.Result{Lines: 20, Latency: driver.NewHistogram(), Errors: map[driver.Class]int64{driver.ErrWrong: 1}, FirstError: "wrong"}
 	res.Latency.RecordValue(20_000)
-	tr := &lab.Trial{Errors: map[string]int64{"wrong": 2}}
+	tr := &lab.Trial{Errors: map[lab.FailClass]int64{"wrong": 2}}
 	h := hogTrial(res, &lab.Hog{CPU: lab.Duration(20 * time.Millisecond), Rounds: 20_000}, 1000, 0.8, tr)
 	if h.LineMS != 20 || h.CPUShare != 0.5 || h.Errors != 1 || tr.Errors["wrong"] != 3 || tr.FirstError == "" || h.Latency.P50 < 19_900 {
 		t.Errorf("hog %+v, trial errors %v %q", h, tr.Errors, tr.FirstError)

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/lab"
-	"github.com/linelab/linelab/lab/runtime"
+	"github.com/linelab/linelab/lab/engine"
 )
 
 // Options configure a run. Flags fill them; Validate checks them.
@@ -82,8 +82,8 @@ const (
 
 // Engines are the engines a run uses.
 type Engines struct {
-	Server runtime.Address
-	Driver *runtime.Address // another engine for the driver; nil: the server's
+	Server engine.Address
+	Driver *engine.Address // another engine for the driver; nil: the server's
 	// ServerAddress: where the driver's machine reaches the servers'.
 	ServerAddress string
 }
@@ -104,11 +104,11 @@ func (e Engines) why() string {
 func (o Options) engines() (Engines, error) {
 	var e Engines
 	var err error
-	if e.Server, err = runtime.Locate(o.ServerEngine); err != nil {
+	if e.Server, err = engine.Locate(o.ServerEngine); err != nil {
 		return e, err
 	}
 	if o.DriverEngine != "" {
-		d, err := runtime.Locate(o.DriverEngine)
+		d, err := engine.Locate(o.DriverEngine)
 		if err != nil {
 			return e, err
 		}

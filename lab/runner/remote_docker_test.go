@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linelab/linelab/lab/engine"
 	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
-	"github.com/linelab/linelab/lab/runtime"
 )
 
-// sshEngine starts linelab/sshd (lab/runtime/sshd/build.sh) on 127.0.0.1
+// sshEngine starts linelab/sshd (lab/engine/sshd/build.sh) on 127.0.0.1
 // with this engine's socket inside and a key made for the test, and
 // returns DOCKER_HOST and LINELAB_SSH_FLAGS that reach this engine the way
 // a remote one is reached: ssh, then `docker system dial-stdio` there. It
@@ -95,7 +95,7 @@ func sshEngine(t *testing.T) (host, flags string) {
 // from its host's network.
 func TestDockerRemoteSSH(t *testing.T) {
 	host, flags := sshEngine(t)
-	t.Setenv(runtime.SSHFlagsEnv, flags)
+	t.Setenv(engine.SSHFlagsEnv, flags)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	remoteRun := func(t *testing.T, opts Options) *results.File {
@@ -132,7 +132,7 @@ func TestDockerRemoteSSH(t *testing.T) {
 				}
 			}
 		}
-		rt, err := runtime.New(ctx, "")
+		rt, err := engine.New(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}

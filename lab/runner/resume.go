@@ -12,9 +12,9 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/catalog"
+	"github.com/linelab/linelab/lab/engine"
 	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
-	"github.com/linelab/linelab/lab/runtime"
 )
 
 // resume takes up the run in opts.Resume where it stopped: the plan (the
@@ -30,7 +30,7 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	self := runtime.Self()
+	self := engine.Self()
 	held, _, stale, err := results.Acquire(dir, results.Lock{RunID: meta.RunID, PID: self.PID, Owner: self.String(), Started: time.Now().UTC()})
 	if err != nil {
 		var going *results.HeldError
@@ -63,21 +63,9 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if prev.Interrupted == "" {
 		return nil, "", fmt.Errorf("resume %s: run %s ended with every trial; there is nothing to resume", dir, prev.RunID)
 	}
-	// A resumed run goes on where it began: on the engine the docker
-	// command names now, which must be the run's.
-	if prev.Environment.DriverEngine != nil {
-		return nil, "", fmt.Errorf("resume %s: run %s had its driver on another engine (%s); a run on two engines cannot be resumed: start a new one", dir, prev.RunID, prev.Environment.DriverEngine.Host)
-	}
-	now, err := runtime.Locate("")
+	now, err := sameEngine(prev)
 	if err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
-	}
-	was := "this machine's engine"
-	if prev.Environment.Engine != nil {
-		was = prev.Environment.Engine.Host
-	}
-	if (prev.Environment.Engine != nil) != now.Remote() || prev.Environment.Engine != nil && was != now.String() {
-		return nil, "", fmt.Errorf("resume %s: run %s ran on %s and the docker command names %s now; point DOCKER_HOST or the Docker context at the run's engine", dir, prev.RunID, was, now)
 	}
 	cat, err := catalog.LoadReleases(ctx, opts.ComposeFile, nil)
 	if err != nil {
@@ -113,9 +101,29 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	return r.execute(ctx, dir, held)
 }
 
+// sameEngine is the engine the docker command names now, which must be
+// the run's: a resumed run goes on where it began.
+func sameEngine(prev *results.File) (engine.Address, error) {
+	if prev.Environment.DriverEngine != nil {
+		return engine.Address{}, fmt.Errorf("run %s had its driver on another engine (%s); a run on two engines cannot be resumed: start a new one", prev.RunID, prev.Environment.DriverEngine.Host)
+	}
+	now, err := engine.Locate("")
+	if err != nil {
+		return engine.Address{}, err
+	}
+	was := "this machine's engine"
+	if prev.Environment.Engine != nil {
+		was = prev.Environment.Engine.Host
+	}
+	if (prev.Environment.Engine != nil) != now.Remote() || prev.Environment.Engine != nil && was != now.String() {
+		return engine.Address{}, fmt.Errorf("run %s ran on %s and the docker command names %s now; point DOCKER_HOST or the Docker context at the run's engine", prev.RunID, was, now)
+	}
+	return now, nil
+}
+
 // sameImages checks that every image the run measured is still the one
 // its tag names: a resumed run must not mix two builds in one comparison.
-func sameImages(ctx context.Context, rt *runtime.Runtime, prev *results.File) error {
+func sameImages(ctx context.Context, rt *engine.Runtime, prev *results.File) error {
 	var changed []string
 	for _, name := range slices.Sorted(maps.Keys(prev.Environment.Images)) {
 		img := prev.Environment.Images[name]

@@ -16,9 +16,9 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/engine"
 	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
-	"github.com/linelab/linelab/lab/runtime"
 )
 
 func dockerOptions(t *testing.T, out string) Options {
@@ -356,7 +356,7 @@ func TestDockerStepFailure(t *testing.T) {
 func TestDockerLeftovers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	host := runtime.Self().Host
+	host := engine.Self().Host
 	ended := exec.Command("true")
 	if err := ended.Run(); err != nil {
 		t.Fatal(err)
@@ -366,12 +366,12 @@ func TestDockerLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer alive.Process.Kill()
-	live, err := runtime.OwnerOf(alive.Process.Pid)
+	live, err := engine.OwnerOf(alive.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leave := func(runID string, o runtime.Owner) {
-		rt, err := runtime.NewAs(ctx, runID, o)
+	leave := func(runID string, o engine.Owner) {
+		rt, err := engine.NewAs(ctx, runID, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +380,7 @@ func TestDockerLeftovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	leave("test-dead-run", runtime.Owner{Host: host, PID: ended.Process.Pid, Start: 1})
+	leave("test-dead-run", engine.Owner{Host: host, PID: ended.Process.Pid, Start: 1})
 	leave("test-live-run", live)
 
 	opts := dockerOptions(t, t.TempDir())
@@ -414,7 +414,7 @@ func TestDockerLeftovers(t *testing.T) {
 // killDuringStep waits until impl's container is running (only the server
 // under test is unpaused, during its step) and kills it.
 func killDuringStep(ctx context.Context, impl string) error {
-	rt, err := runtime.New(ctx, "")
+	rt, err := engine.New(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -457,7 +457,7 @@ func (w interrupter) Write(b []byte) (int, error) {
 
 func assertNothingLeft(t *testing.T) {
 	t.Helper()
-	rt, err := runtime.New(context.Background(), "")
+	rt, err := engine.New(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

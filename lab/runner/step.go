@@ -30,9 +30,6 @@ const (
 	quietLook = 50 * time.Millisecond
 )
 
-// canaryStep is the fixed reference measured before every trial.
-var canaryStep = lab.Step{Name: "canary", Loop: lab.Closed, Connections: 50, Depth: 1, Payload: "canary"}
-
 // trial runs one trial of a step on one server: the canary first, then the
 // server alone on its core (the others paused), and again once if the
 // canary says the machine had moved and the run can afford it: a run behind
@@ -93,7 +90,7 @@ func (r *runner) remember(sc lab.Scenario, def lab.Step, t *lab.Trial) {
 			r.figures[key][t.Impl] = append(r.figures[key][t.Impl], v)
 		}
 	}
-	if def.Loop == lab.Closed && sc.Mode == "echo" {
+	if def.Loop == lab.Closed && sc.Mode == lab.Echo {
 		k := [2]string{t.Impl, sc.Name + "/" + def.Name}
 		r.closedRates[k] = append(r.closedRates[k], t.Throughput)
 	}
@@ -114,60 +111,6 @@ func (r *runner) isFloor(impl string) bool {
 	return slices.ContainsFunc(r.plan.Impls, func(i lab.Implementation) bool { return i.Name == impl && i.Role == lab.RoleFloor })
 }
 
-// canaryAge is how long a steady canary reading stands for the trials
-// after it: the machine drifts over seconds to minutes, so a reading a few
-// trials old still says how fast it was, and a canary before every trial
-// cost more than a third of a second each.
-const canaryAge = 15 * time.Second
-
-// canaryFor is the canary reading a trial is judged by, and how old it is:
-// the last one while it is younger than canaryAge and was steady (within
-// analysis.CanaryTolerance of the run's median), else a new one (always
-// for a trial run again because the canary moved).
-func (r *runner) canaryFor(ctx context.Context, ov *lab.Overhead, fresh bool) (float64, time.Duration) {
-	if last := r.lastCanary; !fresh && last.v > 0 && time.Since(last.at) < canaryAge && len(r.canaries) >= 5 &&
-		!analysis.Drifted(last.v, analysis.Median(r.canaries)) {
-		return last.v, time.Since(last.at)
-	}
-	v := r.canary(ctx, ov)
-	r.lastCanary.v, r.lastCanary.at = v, time.Now()
-	return v, 0
-}
-
-// canary measures the reference server briefly; 0 when there is none.
-func (r *runner) canary(ctx context.Context, ov *lab.Overhead) float64 {
-	if r.ref == nil || ctx.Err() != nil {
-		return 0
-	}
-	began := time.Now()
-	defer func() { ov.Canary += time.Since(began).Seconds() }()
-	if err := r.ref.c.Unpause(ctx); err != nil {
-		return 0
-	}
-	defer r.ref.c.Pause(context.WithoutCancel(ctx))
-	// In this process whatever drives the steps: the canary measures the
-	// machine, and a container start per trial would cost more than the
-	// canary itself. A run the lab only steers has no load from this
-	// process: there it is a driver container too.
-	cfg := driver.Config{
-		Addr: r.ref.c.Addr(ServerPort), Step: canaryStep, Warmup: 100 * time.Millisecond, Duration: 250 * time.Millisecond,
-		Answer: driver.Answers("echo"), Grace: time.Second,
-	}
-	var res *driver.Result
-	var err error
-	if r.plan.steered() {
-		res, _, err = r.drive(ctx, cfg, lab.Echo, nil)
-	} else {
-		res, err = driver.Run(ctx, cfg)
-	}
-	if err != nil || len(res.Errors) > 0 || ctx.Err() != nil {
-		return 0
-	}
-	v := res.Throughput()
-	r.canaries = append(r.canaries, v)
-	return v
-}
-
 // runOn runs the step on the server's container, or on a fresh one for an
 // idle step, and returns the trial; nil when it yielded no measurement.
 func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int, ov *lab.Overhead) *lab.Trial {
@@ -177,7 +120,7 @@ func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.
 		// Every idle trial gets a container that has served nothing yet:
 		// runtimes keep memory they freed, which would hide what
 		// connections cost.
-		fresh, err := r.startServer(ctx, s.impl, string(sc.Mode))
+		fresh, err := r.startServer(ctx, s.impl, sc.Mode)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.fail(s.impl.Name, sc.Name, def.Name, "could not start a fresh container for the idle step: "+err.Error())
@@ -272,21 +215,9 @@ func (r *runner) quiet(ctx context.Context) float64 {
 // step drives one step against a running server and measures it.
 func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, trial int) *lab.Trial {
 	spec := sc.Profiles[r.opts.Profile]
-	if sc.Mode == "fetch" {
-		if err := r.upc.set(ctx, behaviour(sc, def)); err != nil {
-			r.fail(s.impl.Name, sc.Name, def.Name, "could not set the upstream: "+err.Error())
-			return nil
-		}
-		r.upc.reset(ctx)
-	}
-	var roundNS float64
-	if def.Hog != nil {
-		hog, ns, err := r.sizeHog(ctx, s, def)
-		if err != nil {
-			r.fail(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("trial %d not run: %v", trial, err))
-			return nil
-		}
-		def.Hog, roundNS = hog, ns
+	roundNS, ok := r.prepare(ctx, s, sc, &def, trial)
+	if !ok {
+		return nil
 	}
 	s.sampler.ResetPeak()
 	base, err := s.sampler.Now()
@@ -336,17 +267,8 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 		r.fail(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("trial %d not kept: %v", trial, err))
 		return nil
 	}
-	t := &lab.Trial{
-		Impl: s.impl.Name, Scenario: sc.Name, Step: def.Name, Trial: trial,
-		Started: res.From.UTC(), Seconds: res.Elapsed.Seconds(), Lines: res.Lines, Late: res.Late, InFlight: res.InFlight,
-		Throughput: res.Throughput(), Offered: res.Offered,
-		Latency: results.PercentilesOf(res.Latency), Errors: map[string]int64{}, FirstError: res.FirstError,
-		CPUSeconds: win.CPUSeconds, ServerCores: win.CPUSeconds / res.Elapsed.Seconds(),
-		MemBaseline: base.WorkingSet, MemWorkingSetMax: win.WorkingSetMax, MemPeak: win.Peak, ThreadsMax: win.ThreadsMax,
-		Driver: by, DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(), DriverCoreBusy: -1,
-		Histogram:  results.EncodeHistogram(res.Latency),
-		Reconnects: res.Reconnects, Timeline: res.Timeline, Fairness: analysis.Fairness(res.PerConn),
-	}
+	t := newTrial(s.impl.Name, sc, def, trial, res, base, win)
+	t.Driver = by
 	if edgeErr[0] == nil && edgeErr[1] == nil && !edges[0].T.IsZero() && !edges[1].T.IsZero() {
 		t.Sched = metrics.Sched(edges[0], edges[1])
 	}
@@ -355,17 +277,6 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	}
 	if res.Hog != nil {
 		t.Hog = hogTrial(res.Hog, def.Hog, roundNS, win.CPUSeconds, t)
-	}
-	if win.CPUSeconds > 0 {
-		t.LinesPerCPUSecond = float64(res.Lines) / win.CPUSeconds
-	}
-	if res.Uncorrected != nil {
-		p := results.PercentilesOf(res.Uncorrected)
-		t.Uncorrected = &p
-		t.UncorrectedHistogram = results.EncodeHistogram(res.Uncorrected)
-	}
-	for c, n := range res.Errors {
-		t.Errors[string(c)] += n
 	}
 	if def.Loop == lab.Idle {
 		t.Connected = res.Connected
@@ -376,17 +287,77 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 			t.ThreadsPerConn = float64(held.ThreadsMax-base.Threads) / float64(res.Connected)
 		}
 	}
-	load := analysis.Load{
-		Loop: string(def.Loop), Fetch: sc.Mode == "fetch",
-		Throughput: t.Throughput, Ceiling: r.ceiling(def), CoreBusy: t.DriverCoreBusy, DriverCores: t.DriverCores,
-		ServerCores: t.ServerCores,
+	r.judge(ctx, s, sc, def, t, res)
+	return t
+}
+
+// prepare readies what a trial needs besides the server: the upstream's
+// behaviour in fetch mode, and a hog step's heavy line sized for the
+// server (its CPU per round, in ns, is returned).
+func (r *runner) prepare(ctx context.Context, s *server, sc lab.Scenario, def *lab.Step, trial int) (float64, bool) {
+	if sc.Mode == lab.Fetch {
+		if err := r.upc.set(ctx, behaviour(sc, *def)); err != nil {
+			r.fail(s.impl.Name, sc.Name, def.Name, "could not set the upstream: "+err.Error())
+			return 0, false
+		}
+		r.upc.reset(ctx)
+	}
+	if def.Hog == nil {
+		return 0, true
+	}
+	hog, ns, err := r.sizeHog(ctx, s, *def)
+	if err != nil {
+		r.fail(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("trial %d not run: %v", trial, err))
+		return 0, false
+	}
+	def.Hog = hog
+	return ns, true
+}
+
+// newTrial is what the driver and the server's samples measured in a
+// trial's window.
+func newTrial(impl string, sc lab.Scenario, def lab.Step, trial int, res *driver.Result, base metrics.Sample, win metrics.Window) *lab.Trial {
+	t := &lab.Trial{
+		Impl: impl, Scenario: sc.Name, Step: def.Name, Trial: trial,
+		Started: res.From.UTC(), Seconds: res.Elapsed.Seconds(), Lines: res.Lines, Late: res.Late, InFlight: res.InFlight,
+		Throughput: res.Throughput(), Offered: res.Offered,
+		Latency: results.PercentilesOf(res.Latency), Errors: map[lab.FailClass]int64{}, FirstError: res.FirstError,
+		CPUSeconds: win.CPUSeconds, ServerCores: win.CPUSeconds / res.Elapsed.Seconds(),
+		MemBaseline: base.WorkingSet, MemWorkingSetMax: win.WorkingSetMax, MemPeak: win.Peak, ThreadsMax: win.ThreadsMax,
+		DriverCores: res.DriverCPU.Seconds() / res.Elapsed.Seconds(), DriverCoreBusy: -1,
+		Histogram:  results.EncodeHistogram(res.Latency),
+		Reconnects: res.Reconnects, Timeline: res.Timeline, Fairness: analysis.Fairness(res.PerConn),
+	}
+	if win.CPUSeconds > 0 {
+		t.LinesPerCPUSecond = float64(res.Lines) / win.CPUSeconds
+	}
+	if res.Uncorrected != nil {
+		p := results.PercentilesOf(res.Uncorrected)
+		t.Uncorrected = &p
+		t.UncorrectedHistogram = results.EncodeHistogram(res.Uncorrected)
 	}
 	if res.SendLag != nil {
 		p := results.PercentilesOf(res.SendLag)
 		t.SendLag = &p
-		load.SendLagP99 = float64(p.P99)
 	}
-	if sc.Mode == "fetch" {
+	for c, n := range res.Errors {
+		t.Errors[c] += n
+	}
+	return t
+}
+
+// judge flags the trial driver- or upstream-bound (analysis.Judge), and in
+// fetch mode checks that every answer came from the upstream.
+func (r *runner) judge(ctx context.Context, s *server, sc lab.Scenario, def lab.Step, t *lab.Trial, res *driver.Result) {
+	load := analysis.Load{
+		Loop: def.Loop, Fetch: sc.Mode == lab.Fetch,
+		Throughput: t.Throughput, Ceiling: r.ceiling(def), CoreBusy: t.DriverCoreBusy, DriverCores: t.DriverCores,
+		ServerCores: t.ServerCores,
+	}
+	if t.SendLag != nil {
+		load.SendLagP99 = float64(t.SendLag.P99)
+	}
+	if sc.Mode == lab.Fetch {
 		load.Ideal = results.StepIdeal(sc, def)
 		r.upm.Now()
 		// Without two samples of the upstream the trial is judged as if it
@@ -404,7 +375,6 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	}
 	b := analysis.Judge(load)
 	t.DriverBound, t.UpstreamBound, t.BoundBy = b.Driver, b.Upstream, b.Why
-	return t
 }
 
 // ceiling is the driver's calibrated capacity for this kind of load; 0
@@ -484,131 +454,6 @@ func behaviour(sc lab.Scenario, def lab.Step) upstream.Behaviour {
 		Latency: u.Latency.D(), Jitter: u.Jitter.D(), ErrorRate: u.ErrorRate,
 		SlowRate: u.SlowRate, SlowLatency: u.SlowLatency.D(),
 	}
-}
-
-// startReference starts the calibration server, go-eventloop in echo
-// mode, on the server core: the fastest server there is, so what limits it
-// is most likely the driver. It stays for the whole run as the canary,
-// paused between uses.
-func (r *runner) startReference(ctx context.Context) error {
-	var impl lab.Implementation
-	for _, s := range r.plan.Catalog.Servers {
-		if s.Name == "go-eventloop" {
-			impl = s
-		}
-	}
-	if impl.Name == "" {
-		return fmt.Errorf("compose.yaml has no go-eventloop service to calibrate against")
-	}
-	ok, err := r.rt.ImageExists(ctx, impl.Image)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("the calibration server's image %s is missing", impl.Image)
-	}
-	s, err := r.startServer(ctx, impl, "echo")
-	if err != nil {
-		return fmt.Errorf("start the calibration server: %w", err)
-	}
-	s.impl.Name = "reference"
-	r.ref = s
-	return nil
-}
-
-// calibrate measures the driver's ceiling and its cost per line against
-// the reference server, for a closed loop at 100 connections, a pipelined
-// one, an open loop at 40,000 lines/s and a closed loop paced to the same
-// rate on the same 50 connections (the open loop's reference,
-// analysis.OpenOverClosed). The closed, paced and open loops run in
-// alternating rounds and each figure is the median of its rounds: the
-// machine drifts within seconds, and their ratio must compare the loops
-// under the same drift.
-func (r *runner) calibrate(ctx context.Context) error {
-	defer r.ref.c.Pause(context.WithoutCancel(ctx))
-	rounds, d := 2, 500*time.Millisecond
-	if r.opts.Profile != lab.Quick {
-		rounds, d = 3, time.Second
-	}
-	c := &results.Calibration{Against: "go-eventloop", OpenRate: 40000,
-		DriverUS: map[string]float64{}, ServerUS: map[string]float64{}, DriverCoreBusy: map[string]float64{}}
-	loops := map[string]struct {
-		step lab.Step
-		rate *float64
-	}{
-		"closed":    {lab.Step{Loop: lab.Closed, Connections: 100, Depth: 1}, &c.Closed},
-		"pipelined": {lab.Step{Loop: lab.Closed, Connections: 50, Depth: 16}, &c.Pipelined},
-		"open":      {lab.Step{Loop: lab.Open, Connections: 50, Rate: int(c.OpenRate)}, &c.Open},
-		"paced":     {lab.Step{Loop: lab.Closed, Connections: 50, Depth: 1, Rate: int(c.OpenRate)}, &c.Paced},
-	}
-	order := []string{"pipelined"}
-	for range rounds {
-		order = append(order, "closed", "paced", "open")
-	}
-	got := map[string][]calibration{}
-	for _, name := range order {
-		m, err := r.calibrateLoop(ctx, name, loops[name].step, d)
-		if err != nil {
-			return err
-		}
-		got[name] = append(got[name], m)
-	}
-	for name, ms := range got {
-		med := func(f func(calibration) float64) float64 {
-			var v []float64
-			for _, m := range ms {
-				v = append(v, f(m))
-			}
-			return analysis.Median(v)
-		}
-		c.DriverUS[name] = med(func(m calibration) float64 { return m.driverUS })
-		c.ServerUS[name] = med(func(m calibration) float64 { return m.serverUS })
-		if r.dcores != nil {
-			c.DriverCoreBusy[name] = med(func(m calibration) float64 { return m.busy })
-		}
-		*loops[name].rate = med(func(m calibration) float64 { return m.rate })
-	}
-	r.calib = c
-	if ratio, _, ok := analysis.OpenOverClosed(c.DriverUS); ok && ratio > analysis.MaxOpenOverClosed {
-		msg := fmt.Sprintf("the open loop cost the driver %.2f× a closed loop at the same rate per line in calibration, over %.1f: open-loop latencies may carry the driver's own delay (`make check-driver` checks the driver on a quiet machine)", ratio, analysis.MaxOpenOverClosed)
-		r.say("lab: %s", msg)
-		r.w.Update(func(f *results.File) { f.Warnings = append(f.Warnings, msg) })
-	}
-	r.say("lab: driver against %s: closed c100 %.0f lines/s (driver %.1f µs/line, server %.1f); pipelined %.0f lines/s (%.2f, %.2f); open at %.0f/s %.0f lines/s (%.1f, %.1f); closed paced to it %.0f lines/s (%.1f, %.1f)",
-		c.Against, c.Closed, c.DriverUS["closed"], c.ServerUS["closed"], c.Pipelined, c.DriverUS["pipelined"], c.ServerUS["pipelined"],
-		c.OpenRate, c.Open, c.DriverUS["open"], c.ServerUS["open"], c.Paced, c.DriverUS["paced"], c.ServerUS["paced"])
-	return r.w.Update(func(f *results.File) { f.Calibration = c })
-}
-
-// calibration is one round of one calibration loop.
-type calibration struct{ rate, driverUS, serverUS, busy float64 }
-
-// calibrateLoop runs one round of a calibration loop against the
-// reference server, through the driver that runs the steps: its ceiling
-// is theirs.
-func (r *runner) calibrateLoop(ctx context.Context, name string, step lab.Step, d time.Duration) (calibration, error) {
-	step.Name, step.Payload = "calibrate-"+name, "calibrate"
-	res, _, err := r.drive(ctx, driver.Config{
-		Addr: r.ref.c.Addr(ServerPort), Warmup: 300 * time.Millisecond, Duration: d,
-		Step: step, Answer: driver.Answers("echo"),
-	}, "echo", nil)
-	if err != nil {
-		return calibration{}, err
-	}
-	if res.Lines == 0 {
-		return calibration{}, fmt.Errorf("%s loop: no answers (%s)", name, res.FirstError)
-	}
-	r.ref.sampler.Now()
-	win, err := r.ref.sampler.Window(res.From, res.To)
-	if err != nil {
-		return calibration{}, fmt.Errorf("%s loop: %w", name, err)
-	}
-	m := calibration{rate: res.Throughput(), driverUS: float64(res.DriverCPU.Microseconds()) / float64(res.Lines),
-		serverUS: win.CPUSeconds * 1e6 / float64(res.Lines)}
-	if r.dcores != nil {
-		m.busy = r.dcores.Busy(res.From, res.To)
-	}
-	return m, nil
 }
 
 // estimate fills the progress counters from the plan: its trials less

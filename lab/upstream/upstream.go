@@ -79,11 +79,9 @@ type Stats struct {
 }
 
 // Service is the translator. It serves HTTP/1.1 with fasthttp rather than
-// net/http: measured here (upstream pinned to one core, wrk on the other,
-// 50 ms ± 10 ms latency), net/http took 217 µs of CPU per request at 100
-// connections and saturated its core at 12k requests/s with 1,000, while
-// fasthttp took 130 µs and served 19k/s at 37 µs a request. The upstream
-// shares the driver's core on a two-core machine, so its cost is the lab's.
+// net/http, which cost several times the CPU per request (docs/FINDINGS.md):
+// the upstream shares the driver's core on a two-core machine, so its cost
+// is the lab's.
 type Service struct {
 	mu  sync.Mutex
 	b   Behaviour

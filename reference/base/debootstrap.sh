@@ -1,6 +1,6 @@
 # debootstrap.sh: what the image builds made with debootstrap share (the
 # base of the reference servers, reference/base/build.sh, and the ssh
-# engine of the remote test, lab/runtime/sshd/build.sh). Sourced after
+# engine of the remote test, lab/engine/sshd/build.sh). Sourced after
 # setting $who; it makes sure debootstrap and Debian's archive keyring are
 # installed, sets $mirror, $security and $verify (debootstrap's options that
 # make it check every Release file's signature against that keyring and

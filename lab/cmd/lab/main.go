@@ -23,10 +23,10 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/engine"
 	"github.com/linelab/linelab/lab/report"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/runner"
-	"github.com/linelab/linelab/lab/runtime"
 )
 
 func main() {
@@ -52,7 +52,7 @@ func hintFor(err error) string {
 	switch {
 	case errors.As(err, &nc):
 		return nc.Hint()
-	case errors.Is(err, runtime.ErrNoEngine):
+	case errors.Is(err, engine.ErrNoEngine):
 		return "start the Docker engine (systemctl start docker, or dockerd &) and check `docker info`"
 	case errors.Is(err, runner.ErrMissingImages):
 		return "build them with the command named above"
@@ -187,7 +187,7 @@ func cmdClean(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-	rt, err := runtime.New(ctx, "")
+	rt, err := engine.New(ctx, "")
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 //go:build docker
 
-package runtime
+package engine
 
 import (
 	"context"

@@ -8,7 +8,7 @@
 # DOCKER_HOST=ssh://root@127.0.0.1:<port> reaches this engine the way a
 # remote one is reached: ssh, then `docker system dial-stdio` there.
 #
-#   lab/runtime/sshd/build.sh [--force]
+#   lab/engine/sshd/build.sh [--force]
 #
 # The container needs AUTHORIZED_KEY (a public key line) in its
 # environment and /var/run/docker.sock mounted. Skipped when the image
