@@ -63,6 +63,11 @@ const (
 	// bigger batches than any closed loop lets it: a rate it could not
 	// sustain, not a knee.
 	OverCapacity = 1.15
+	// OverDriver: an open-loop rate over this multiple of what the
+	// driver's calibrated cost per line lets its one thread send is not run:
+	// every trial of it would be driver-bound. The margin allows for a
+	// busier tick costing a little less per line.
+	OverDriver = 1.1
 	// MaxOpenOverClosed: the open loop is one epoll loop woken per tick
 	// and should cost the driver about what a closed loop at the same rate
 	// does per line (OpenOverClosed); a calibration past this says the
@@ -243,12 +248,18 @@ func TrialKnee(ladder []Rung, boundUS float64) (rate float64, step string, atLea
 
 // Prune says whether a ladder's next rung for an implementation is worth
 // running, given the lower rungs already run in every trial so far
-// (earlier[trial] in rising rate) and the implementation's best closed-loop
-// rate in this run (the median of its best step; 0 unknown). A rung is
-// skipped when the median trial already failed below it because of the
-// server, when the driver was bound below it in every trial, or when it is
-// over OverCapacity times what the server answered in any closed loop.
-func Prune(rate float64, earlier [][]Rung, boundUS, bestClosed float64) (skip bool, why string) {
+// (earlier[trial] in rising rate), the implementation's best closed-loop
+// rate in this run (the median of its best step; 0 unknown) and the
+// driver's open loop's cost per line in calibration (µs; 0 unknown). A
+// rung is skipped when the driver's one-thread open loop cannot send it
+// (over OverDriver times what its cost per line allows), when the median
+// trial already failed below it because of the server, when the driver
+// was bound below it in every trial, or when it is over OverCapacity
+// times what the server answered in any closed loop.
+func Prune(rate float64, earlier [][]Rung, boundUS, bestClosed, driverUS float64) (skip bool, why string) {
+	if driverUS > 0 && rate > OverDriver*1e6/driverUS {
+		return true, fmt.Sprintf("more than the driver can send: its open loop cost %.1f µs of CPU a line in calibration, at most %.0f lines/s on its one thread", driverUS, 1e6/driverUS)
+	}
 	if bestClosed > 0 && rate > OverCapacity*bestClosed {
 		return true, fmt.Sprintf("over its capacity: %.2f× the %.0f lines/s of its best closed loop", rate/bestClosed, bestClosed)
 	}

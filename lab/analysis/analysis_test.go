@@ -133,10 +133,11 @@ func TestPrune(t *testing.T) {
 		{"driver-bound in some trials", 40000, [][]Rung{{driver}, {ok("r20k", 20000)}, {driver}}, 0, false, ""},
 		{"over the closed loop's capacity", 80000, nil, 50000, true, "1.60× the 50000 lines/s"},
 		{"at the closed loop's capacity", 55000, nil, 50000, false, ""},
+		{"more than the driver can send", 120000, nil, 0, true, "more than the driver can send"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			skip, why := Prune(tc.rate, tc.earlier, 10000, tc.bestClosed)
+			skip, why := Prune(tc.rate, tc.earlier, 10000, tc.bestClosed, 10)
 			if skip != tc.skip || !strings.Contains(why, tc.why) {
 				t.Errorf("skip %v (%s), want %v (%s)", skip, why, tc.skip, tc.why)
 			}

@@ -50,7 +50,7 @@ func claimViews(f *results.File, m *Model) []ClaimView {
 }
 
 // verdictWords turns a finding into the verdict column: how, and why.
-func verdictWords(fd analysis.Finding, why map[analysis.Reason]string, only string) (string, string) {
+func (d claimData) verdictWords(fd analysis.Finding, why map[analysis.Reason]string, only string) (string, string) {
 	switch fd.Answer {
 	case analysis.Holds:
 		return "holds", "holds"
@@ -62,7 +62,10 @@ func verdictWords(fd analysis.Finding, why map[analysis.Reason]string, only stri
 	var w string
 	switch fd.Reason {
 	case analysis.ReasonOneTrial:
-		w = "one trial each (a smoke test) gives no range to decide by; the standard profile runs three or four"
+		w = "one trial of a step it reads gives no range to decide by (the run's budget kept one)"
+		if d.smoke {
+			w = "one trial each (a smoke test) gives no range to decide by; the standard profile runs three or four"
+		}
 	case analysis.ReasonNoisy:
 		w = strings.Join(fd.What, ", ") + ": noisy trials whose ranges overlap"
 	case analysis.ReasonBound:
@@ -155,7 +158,7 @@ func (d claimData) threadsGrow() ClaimView {
 	if len(fd.What) > 0 {
 		only = "from " + fd.What[0] + ": below it, threads' CPU per line did not grow beyond its trials' ranges" + growth
 	}
-	v.Verdict, v.Class = verdictWords(fd, why, only)
+	v.Verdict, v.Class = d.verdictWords(fd, why, only)
 	if fd.Answer == analysis.Holds {
 		v.Verdict += growth
 	}
@@ -263,7 +266,7 @@ func (d claimData) heldUp() ClaimView {
 	why := missingWhy(sc, ok, "cpu-hog")
 	why[analysis.ReasonNotHeld] = "no cooperative server's light lines waited out a heavy line"
 	why[analysis.ReasonPeerAlike] = "threads' light lines were held up as much"
-	v.Verdict, v.Class = verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" "+plural(len(fd.What), "did not hold its light lines up", "did not hold their light lines up")+fmt.Sprintf(" by %s per ms or beyond threads' range", results.Micros(analysis.HeldUpShare*1000)))
+	v.Verdict, v.Class = d.verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" "+plural(len(fd.What), "did not hold its light lines up", "did not hold their light lines up")+fmt.Sprintf(" by %s per ms or beyond threads' range", results.Micros(analysis.HeldUpShare*1000)))
 	return v
 }
 
@@ -308,7 +311,7 @@ func (d claimData) gil() ClaimView {
 			}
 		}
 	}
-	v.Verdict, v.Class = verdictWords(fd, why, "")
+	v.Verdict, v.Class = d.verdictWords(fd, why, "")
 	if fd.Reason == analysis.ReasonSkipped {
 		v.Today = "Go's goroutines, and the servers that run a process per core, are built to use every core; this run cannot show it."
 	}

@@ -74,7 +74,7 @@ func (d claimData) backwards() ClaimView {
 	if len(fd.What) == 2 {
 		why[analysis.ReasonNoMore] = fmt.Sprintf("%s hands over no more functions than %s", fd.What[0], fd.What[1])
 	}
-	v.Verdict, v.Class = verdictWords(fd, why, "")
+	v.Verdict, v.Class = d.verdictWords(fd, why, "")
 	if fd.Answer == analysis.Holds {
 		v.Verdict = "holds, by the count: every handler in the callbacks style hands more of its work to the framework than any written in order"
 	}
@@ -104,7 +104,7 @@ func (d claimData) monkey() ClaimView {
 	name, ok := d.patched()
 	if !ok {
 		fd := analysis.Finding{Answer: analysis.CannotTell, Reason: analysis.ReasonMissing}
-		v.Verdict, v.Class = verdictWords(fd, map[analysis.Reason]string{analysis.ReasonMissing: "no server of this run runs the threaded server's files patched"}, "")
+		v.Verdict, v.Class = d.verdictWords(fd, map[analysis.Reason]string{analysis.ReasonMissing: "no server of this run runs the threaded server's files patched"}, "")
 		return v
 	}
 	_, from := d.sources(d.threads)
@@ -138,7 +138,7 @@ func (d claimData) monkey() ClaimView {
 		analysis.ReasonNotAsync: "an idle connection of " + name + " costs about what a thread's does",
 		analysis.ReasonChanged:  fmt.Sprintf("%s changed %d lines of the threaded code", name, p.Changed),
 	}
-	v.Verdict, v.Class = verdictWords(fd, why, "while the handler waits: a handler that computes holds up every connection of "+name+", as in any cooperative server, where threads' are not")
+	v.Verdict, v.Class = d.verdictWords(fd, why, "while the handler waits: a handler that computes holds up every connection of "+name+", as in any cooperative server, where threads' are not")
 	if sc, ok := d.scenarioOf(lab.ClaimMonkey, lab.FigMemPerConn); ok {
 		if g := d.todayGo(); g != "" {
 			v.Today = "Goroutines give code written as threads' is a cost per idle connection nearer greenlets' without a patch: " + d.memText(sc, g) + "."

@@ -37,7 +37,9 @@ func (r *runner) next(ctx context.Context, s *server, t plan.Trial) {
 	if r.pruned(s, sc, st, t.Trial) {
 		return
 	}
-	if t.Kind == plan.Side && t.Trial > 1 && r.behind() {
+	// A scenario that answers one of the talk's claims keeps every trial:
+	// a claim needs a range from each step it reads.
+	if t.Kind == plan.Side && t.Trial > 1 && len(sc.Claims) == 0 && r.behind() {
 		r.skip(s, sc, st, t.Trial, "the run's budget: a step that decides nothing keeps one trial while the run is behind its budget")
 		return
 	}
@@ -106,7 +108,11 @@ func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool
 			earlier = append(earlier, below)
 		}
 	}
-	skip, why := analysis.Prune(float64(def.Rate), earlier, float64(sc.LatencyBound.D().Microseconds()), r.bestClosed(s.impl.Name))
+	var driverUS float64
+	if r.calib != nil {
+		driverUS = r.calib.DriverUS[lab.CalOpen]
+	}
+	skip, why := analysis.Prune(float64(def.Rate), earlier, float64(sc.LatencyBound.D().Microseconds()), r.bestClosed(s.impl.Name), driverUS)
 	if !skip {
 		return false
 	}
