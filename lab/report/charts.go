@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
 )
 
@@ -187,17 +188,17 @@ func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 // sweepChart is throughput against connections, with the ideal where
 // the upstream's latency sets one.
 func sweepChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
-	ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, lab.Stat) {
+	ss, names := stepSeries(f, sc, m, func(x *results.StepResult) (float64, lab.Stat) {
 		return float64(x.Def.Connections), x.Summary.Throughput
 	})
 	hint := "Median lines per second over the trials (bars: the range of the trials) at each number of connections; higher is better. The connections axis is logarithmic."
 	var extra func(px, py func(float64) float64) string
-	// The ideal of each step as the step runs (results.StepIdeal: a
+	// The ideal of each step as the step runs (analysis.StepIdeal: a
 	// step's own upstream settings count).
 	var ideal [][2]float64
 	for _, st := range sc.Steps {
 		def := st.For(f.Profile)
-		if v := results.StepIdeal(sc, def); v > 0 {
+		if v := analysis.StepIdeal(sc, def); v > 0 {
 			ideal = append(ideal, [2]float64{float64(def.Connections), v})
 		}
 	}
@@ -225,7 +226,7 @@ func sweepChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 // ladderChart is an open-loop ladder's p99 against the offered rate, its
 // knees ringed.
 func ladderChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
-	ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, lab.Stat) {
+	ss, names := stepSeries(f, sc, m, func(x *results.StepResult) (float64, lab.Stat) {
 		return float64(x.Def.Rate), x.Summary.P99
 	})
 	bound := float64(sc.LatencyBound.D().Microseconds())
@@ -320,7 +321,7 @@ func cpuChart(f *results.File, sc lab.Scenario, m *Model) (Chart, bool) {
 	for i, st := range sc.Steps {
 		index[st.Name] = float64(i)
 	}
-	ss, names := stepSeries(f, sc, m, func(x *results.Step) (float64, lab.Stat) {
+	ss, names := stepSeries(f, sc, m, func(x *results.StepResult) (float64, lab.Stat) {
 		return index[x.Step], x.Summary.ServerCores
 	})
 	if len(ss) == 0 {
@@ -334,7 +335,7 @@ func cpuChart(f *results.File, sc lab.Scenario, m *Model) (Chart, bool) {
 
 // stepSeries makes a series per implementation with a point per step of
 // sc, placed by point (x and the stat drawn with its range).
-func stepSeries(f *results.File, sc lab.Scenario, m *Model, point func(*results.Step) (float64, lab.Stat)) ([]Series, []string) {
+func stepSeries(f *results.File, sc lab.Scenario, m *Model, point func(*results.StepResult) (float64, lab.Stat)) ([]Series, []string) {
 	var ss []Series
 	var names []string
 	for _, impl := range f.Implementations {

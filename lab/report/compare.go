@@ -242,7 +242,7 @@ type headFig struct {
 	name   string
 	higher bool
 	unit   func(float64) string
-	sample func(f *results.File, st *results.Step) analysis.Sample
+	sample func(f *results.File, st *results.StepResult) analysis.Sample
 }
 
 // headlineFigure is how lab compare reads a scenario's headline, as the
@@ -263,7 +263,7 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 		return headFig{}, false
 	case lab.AgainstFirst:
 		first := sc.Steps[0].Name
-		hf.sample = func(f *results.File, st *results.Step) analysis.Sample {
+		hf.sample = func(f *results.File, st *results.StepResult) analysis.Sample {
 			base := find(f, st.Impl, st.Scenario, first)
 			if base == nil {
 				return nil
@@ -271,7 +271,7 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 			return analysis.Against(h.Figure, st.Trials, base.Trials)
 		}
 	default:
-		hf.sample = func(_ *results.File, st *results.Step) analysis.Sample {
+		hf.sample = func(_ *results.File, st *results.StepResult) analysis.Sample {
 			var v analysis.Sample
 			for _, t := range st.Trials {
 				if x, ok := analysis.TrialFigure(h.Figure, t); ok {

@@ -138,7 +138,7 @@ func TestComparable(t *testing.T) {
 // A latency headline is compared trial by trial on its percentile.
 func TestPercentileHeadline(t *testing.T) {
 	t.Parallel()
-	st := &results.Step{Trials: []lab.Trial{{Latency: lab.Percentiles{P50: 10, P99: 90, Count: 1}}, {Latency: lab.Percentiles{P50: 20, P99: 80, Count: 1}}}}
+	st := &results.StepResult{Trials: []lab.Trial{{Latency: lab.Percentiles{P50: 10, P99: 90, Count: 1}}, {Latency: lab.Percentiles{P50: 20, P99: 80, Count: 1}}}}
 	for fig, want := range map[lab.Figure][]float64{lab.FigP50: {10, 20}, lab.FigP99: {90, 80}} {
 		h, ok := headlineFigure(lab.Scenario{Headline: &lab.Headline{Step: "a", Figure: fig}})
 		if got := h.sample(nil, st); !ok || h.name != string(fig)+" at a" || h.higher || fmt.Sprint(got) != fmt.Sprint(analysis.Sample(want)) {

@@ -27,7 +27,7 @@ type FaultRow struct {
 
 // faultTrial is the trial a timeline is drawn from: the one with the
 // median recovery (the first, when none could say).
-func faultTrial(st *results.Step) *lab.Trial {
+func faultTrial(st *results.StepResult) *lab.Trial {
 	type rt struct {
 		ms float64
 		t  *lab.Trial
@@ -117,7 +117,7 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 // neverBack returns impl's step of the headline when the headline is
 // recovery and not one of its trials came back: it has no figure, and
 // says why.
-func neverBack(f *results.File, sc lab.Scenario, h headline, impl string) (*results.Step, bool) {
+func neverBack(f *results.File, sc lab.Scenario, h headline, impl string) (*results.StepResult, bool) {
 	if h.fig != lab.FigRecovery {
 		return nil, false
 	}

@@ -63,7 +63,7 @@ func pickHeadline(f *results.File, sc lab.Scenario) headline {
 	return out
 }
 
-func find(f *results.File, impl, scen, step string) *results.Step {
+func find(f *results.File, impl, scen, step string) *results.StepResult {
 	for i := range f.Steps {
 		s := &f.Steps[i]
 		if s.Impl == impl && s.Scenario == scen && s.Step == step {
@@ -75,7 +75,7 @@ func find(f *results.File, impl, scen, step string) *results.Step {
 
 // figure returns an implementation's headline figure as a stat, and the
 // warnings that touch it.
-func figure(f *results.File, sc lab.Scenario, h headline, impl string) (lab.Stat, *results.Step, bool) {
+func figure(f *results.File, sc lab.Scenario, h headline, impl string) (lab.Stat, *results.StepResult, bool) {
 	if _, failed := failedAt(f, sc, h, impl); failed {
 		return lab.Stat{}, nil, false // what a failed step measured is no figure
 	}
@@ -83,7 +83,7 @@ func figure(f *results.File, sc lab.Scenario, h headline, impl string) (lab.Stat
 	case lab.Ladder:
 		for _, k := range f.Knees {
 			if k.Impl == impl && k.Scenario == sc.Name {
-				var st *results.Step
+				var st *results.StepResult
 				if k.Step != "" {
 					st = find(f, impl, sc.Name, k.Step)
 				}
@@ -177,7 +177,7 @@ func kneeOf(f *results.File, impl, scen string) *lab.Knee {
 }
 
 // decisive reports whether an entry's figure can rank it (analysis.Decisive).
-func decisive(h headline, st *results.Step, k *lab.Knee) bool {
+func decisive(h headline, st *results.StepResult, k *lab.Knee) bool {
 	if h.ladder() {
 		return analysis.Decisive(h.fig, k != nil, false, false, k != nil && k.AtLeast)
 	}

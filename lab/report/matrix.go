@@ -84,7 +84,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 type matrixEntry struct {
 	row  int
 	s    lab.Stat
-	st   *results.Step
+	st   *results.StepResult
 	knee *lab.Knee
 }
 
@@ -241,7 +241,7 @@ func notHere(f *results.File, sc lab.Scenario) (string, bool) {
 
 // matrixMark says why a cell's figure cannot rank its implementation, or
 // "" when it can.
-func matrixMark(h headline, st *results.Step, k *lab.Knee, smoke bool) string {
+func matrixMark(h headline, st *results.StepResult, k *lab.Knee, smoke bool) string {
 	switch {
 	case smoke:
 		return smokeMark
@@ -275,7 +275,7 @@ func rankStyle(rank, of int) template.CSS {
 }
 
 // stalled says in how many trials the step stalled, "" if in none.
-func stalled(st *results.Step) string {
+func stalled(st *results.StepResult) string {
 	for _, w := range st.Summary.Warnings {
 		if w.Code == lab.WarnStalled {
 			return fmt.Sprintf("stalled in %d of %d trials", w.Trials, w.Of)

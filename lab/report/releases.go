@@ -70,7 +70,7 @@ func buildReleases(f *results.File) ReleaseView {
 		for _, s := range names {
 			row := ReleaseRow{Service: s, Scenario: sc.Name, Figure: h.description}
 			var prev *lab.Stat
-			var prevStep *results.Step
+			var prevStep *results.StepResult
 			var prevKnee *lab.Knee
 			var any bool
 			for _, rel := range v.Releases {
@@ -91,7 +91,7 @@ func buildReleases(f *results.File) ReleaseView {
 					c.Value = kneeText(*k)
 				}
 				if prev != nil {
-					c.Change, c.Verdict, c.Style = releaseChange(h, *prev, st, [2]*results.Step{prevStep, step}, [2]*lab.Knee{prevKnee, k}, f.Profile == lab.Quick)
+					c.Change, c.Verdict, c.Style = releaseChange(h, *prev, st, [2]*results.StepResult{prevStep, step}, [2]*lab.Knee{prevKnee, k}, f.Profile == lab.Quick)
 				}
 				cur := st
 				prev, prevStep, prevKnee = &cur, step, k
@@ -107,7 +107,7 @@ func buildReleases(f *results.File) ReleaseView {
 
 // releaseChange says how a figure moved from one release to the next, and
 // whether the trials can tell.
-func releaseChange(h headline, older, newer lab.Stat, steps [2]*results.Step, knees [2]*lab.Knee, smoke bool) (string, string, template.CSS) {
+func releaseChange(h headline, older, newer lab.Stat, steps [2]*results.StepResult, knees [2]*lab.Knee, smoke bool) (string, string, template.CSS) {
 	r, lo, hi, beyond, ok := analysis.ReleaseChange(spread(older), spread(newer), h.higherWins)
 	if !ok {
 		return "—", "no ratio: a figure is zero", ""

@@ -223,7 +223,7 @@ func TestMatrixMark(t *testing.T) {
 		{"noisy", lab.Summary{Warnings: []lab.Warning{noisy}}, "noisy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := matrixMark(h, &results.Step{Summary: tc.sum}, nil, false)
+			got := matrixMark(h, &results.StepResult{Summary: tc.sum}, nil, false)
 			if !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
 				t.Errorf("matrixMark = %q, want %q", got, tc.want)
 			}

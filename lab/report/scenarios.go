@@ -33,7 +33,7 @@ func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
 }
 
 // stepRow is one implementation × step of a scenario's table.
-func stepRow(f *results.File, s results.Step) Row {
+func stepRow(f *results.File, s results.StepResult) Row {
 	sm := s.Summary
 	row := Row{
 		Impl: s.Impl, Step: s.Step,
@@ -112,7 +112,7 @@ func stepRow(f *results.File, s results.Step) Row {
 }
 
 // floorStep is the floor server's result at a step, if it ran.
-func floorStep(f *results.File, scen, step string) *results.Step {
+func floorStep(f *results.File, scen, step string) *results.StepResult {
 	for _, impl := range f.Implementations {
 		if impl.Role == lab.RoleFloor {
 			if st := find(f, impl.Name, scen, step); st != nil {
@@ -128,7 +128,7 @@ func median(ts []lab.Trial, f func(lab.Trial) float64) float64 {
 	for _, t := range ts {
 		v = append(v, f(t))
 	}
-	return results.NewStat(v).Center
+	return analysis.StatOf(v).Center
 }
 
 func conformanceMatrix(f *results.File) ConformanceMatrix {

@@ -58,7 +58,7 @@ type verdictOf struct {
 type entry struct {
 	impl     string
 	s        lab.Stat
-	st       *results.Step
+	st       *results.StepResult
 	knee     *lab.Knee
 	decisive bool
 }

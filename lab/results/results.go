@@ -47,7 +47,7 @@ type File struct {
 	Implementations []lab.Implementation `json:"implementations"`
 	Sources         []Source             `json:"sources"` // the handler files, so a report needs no checkout
 	Conformance     []Conformance        `json:"conformance"`
-	Steps           []Step               `json:"steps"`
+	Steps           []StepResult         `json:"steps"`
 	Knees           []lab.Knee           `json:"knees,omitempty"`
 	Skipped         []Skip               `json:"skipped,omitempty"` // steps the run chose not to run, and why
 	Failures        []lab.Failure        `json:"failures,omitempty"`
@@ -180,8 +180,9 @@ type Conformance struct {
 	Results []conformance.Result `json:"cases"`
 }
 
-// Step is one implementation × scenario × step, with its trials.
-type Step struct {
+// StepResult is one implementation × scenario × step as it ran: its
+// definition in the profile, its trials and their summary.
+type StepResult struct {
 	Impl     string      `json:"impl"`
 	Scenario string      `json:"scenario"`
 	Step     string      `json:"step"`

@@ -13,6 +13,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/analysis"
 )
 
 func meta() File {
@@ -86,7 +87,7 @@ func TestStreamAndRebuild(t *testing.T) {
 	}
 }
 
-func TestNewStat(t *testing.T) {
+func TestStatOf(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		in   []float64
@@ -96,8 +97,8 @@ func TestNewStat(t *testing.T) {
 		{[]float64{4, 1, 3, 2}, lab.Stat{Center: 2.5, Lo: 1, Hi: 4, N: 4}},
 		{nil, lab.Stat{}},
 	} {
-		if got := NewStat(tt.in); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("NewStat(%v) = %+v, want %+v", tt.in, got, tt.want)
+		if got := analysis.StatOf(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("StatOf(%v) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
 }

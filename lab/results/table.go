@@ -57,7 +57,7 @@ func WriteTable(w io.Writer, f *File) error {
 
 // scenarioTable writes a scenario's steps and knees.
 func scenarioTable(tw io.Writer, f *File, sc lab.Scenario) {
-	var rows []Step
+	var rows []StepResult
 	for _, s := range f.Steps {
 		if s.Scenario == sc.Name {
 			rows = append(rows, s)
@@ -107,7 +107,7 @@ func scenarioTable(tw io.Writer, f *File, sc lab.Scenario) {
 	}
 }
 
-func flags(s Step) string {
+func flags(s StepResult) string {
 	var f []string
 	if s.Summary.DriverBound {
 		f = append(f, "driver-bound")

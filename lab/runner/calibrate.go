@@ -88,7 +88,7 @@ func (r *runner) calibrate(ctx context.Context) error {
 		}
 		c.DriverUS[name] = med(func(m calibration) float64 { return m.driverUS })
 		c.ServerUS[name] = med(func(m calibration) float64 { return m.serverUS })
-		if r.dcores != nil {
+		if r.driverCores != nil {
 			c.DriverCoreBusy[name] = med(func(m calibration) float64 { return m.busy })
 		}
 		*loops[name].rate = med(func(m calibration) float64 { return m.rate })
@@ -130,8 +130,8 @@ func (r *runner) calibrateLoop(ctx context.Context, name string, step lab.Step, 
 	}
 	m := calibration{rate: res.Throughput(), driverUS: float64(res.DriverCPU.Microseconds()) / float64(res.Lines),
 		serverUS: win.CPUSeconds * 1e6 / float64(res.Lines)}
-	if r.dcores != nil {
-		m.busy = r.dcores.Busy(res.From, res.To)
+	if r.driverCores != nil {
+		m.busy = r.driverCores.Busy(res.From, res.To)
 	}
 	return m, nil
 }

@@ -53,7 +53,7 @@ func (r *runner) conform(ctx context.Context, s *server, mode lab.Mode) bool {
 		if t.Upstream == conformance.Failing {
 			b = upstream.Behaviour{ErrorRate: 1}
 		}
-		if err := r.upc.set(ctx, b); err != nil {
+		if err := r.upControl.set(ctx, b); err != nil {
 			r.markDead(s.impl.Name, "", "", "could not set the upstream for conformance: "+err.Error())
 			return false
 		}

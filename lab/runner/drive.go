@@ -35,7 +35,7 @@ func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, he
 	addr := cfg.Addr
 	if r.plan.Engines.Driver != nil {
 		r.mu.Lock()
-		addr = r.far[cfg.Addr]
+		addr = r.farAddr[cfg.Addr]
 		r.mu.Unlock()
 		if addr == "" {
 			return nil, "", fmt.Errorf("%s is published nowhere the driver's machine can reach", cfg.Addr)
@@ -54,7 +54,7 @@ func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, he
 		// the server's published port across the network.
 		spec.Network, spec.HostNetwork = nil, true
 	}
-	out, code, err := r.drt.RunToEnd(ctx, spec)
+	out, code, err := r.driverRT.RunToEnd(ctx, spec)
 	if err != nil {
 		return nil, "", fmt.Errorf("driver container: %w", err)
 	}

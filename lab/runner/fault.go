@@ -49,17 +49,17 @@ func (r *runner) inject(ctx context.Context, s *server, sc lab.Scenario, def lab
 			What: fmt.Sprintf("upstream down: %v answering 503, then %v refusing connections", half, f.For.D()-half),
 			At:   f.At.D(),
 			Do: func(ctx context.Context) error {
-				if err := r.upc.set(ctx, failing); err != nil {
+				if err := r.upControl.set(ctx, failing); err != nil {
 					return err
 				}
 				sleepCtx(ctx, half)
-				if err := r.upc.set(ctx, normal); err != nil {
+				if err := r.upControl.set(ctx, normal); err != nil {
 					return err
 				}
-				if err := r.upc.refuse(ctx, f.For.D()-half); err != nil {
+				if err := r.upControl.refuse(ctx, f.For.D()-half); err != nil {
 					return err
 				}
-				return r.upc.waitHealthy(ctx, 10*time.Millisecond)
+				return r.upControl.waitHealthy(ctx, 10*time.Millisecond)
 			}}}
 	case lab.FaultLossyLink:
 		undo, err := s.c.Netem(ctx, f.Loss, f.Delay.D())

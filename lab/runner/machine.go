@@ -174,7 +174,7 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 		env.Kernel = eng.Kernel
 	}
 	if r.plan.Engines.Driver != nil {
-		if env.DriverEngine, err = fingerprint(ctx, r.drt); err != nil {
+		if env.DriverEngine, err = fingerprint(ctx, r.driverRT); err != nil {
 			return f, err
 		}
 		env.ServerAddress = r.plan.Engines.ServerAddress
@@ -226,7 +226,7 @@ func fingerprint(ctx context.Context, rt *engine.Runtime) (*results.Engine, erro
 // rtOf is the engine an image runs on: the driver's on the driver's.
 func (r *runner) rtOf(impl lab.Implementation) *engine.Runtime {
 	if impl.Image == DriverImage {
-		return r.drt
+		return r.driverRT
 	}
 	return r.rt
 }

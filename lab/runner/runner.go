@@ -64,7 +64,7 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 		seed = time.Now().UnixNano() % 1_000_000
 	}
 	r := newRunner(opts, plan, rt, runID, seed)
-	r.drt = drt // the servers' engine unless apart
+	r.driverRT = drt // the servers' engine unless apart
 	meta, err := r.meta(ctx)
 	if err != nil {
 		return nil, "", err
@@ -121,9 +121,9 @@ func openRuntime(ctx context.Context, runID string, addr engine.Address, progres
 }
 
 func newRunner(opts Options, p *Plan, rt *engine.Runtime, runID string, seed int64) *runner {
-	r := &runner{opts: opts, plan: p, rt: rt, drt: rt, runID: runID, dead: map[string]string{}, judged: map[judgedKey]bool{}, failed: map[[3]string]bool{},
+	r := &runner{opts: opts, plan: p, rt: rt, driverRT: rt, runID: runID, dead: map[string]string{}, judged: map[judgedKey]bool{}, failed: map[[3]string]bool{},
 		finished: map[plan.Key]bool{}, seed: seed, began: time.Now(),
-		closedRates: map[[2]string][]float64{}, far: map[string]string{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{},
+		closedRates: map[[2]string][]float64{}, farAddr: map[string]string{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{},
 		figures: map[string]map[string][]float64{}, spare: map[string]time.Duration{}}
 	r.sched = plan.Make(plan.Input{Profile: opts.Profile, Impls: p.Impls, Scenarios: p.Scenarios, Seed: seed,
 		ServerCores: len(p.Layout.Server), Steered: p.steered()})
@@ -161,27 +161,27 @@ func (r *runner) execute(ctx context.Context, dir string, held *results.Held) (*
 }
 
 type runner struct {
-	opts   Options
-	plan   *Plan
-	rt     *engine.Runtime // the servers' engine
-	drt    *engine.Runtime // the driver's engine: rt, or another
-	runID  string
-	pinned string
-	w      *results.Writer
+	opts     Options
+	plan     *Plan
+	rt       *engine.Runtime // the servers' engine
+	driverRT *engine.Runtime // the driver's engine: rt, or another
+	runID    string
+	pinned   string
+	w        *results.Writer
 
-	nw     *engine.Network
-	up     *engine.Container
-	upm    *metrics.Sampler // the upstream's CPU
-	upc    *upstreamClient
-	client string         // the phase's upstream-client discipline (fetch mode)
-	ref    *server        // the calibration server, also the canary; paused between uses
-	dcores *metrics.Cores // the driver's core (the lab and the upstream)
-	score  *metrics.Cores // the servers' cores
-	calib  *results.Calibration
-	mu     sync.Mutex          // guards live and far: a phase starts its servers at once
-	live   []*engine.Container // to remove at the end
-	dead   map[string]string   // implementation → why it is out
-	judged map[judgedKey]bool  // passed every case, hostile clients included
+	nw          *engine.Network
+	up          *engine.Container
+	upSampler   *metrics.Sampler // the upstream's CPU
+	upControl   *upstreamClient
+	client      string         // the phase's upstream-client discipline (fetch mode)
+	ref         *server        // the calibration server, also the canary; paused between uses
+	driverCores *metrics.Cores // the driver's core (the lab and the upstream)
+	serverCores *metrics.Cores // the servers' cores
+	calib       *results.Calibration
+	mu          sync.Mutex          // guards live and farAddr: a phase starts its servers at once
+	live        []*engine.Container // to remove at the end
+	dead        map[string]string   // implementation → why it is out
+	judged      map[judgedKey]bool  // passed every case, hostile clients included
 	// removing counts the containers being removed in the background.
 	removing sync.WaitGroup
 	failed   map[[3]string]bool // impl, scenario, step: the server failed it
@@ -205,7 +205,7 @@ type runner struct {
 	}
 	repeats     map[string]int                  // per scenario/step: trials run again because the canary moved
 	closedRates map[[2]string][]float64         // impl, scenario/step → echo closed-loop trial rates
-	far         map[string]string               // a server's address on the run's network → where the driver's machine reaches it
+	farAddr     map[string]string               // a server's address on the run's network → where the driver's machine reaches it
 	rungs       map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
 	// figures: a headline step's figure in each trial so far, by
 	// implementation (scenario/step → impl → values), for extra trials.
@@ -257,22 +257,22 @@ func (r *runner) run(ctx context.Context) error {
 		if err := r.startGate(ctx); err != nil {
 			return err
 		}
-	} else if r.score, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
+	} else if r.serverCores, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
 		r.say("lab: cannot read the server core's load (%v); steps start without waiting for it to be quiet", err)
 	}
 	if !r.plan.steered() {
-		if r.dcores, err = metrics.StartCores(r.plan.Layout.Driver); err != nil {
+		if r.driverCores, err = metrics.StartCores(r.plan.Layout.Driver); err != nil {
 			r.say("lab: cannot read the driver core's load (%v); driver-bound falls back to the lab's own CPU", err)
 		}
 	}
 	switch {
 	case r.plan.Engines.Driver != nil:
-		r.say("lab: the servers on %s, the driver on %s dialling them at %s: the load crosses the network between the two", r.rt.Address(), r.drt.Address(), r.plan.Engines.ServerAddress)
+		r.say("lab: the servers on %s, the driver on %s dialling them at %s: the load crosses the network between the two", r.rt.Address(), r.driverRT.Address(), r.plan.Engines.ServerAddress)
 	case r.plan.gated():
 		r.say("lab: the engine %s may be another machine's: the driver runs there in a container, the lab only steers and collects", r.rt.Address())
 	}
 	defer func() {
-		for _, c := range []*metrics.Cores{r.dcores, r.score} {
+		for _, c := range []*metrics.Cores{r.driverCores, r.serverCores} {
 			if c != nil {
 				c.Stop()
 			}

@@ -190,7 +190,7 @@ func TestDockerQuickRun(t *testing.T) {
 // timeline with the fault done, the rate came back, and the clients saw
 // what the fault makes them see (a crash: lost lines, reconnects; an
 // upstream flap: error lines, and no connection dropped).
-func checkFault(t *testing.T, s results.Step) {
+func checkFault(t *testing.T, s results.StepResult) {
 	t.Helper()
 	name := s.Impl + " " + s.Scenario + "/" + s.Step
 	if s.Summary.Recovery.N == 0 {

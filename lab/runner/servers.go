@@ -42,13 +42,13 @@ func (r *runner) startUpstream(ctx context.Context) error {
 	}
 	r.up = c
 	r.keep(c)
-	if r.upm, err = r.rt.Sampler(c); err != nil {
+	if r.upSampler, err = r.rt.Sampler(c); err != nil {
 		return err
 	}
-	r.upc = newUpstreamClient(c.Addr(8080), r.rt.Dialer())
+	r.upControl = newUpstreamClient(c.Addr(8080), r.rt.Dialer())
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return r.upc.waitHealthy(wctx, 100*time.Millisecond)
+	return r.upControl.waitHealthy(wctx, 100*time.Millisecond)
 }
 
 // server is one implementation's container in one phase.
@@ -166,7 +166,7 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 			return nil, err
 		}
 		r.mu.Lock()
-		r.far[c.Addr(ServerPort)] = far
+		r.farAddr[c.Addr(ServerPort)] = far
 		r.mu.Unlock()
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -225,8 +225,8 @@ func (r *runner) remove(c *engine.Container) {
 }
 
 func (r *runner) cleanup() {
-	if r.upm != nil {
-		r.upm.Stop()
+	if r.upSampler != nil {
+		r.upSampler.Stop()
 	}
 	if r.ref != nil {
 		r.ref.sampler.Stop()
@@ -244,7 +244,7 @@ func (r *runner) cleanup() {
 			r.say("lab: %v", err)
 		}
 	}
-	for _, rt := range slices.Compact([]*engine.Runtime{r.rt, r.drt}) {
+	for _, rt := range slices.Compact([]*engine.Runtime{r.rt, r.driverRT}) {
 		if n, m, err := rt.Leftovers(ctx, r.runID); err != nil || n+m > 0 {
 			msg := fmt.Sprintf("left behind %d containers and %d networks on %s (%v); `lab clean` removes them", n, m, rt.Address(), err)
 			r.say("lab: %s", msg)

@@ -192,19 +192,19 @@ func (r *runner) repeatBudget(sc lab.Scenario) int {
 // step starts. Each look reads /proc/stat over quietLook from now, so a
 // calm machine starts the step after one look.
 func (r *runner) quiet(ctx context.Context) float64 {
-	if r.score == nil {
+	if r.serverCores == nil {
 		return -1
 	}
 	deadline := time.Now().Add(r.quietWait())
 	for {
 		var b, d float64
-		if r.dcores != nil {
+		if r.driverCores != nil {
 			// Both at once: two looks side by side over the same span.
 			done := make(chan float64, 1)
-			go func() { done <- r.dcores.Measure(ctx, quietLook) }()
-			b, d = r.score.Measure(ctx, quietLook), <-done
+			go func() { done <- r.driverCores.Measure(ctx, quietLook) }()
+			b, d = r.serverCores.Measure(ctx, quietLook), <-done
 		} else {
-			b = r.score.Measure(ctx, quietLook)
+			b = r.serverCores.Measure(ctx, quietLook)
 		}
 		if b >= 0 && b < quietBusy && d < driverQuiet || time.Now().After(deadline) || ctx.Err() != nil {
 			return b
@@ -272,8 +272,8 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 	if edgeErr[0] == nil && edgeErr[1] == nil && !edges[0].T.IsZero() && !edges[1].T.IsZero() {
 		t.Sched = metrics.Sched(edges[0], edges[1])
 	}
-	if r.dcores != nil {
-		t.DriverCoreBusy = r.dcores.Busy(res.From, res.To)
+	if r.driverCores != nil {
+		t.DriverCoreBusy = r.driverCores.Busy(res.From, res.To)
 	}
 	if res.Hog != nil {
 		t.Hog = hogTrial(res.Hog, def.Hog, roundNS, win.CPUSeconds, t)
@@ -296,11 +296,11 @@ func (r *runner) step(ctx context.Context, s *server, sc lab.Scenario, def lab.S
 // server (its CPU per round, in ns, is returned).
 func (r *runner) prepare(ctx context.Context, s *server, sc lab.Scenario, def *lab.Step, trial int) (float64, bool) {
 	if sc.Mode == lab.Fetch {
-		if err := r.upc.set(ctx, behaviour(sc, *def)); err != nil {
+		if err := r.upControl.set(ctx, behaviour(sc, *def)); err != nil {
 			r.fail(s.impl.Name, sc.Name, def.Name, "could not set the upstream: "+err.Error())
 			return 0, false
 		}
-		r.upc.reset(ctx)
+		r.upControl.reset(ctx)
 	}
 	if def.Hog == nil {
 		return 0, true
@@ -358,15 +358,15 @@ func (r *runner) judge(ctx context.Context, s *server, sc lab.Scenario, def lab.
 		load.SendLagP99 = float64(t.SendLag.P99)
 	}
 	if sc.Mode == lab.Fetch {
-		load.Ideal = results.StepIdeal(sc, def)
-		r.upm.Now()
+		load.Ideal = analysis.StepIdeal(sc, def)
+		r.upSampler.Now()
 		// Without two samples of the upstream the trial is judged as if it
 		// were idle: its own figures stand, only upstream-bound cannot be said.
-		if up, err := r.upm.Window(res.From, res.To); err == nil {
+		if up, err := r.upSampler.Window(res.From, res.To); err == nil {
 			t.UpstreamCores = up.CPUSeconds / res.Elapsed.Seconds()
 		}
 		load.Upstream = t.UpstreamCores
-		if st, err := r.upc.stats(ctx); err == nil {
+		if st, err := r.upControl.stats(ctx); err == nil {
 			t.UpstreamServed = st.Translated
 			if st.Translated < res.Lines {
 				r.fail(s.impl.Name, sc.Name, def.Name, fmt.Sprintf("answered %d fetch lines but the upstream translated only %d: answers did not all come from the upstream", res.Lines, st.Translated))

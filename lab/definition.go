@@ -2,6 +2,10 @@ package lab
 
 import "time"
 
+// What a run is asked to do: Scenarios of Steps, each run in a Profile
+// with a Loop and a Mode, maybe a Fault or a Hog, and the Headline figure
+// and the Claims it answers. What the run measured is in run.go.
+
 // Loop names how a step makes load.
 type Loop string
 
