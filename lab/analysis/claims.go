@@ -139,10 +139,13 @@ type Radius struct {
 
 // HeldUp is the talk's second claim: a cooperative framework switches only
 // where code would block, so a handler that computes holds every other
-// connection up, unlike threads. It holds when every cooperative
-// implementation's light lines waited out most of a heavy line
-// (HeldUpShare) and threads' did not; an exception among the cooperative
-// ones makes it hold only for the others.
+// connection up, unlike threads. A cooperative implementation was held up
+// when its light lines waited out most of a heavy line (HeldUpShare)
+// beyond threads' range; it was not when its median stayed under that;
+// a median over it whose range reaches threads' cannot be told. The claim
+// holds when no cooperative implementation was clearly spared (What then
+// names those that cannot be told, Reason noisy), and holds only for the
+// others when some were (What names them).
 func HeldUp(threads Radius, coop []Radius) Finding {
 	if threads.Radius.N == 0 {
 		return cannot(ReasonMissing, threads.Impl)
@@ -154,22 +157,29 @@ func HeldUp(threads Radius, coop []Radius) Finding {
 		return cannot(ReasonOneTrial, threads.Impl)
 	}
 	held := HeldUpShare * 1000
-	var not []string
+	var spared, unclear []string
 	for _, c := range coop {
-		if c.Radius.N < 2 {
+		switch {
+		case c.Radius.N < 2:
 			return cannot(ReasonOneTrial, c.Impl)
-		}
-		if c.Radius.Center < held || c.Radius.Lo <= threads.Radius.Hi {
-			not = append(not, c.Impl)
+		case c.Radius.Center < held:
+			spared = append(spared, c.Impl)
+		case c.Radius.Lo <= threads.Radius.Hi:
+			unclear = append(unclear, c.Impl)
 		}
 	}
+	clear := len(coop) - len(spared) - len(unclear)
 	switch {
-	case threads.Radius.Center >= held && len(not) == len(coop):
+	case clear == 0 && threads.Radius.Center >= held:
 		return Finding{Answer: DoesNotHold, Reason: ReasonPeerAlike, What: []string{threads.Impl}}
-	case len(not) == len(coop):
+	case clear == 0 && len(unclear) == 0:
 		return Finding{Answer: DoesNotHold, Reason: ReasonNotHeld}
-	case len(not) > 0:
-		return Finding{Answer: HoldsOnlyWhen, What: not}
+	case clear == 0:
+		return cannot(ReasonNoisy, unclear...)
+	case len(spared) > 0:
+		return Finding{Answer: HoldsOnlyWhen, What: spared}
+	case len(unclear) > 0:
+		return Finding{Answer: Holds, Reason: ReasonNoisy, What: unclear}
 	}
 	return Finding{Answer: Holds}
 }

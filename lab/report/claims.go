@@ -258,15 +258,17 @@ func (d claimData) heldUp() ClaimView {
 				d.radiusText(sc, g), d.hogShareText(sc, g), d.p50Text(sc, g))
 		}
 	}
-	if fd.Answer == analysis.Holds {
-		defer func() {
-			v.Verdict = fmt.Sprintf("holds: every cooperative server's light p99 grew by %s or more per ms of a heavy line, beyond threads' range", results.Micros(analysis.HeldUpShare*1000))
-		}()
-	}
 	why := missingWhy(sc, ok, "cpu-hog")
 	why[analysis.ReasonNotHeld] = "no cooperative server's light lines waited out a heavy line"
 	why[analysis.ReasonPeerAlike] = "threads' light lines were held up as much"
-	v.Verdict, v.Class = d.verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" "+plural(len(fd.What), "did not hold its light lines up", "did not hold their light lines up")+fmt.Sprintf(" by %s per ms or beyond threads' range", results.Micros(analysis.HeldUpShare*1000)))
+	v.Verdict, v.Class = d.verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" "+plural(len(fd.What), "did not hold its light lines up", "did not hold their light lines up")+fmt.Sprintf(" by %s per ms of a heavy line", results.Micros(analysis.HeldUpShare*1000)))
+	if fd.Answer == analysis.Holds {
+		v.Verdict = fmt.Sprintf("holds: every cooperative server's light p99 grew by %s or more per ms of a heavy line, beyond threads' range", results.Micros(analysis.HeldUpShare*1000))
+		if fd.Reason == analysis.ReasonNoisy {
+			v.Verdict = fmt.Sprintf("holds for every cooperative server it can tell: their light p99 grew by %s or more per ms of a heavy line, beyond threads' range; cannot tell for %s, whose noisy trials reach threads' range",
+				results.Micros(analysis.HeldUpShare*1000), strings.Join(fd.What, ", "))
+		}
+	}
 	return v
 }
 
