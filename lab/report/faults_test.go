@@ -95,11 +95,11 @@ func TestFaultReport(t *testing.T) {
 		c := row.Cells[crashCol]
 		switch row.Impl {
 		case "node":
-			if c.Empty != "not back by the window's end in 3 of 3 trials" {
+			if c.Empty != "not back in 3 of 3 trials" {
 				t.Errorf("node's crash cell %+v", c)
 			}
 		case "go-eventloop":
-			if c.Value != "100 ms" || c.Range != "100 ms–200 ms" || c.Rank != 1 {
+			if c.Value != "100 ms" || c.Range != "100–200 ms" || c.Rank != 1 {
 				t.Errorf("go-eventloop's crash cell %+v", c)
 			}
 		}

@@ -127,7 +127,7 @@ func (mx *Matrix) column(f *results.File, m *Model, sc lab.Scenario, impls []lab
 				cell.Empty = "left the run"
 			}
 			if st, never := neverBack(f, sc, h, impl.Name); never {
-				cell.Empty = fmt.Sprintf("not back by the window's end in %d of %d trials", st.Summary.NotRecovered, len(st.Trials))
+				cell.Empty = fmt.Sprintf("not back in %d of %d trials", st.Summary.NotRecovered, len(st.Trials))
 			} else if why, failed := failedAt(f, sc, h, impl.Name); failed {
 				cell.Empty = why
 			} else if slices.ContainsFunc(missing, func(x results.Missing) bool {
@@ -310,5 +310,19 @@ func cellValue(h headline, s lab.Stat, k *lab.Knee) (value, rng string) {
 	case bare(h, lo) == bare(h, hi):
 		return value, fmt.Sprintf("all %d trials", n)
 	}
-	return value, bare(h, lo) + "–" + bare(h, hi)
+	return value, compactRange(bare(h, lo), bare(h, hi))
+}
+
+// compactRange writes a range with its unit once ("186–282 ms", not
+// "186 ms–282 ms"), so a narrow cell keeps it on one line.
+func compactRange(lo, hi string) string {
+	cut := func(v string) (num, unit string) {
+		i := strings.LastIndexAny(v, "0123456789")
+		return v[:i+1], v[i+1:]
+	}
+	ln, lu := cut(lo)
+	if _, hu := cut(hi); lu != "" && lu == hu {
+		return ln + "–" + hi
+	}
+	return lo + "–" + hi
 }
