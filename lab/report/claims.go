@@ -27,25 +27,16 @@ type ClaimView struct {
 // threads claim is measured against.
 const talkPeer = "gevent"
 
-// claimData is what the claims are read from: the run, and the scenario
-// that says it answers each claim.
+// claimData is what the claims are read from: the run, its threaded
+// baseline, and whether it was a smoke test.
 type claimData struct {
-	f        *results.File
-	m        *Model
-	threads  string // the demo's threaded server
-	scenario map[lab.Claim]lab.Scenario
-	smoke    bool
+	f       *results.File
+	threads string // the demo's threaded server
+	smoke   bool
 }
 
 func claimViews(f *results.File, m *Model) []ClaimView {
-	d := claimData{f: f, m: m, threads: m.Baseline, scenario: map[lab.Claim]lab.Scenario{}, smoke: f.Profile == lab.Quick}
-	for _, sc := range f.Scenarios {
-		for _, c := range sc.Claims {
-			if _, ok := d.scenario[c]; !ok {
-				d.scenario[c] = sc
-			}
-		}
-	}
+	d := claimData{f: f, threads: m.Baseline, smoke: f.Profile == lab.Quick}
 	return []ClaimView{d.threadsGrow(), d.heldUp(), d.gil(), d.backwards(), d.monkey()}
 }
 
@@ -80,7 +71,7 @@ func (d claimData) verdictWords(fd analysis.Finding, why map[analysis.Reason]str
 }
 
 // missingWhy is the words for a claim whose scenario did not run.
-func missingWhy(sc lab.Scenario, ok bool, name string) map[analysis.Reason]string {
+func missingWhy(ok bool, name string) map[analysis.Reason]string {
 	if !ok {
 		return map[analysis.Reason]string{analysis.ReasonMissing: fmt.Sprintf("no scenario of this run answers it (lab run --scenario %s)", name)}
 	}
@@ -150,7 +141,7 @@ func (d claimData) threadsGrow() ClaimView {
 	if idle, ok := d.scenarioOf(lab.ClaimThreadsGrow, lab.FigMemPerConn); ok {
 		v.Figures = append(v.Figures, lab.FigMemPerConn.Info().Name+" ("+idle.Name+"): "+d.memText(idle, d.threads, talkPeer))
 	}
-	why := missingWhy(sc, ok, "echo-sweep")
+	why := missingWhy(ok, "echo-sweep")
 	growth := d.growthText(sc)
 	why[analysis.ReasonNotGrown] = "threads' CPU per line did not grow beyond its trials' ranges" + growth
 	why[analysis.ReasonPeerAlike] = "threads' CPU per line grew no more than " + talkPeer + "'s" + growth + ", though " + talkPeer + " hardly switches: what the extra switches cost did not show in CPU per line"
@@ -258,7 +249,7 @@ func (d claimData) heldUp() ClaimView {
 				d.radiusText(sc, g), d.hogShareText(sc, g), d.p50Text(sc, g))
 		}
 	}
-	why := missingWhy(sc, ok, "cpu-hog")
+	why := missingWhy(ok, "cpu-hog")
 	why[analysis.ReasonNotHeld] = "no cooperative server's light lines waited out a heavy line"
 	why[analysis.ReasonPeerAlike] = "threads' light lines were held up as much"
 	v.Verdict, v.Class = d.verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" "+plural(len(fd.What), "did not hold its light lines up", "did not hold their light lines up")+fmt.Sprintf(" by %s per ms of a heavy line", results.Micros(analysis.HeldUpShare*1000)))
@@ -293,7 +284,7 @@ func (d claimData) gil() ClaimView {
 		Test:  "threads' server cores on work lines with two server cores or more"}
 	sc, ok := d.scenarioOf(lab.ClaimGIL, lab.FigThroughput)
 	fd := analysis.Finding{Answer: analysis.CannotTell, Reason: analysis.ReasonMissing}
-	why := missingWhy(sc, ok, "cpu-bound-multicore")
+	why := missingWhy(ok, "cpu-bound-multicore")
 	if ok {
 		v.Link, v.Test = "#s-"+sc.Name, v.Test+" ("+sc.Name+")"
 		skipped, _ := notHere(d.f, sc)
