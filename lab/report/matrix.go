@@ -293,10 +293,10 @@ func cellValue(h headline, s lab.Stat, k *lab.Knee) (value, rng string) {
 	if k != nil {
 		lo, hi, n = k.Lo, k.Hi, k.N
 		switch {
-		case k.Rate == 0 && !k.AtLeast:
-			value = "below the lowest rate"
+		case k.Rate == 0 && !k.AtLeast: // short: a cell is a column of ~90 px
+			value = "below the ladder"
 		case k.Rate == 0:
-			value = "not measurable here"
+			value = "not measurable"
 		default:
 			value = results.Count(k.Rate) + "/s"
 			if k.AtLeast {
