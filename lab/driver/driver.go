@@ -206,23 +206,40 @@ type run struct {
 }
 
 func newRun(ctx context.Context, cfg Config) *run {
+	r := prepare(ctx, cfg)
+	r.startAt(time.Now())
+	return r
+}
+
+// prepare builds a run's lines and recorders, before its clock starts.
+func prepare(ctx context.Context, cfg Config) *run {
 	r := &run{parent: ctx, cfg: cfg, lines: newLines(cfg.Step.Payload, cfg.Variant, cfg.Answer), hist: newRecorder(), uncorr: newRecorder(), lag: NewHistogram()}
 	if cfg.Step.Loop == lab.Closed {
 		r.perConn = make([]int64, cfg.Step.Connections)
 	}
-	r.start = time.Now()
-	r.measureFrom = r.start.Add(cfg.Warmup)
-	r.end = r.measureFrom.Add(cfg.Duration)
+	return r
+}
+
+// startAt starts the run's clock at start: its measured window, and the
+// context that ends it after the window and a grace period.
+func (r *run) startAt(start time.Time) {
+	r.start = start
+	r.measureFrom = r.start.Add(r.cfg.Warmup)
+	r.end = r.measureFrom.Add(r.cfg.Duration)
 	// Past the end, nothing waits longer than a grace period for an answer.
-	r.ctx, r.cancel = context.WithDeadline(ctx, r.end.Add(grace(cfg)))
-	if b := cfg.Timeline; b > 0 || len(cfg.Actions) > 0 {
+	r.ctx, r.cancel = context.WithDeadline(r.parent, r.end.Add(grace(r.cfg)))
+	if b := r.cfg.Timeline; b > 0 || len(r.cfg.Actions) > 0 {
 		if b <= 0 {
 			b = 100 * time.Millisecond
 		}
-		r.tl = newTimeline(r.measureFrom, cfg.Duration, b)
+		r.tl = newTimeline(r.measureFrom, r.cfg.Duration, b)
 	}
-	return r
 }
+
+// Unvaried is a Variant that sends the step's payload as it is, every
+// line: for a work line whose digest would cost the driver its rounds again
+// for every variant.
+func Unvaried(payload string, _ int) []byte { return []byte(payload) }
 
 // newHog prepares the heavy connection of a step with a Hog (its one
 // answer computed before the step's clock starts); nil without one.
@@ -231,7 +248,7 @@ func newHog(ctx context.Context, cfg Config) *run {
 	if h == nil || h.Rounds <= 0 || cfg.Step.Loop != lab.Closed {
 		return nil
 	}
-	return newRun(ctx, Config{
+	return prepare(ctx, Config{
 		Addr: cfg.Addr, Answer: cfg.Answer, Warmup: cfg.Warmup, Duration: cfg.Duration,
 		Grace: cfg.Grace, DialTimeout: cfg.DialTimeout, Target: cfg.Target,
 		Step: lab.Step{Name: cfg.Step.Name + "/hog", Loop: lab.Closed, Connections: 1, Depth: 1, Payload: strconv.Itoa(h.Rounds)},
@@ -239,7 +256,7 @@ func newHog(ctx context.Context, cfg Config) *run {
 		// the driver the rounds the heavy line costs the server. With one
 		// line in flight on one connection, an answer out of order cannot
 		// happen, so no numbering is lost.
-		Variant: func(p string, _ int) []byte { return []byte(p) },
+		Variant: Unvaried,
 	})
 }
 
@@ -249,9 +266,7 @@ func (r *run) runHog(hr *run) chan *Result {
 	if hr == nil {
 		return nil
 	}
-	hr.cancel()
-	hr.start, hr.measureFrom, hr.end = r.start, r.measureFrom, r.end
-	hr.ctx, hr.cancel = context.WithDeadline(r.parent, hr.end.Add(grace(hr.cfg)))
+	hr.startAt(r.start)
 	out := make(chan *Result, 1)
 	go func() {
 		defer hr.cancel()

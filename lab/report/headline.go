@@ -16,7 +16,6 @@ type headline struct {
 	step        string
 	fig         lab.Figure
 	info        lab.FigureInfo
-	higherWins  bool
 	description string
 	why         string // from the scenario file
 }
@@ -33,7 +32,7 @@ func (h headline) ladder() bool { return h.info.Reading == lab.Ladder }
 
 func newHeadline(fig lab.Figure, step string) headline {
 	info := fig.Info()
-	return headline{step: step, fig: fig, info: info, higherWins: info.HigherIsBetter, description: info.At(step)}
+	return headline{step: step, fig: fig, info: info, description: info.At(step)}
 }
 
 func pickHeadline(f *results.File, sc lab.Scenario) headline {

@@ -62,6 +62,7 @@ type MatrixCell struct {
 // the rows.
 func buildMatrix(f *results.File, m *Model) Matrix {
 	mx := Matrix{Smoke: f.Profile == lab.Quick}
+	missing := f.Missing()
 	var impls []lab.Implementation
 	for _, impl := range f.Implementations {
 		if impl.Role != lab.RoleFloor {
@@ -74,7 +75,7 @@ func buildMatrix(f *results.File, m *Model) Matrix {
 			mx.NotHere = append(mx.NotHere, sc.Name+" ("+why+")")
 			continue
 		}
-		mx.column(f, m, sc, impls)
+		mx.column(f, m, sc, impls, missing)
 	}
 	mx.notes()
 	return mx
@@ -90,7 +91,7 @@ type matrixEntry struct {
 
 // column adds a scenario's column: every implementation's headline
 // figure as a ratio to the reference, ranked, or why there is none.
-func (mx *Matrix) column(f *results.File, m *Model, sc lab.Scenario, impls []lab.Implementation) {
+func (mx *Matrix) column(f *results.File, m *Model, sc lab.Scenario, impls []lab.Implementation, missing []results.Missing) {
 	h := pickHeadline(f, sc)
 	col := MatrixCol{Scenario: sc.Name, Figure: h.short()}
 	es := matrixEntries(f, sc, h, impls, &col)
@@ -114,13 +115,12 @@ func (mx *Matrix) column(f *results.File, m *Model, sc lab.Scenario, impls []lab
 		c.Rank, c.Of = rank+1, len(es)
 		c.Value, c.Range = cellValue(h, e.s, e.knee)
 		c.Ratio = "—"
-		if r, ok := analysis.Relative(e.s.Center, ref.Center, h.higherWins); ok {
+		if r, ok := analysis.Relative(e.s.Center, ref.Center, h.info.HigherIsBetter); ok {
 			c.Ratio = fmt.Sprintf("%.2f×", r)
 		}
 		c.Style = rankStyle(rank, len(es))
 		c.Mark = matrixMark(h, e.st, e.knee, mx.Smoke)
 	}
-	missing := f.Missing()
 	for i, impl := range impls {
 		if cell := &mx.Rows[i].Cells[len(mx.Cols)]; cell.Empty != "" {
 			if failed := m.Impls[slices.IndexFunc(m.Impls, func(x ImplInfo) bool { return x.Name == impl.Name })].Failed; failed != "" {
@@ -164,7 +164,7 @@ func matrixEntries(f *results.File, sc lab.Scenario, h headline, impls []lab.Imp
 		byName[impls[e.row].Name] = e
 		aes = append(aes, analysis.Entry{Name: impls[e.row].Name, Figure: spread(e.s)})
 	}
-	order, _, _ := analysis.Rank(aes, h.higherWins)
+	order, _, _ := analysis.Rank(aes, h.info.HigherIsBetter)
 	out := make([]matrixEntry, 0, len(order))
 	for _, a := range order {
 		out = append(out, byName[a.Name])

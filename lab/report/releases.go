@@ -108,7 +108,7 @@ func buildReleases(f *results.File) ReleaseView {
 // releaseChange says how a figure moved from one release to the next, and
 // whether the trials can tell.
 func releaseChange(h headline, older, newer lab.Stat, steps [2]*results.StepResult, knees [2]*lab.Knee, smoke bool) (string, string, template.CSS) {
-	r, lo, hi, beyond, ok := analysis.ReleaseChange(spread(older), spread(newer), h.higherWins)
+	r, lo, hi, beyond, ok := analysis.ReleaseChange(spread(older), spread(newer), h.info.HigherIsBetter)
 	if !ok {
 		return "—", "no ratio: a figure is zero", ""
 	}

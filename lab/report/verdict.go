@@ -111,7 +111,7 @@ func (vb *verdictOf) rank() {
 		byName[e.impl] = e
 		aes = append(aes, analysis.Entry{Name: e.impl, Figure: spread(e.s), Decisive: e.decisive})
 	}
-	order, rk, un := analysis.Rank(aes, vb.h.higherWins)
+	order, rk, un := analysis.Rank(aes, vb.h.info.HigherIsBetter)
 	pick := func(as []analysis.Entry) []entry {
 		var out []entry
 		for _, a := range as {
@@ -127,7 +127,7 @@ func (vb *verdictOf) rank() {
 	}
 	vb.v.Sep = separate(vb.f, vb.sc, vb.h, names)
 	if len(rk) > 0 {
-		vb.contested = analysis.Contested(rk[0], un, vb.h.higherWins)
+		vb.contested = analysis.Contested(rk[0], un, vb.h.info.HigherIsBetter)
 	}
 }
 
@@ -162,7 +162,7 @@ func (vb *verdictOf) ratio(e entry) Ratio {
 	if e.knee != nil {
 		r.Value = kneeText(*e.knee)
 	}
-	if c, lo, hi, ok := analysis.Ratio(spread(e.s), spread(base), h.higherWins); vb.hasBase && ok {
+	if c, lo, hi, ok := analysis.Ratio(spread(e.s), spread(base), h.info.HigherIsBetter); vb.hasBase && ok {
 		// Oriented so that > 1 always means "better than the
 		// baseline"; its interval combines both ranges.
 		r.Ratio = fmt.Sprintf("%.2f× (%.2f–%.2f)", c, lo, hi)
@@ -223,7 +223,7 @@ func (vb *verdictOf) lead() string {
 		second := ranked[1]
 		if second.s.Center > 0 && lead.s.Center > 0 {
 			gap := lead.s.Center / second.s.Center
-			if !h.higherWins {
+			if !h.info.HigherIsBetter {
 				gap = second.s.Center / lead.s.Center
 			}
 			text += fmt.Sprintf(", %.2f× the next, %s", gap, second.impl)

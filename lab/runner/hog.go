@@ -33,7 +33,7 @@ func (r *runner) sizeHog(ctx context.Context, s *server, def lab.Step) (*lab.Hog
 		Addr: s.c.Addr(ServerPort), Warmup: sizingWarmup, Duration: sizingDuration, Grace: 2 * time.Second,
 		Step:    lab.Step{Name: def.Name + "/sizing", Loop: lab.Closed, Connections: 1, Depth: 1, Payload: strconv.Itoa(sizingRounds)},
 		Answer:  driver.Answers(lab.Work),
-		Variant: func(p string, _ int) []byte { return []byte(p) },
+		Variant: driver.Unvaried,
 	}
 	res, _, err := r.drive(ctx, cfg, lab.Work, nil)
 	if err != nil {
