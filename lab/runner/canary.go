@@ -53,7 +53,7 @@ func (r *runner) canary(ctx context.Context, ov *lab.Overhead) float64 {
 	}
 	var res *driver.Result
 	var err error
-	if r.plan.steered() {
+	if r.plan.Topology.steered() {
 		res, _, err = r.drive(ctx, cfg, lab.Echo, nil)
 	} else {
 		res, err = driver.Run(ctx, cfg)

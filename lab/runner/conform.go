@@ -89,7 +89,7 @@ func (r *runner) conform(ctx context.Context, s *server, mode lab.Mode) bool {
 // remote engine from a driver container on the run's network (`driver
 // conform`), so that its timings and resets are the network's own.
 func (r *runner) check(ctx context.Context, t conformance.Target) ([]conformance.Result, error) {
-	if !r.plan.gated() {
+	if !r.plan.Topology.gated() {
 		return conformance.Check(ctx, t), nil
 	}
 	job, err := json.Marshal(t)

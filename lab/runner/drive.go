@@ -21,7 +21,7 @@ import (
 // a fault (Actions, Target) always runs here: its actions are timed inside
 // the driver's window and act on containers only the lab can reach.
 func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, held func(from, to time.Time)) (*driver.Result, string, error) {
-	if r.plan.Driver != DriverContainer || len(cfg.Actions) > 0 || cfg.Target != nil {
+	if !r.plan.Topology.inContainer() || len(cfg.Actions) > 0 || cfg.Target != nil {
 		if cfg.Hold == nil && held != nil {
 			cfg.Hold = func() {
 				from := time.Now()
@@ -33,7 +33,8 @@ func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, he
 		return res, "", err
 	}
 	addr := cfg.Addr
-	if r.plan.Engines.Driver != nil {
+	apart := r.plan.Topology.apart()
+	if apart {
 		r.mu.Lock()
 		addr = r.farAddr[cfg.Addr]
 		r.mu.Unlock()
@@ -49,7 +50,7 @@ func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, he
 		return nil, "", err
 	}
 	spec := engine.Spec{Image: DriverImage, Name: "driver", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{string(job)}}
-	if r.plan.Engines.Driver != nil {
+	if apart {
 		// On the other machine's engine, on its host's network, dialling
 		// the server's published port across the network.
 		spec.Network, spec.HostNetwork = nil, true

@@ -21,7 +21,7 @@ import (
 // upstream, the servers and, with DriverContainer, the driver.
 func (p *Plan) images() []lab.Implementation {
 	need := append([]lab.Implementation{p.Catalog.Upstream}, p.Impls...)
-	if p.Driver == DriverContainer {
+	if p.Topology.inContainer() {
 		need = append(need, lab.Implementation{Name: "driver", Image: DriverImage})
 	}
 	return need
@@ -126,12 +126,7 @@ func (r *runner) serverCPU() string { return CPUSet(r.plan.Layout.Server) }
 // helperCPU is the cpuset of the lab's helpers on the servers' engine (the
 // gate, the conformance suite): the driver's cores, or on two machines the
 // upstream's, the servers' machine's core that the servers do not have.
-func (r *runner) helperCPU() string {
-	if r.plan.Engines.Driver != nil {
-		return r.upstreamCPU()
-	}
-	return r.driverCPU()
-}
+func (r *runner) helperCPU() string { return CPUSet(r.plan.Topology.helperCores(r.plan.Layout)) }
 
 func (r *runner) meta(ctx context.Context) (results.File, error) {
 	f := results.File{
@@ -156,36 +151,16 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 		}
 	}
 	env := &f.Environment
-	env.CPUModel = cpuModel()
-	env.Cores = runtime.NumCPU()
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		env.Kernel = strings.TrimSpace(string(b))
-	}
-	if r.plan.steered() {
-		// The servers' machine is the engine's, which says what it is.
-		eng, err := fingerprint(ctx, r.rt)
-		if err != nil {
-			return f, err
-		}
-		env.Engine = eng
-		if r.plan.gated() {
-			env.CPUModel, env.Cores = "not told by the engine", eng.Cores
-		}
-		env.Kernel = eng.Kernel
-	}
-	if r.plan.Engines.Driver != nil {
-		if env.DriverEngine, err = fingerprint(ctx, r.driverRT); err != nil {
-			return f, err
-		}
-		env.ServerAddress = r.plan.Engines.ServerAddress
+	if err := r.plan.Topology.machines(ctx, r.rt, r.driverRT, env); err != nil {
+		return f, err
 	}
 	env.GoVersion = runtime.Version()
 	if env.DockerVersion, env.CgroupVersion, err = r.rt.Engine(ctx); err != nil {
 		return f, err
 	}
 	env.Pinning = results.Pinning{Server: r.serverCPU(), Driver: r.pinned, Upstream: r.upstreamCPU()}
-	env.Driver = r.plan.Driver
-	if r.plan.Driver == DriverContainer {
+	env.Driver = r.plan.Topology.Load
+	if r.plan.Topology.inContainer() {
 		env.Pinning.Driver = r.driverCPU()
 	}
 	env.MemoryLimit = r.opts.MemoryLimit
@@ -212,15 +187,6 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 		}
 	}
 	return f, nil
-}
-
-// fingerprint is what an engine says of itself and its machine.
-func fingerprint(ctx context.Context, rt *engine.Runtime) (*results.Engine, error) {
-	m, err := rt.Machine(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &results.Engine{Host: rt.Address().String(), Machine: m.Name, OS: m.OS, Kernel: m.Kernel, Cores: m.Cores, Memory: m.Memory}, nil
 }
 
 // rtOf is the engine an image runs on: the driver's on the driver's.

@@ -10,12 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/linelab/linelab/lab"
-	"github.com/linelab/linelab/lab/engine"
 )
 
 // Options configure a run. Flags fill them; Validate checks them.
@@ -80,62 +78,6 @@ const (
 	DriverImage = "linelab/driver"
 )
 
-// Engines are the engines a run uses.
-type Engines struct {
-	Server engine.Address
-	Driver *engine.Address // another engine for the driver; nil: the server's
-	// ServerAddress: where the driver's machine reaches the servers'.
-	ServerAddress string
-}
-
-// steered: the lab only steers and collects; the load comes from a
-// driver container (the servers' engine may be another machine's, or the
-// driver has an engine of its own).
-func (e Engines) steered() bool { return e.Server.Remote() || e.Driver != nil }
-
-func (e Engines) why() string {
-	if e.Driver != nil {
-		return fmt.Sprintf("the driver runs on the engine %s and the servers on %s", e.Driver, e.Server)
-	}
-	return fmt.Sprintf("the engine %s may be another machine's, whose network this process cannot reach and must not load across", e.Server)
-}
-
-// engines resolves ServerEngine, DriverEngine and ServerAddress.
-func (o Options) engines() (Engines, error) {
-	var e Engines
-	var err error
-	if e.Server, err = engine.Locate(o.ServerEngine); err != nil {
-		return e, err
-	}
-	if o.DriverEngine != "" {
-		d, err := engine.Locate(o.DriverEngine)
-		if err != nil {
-			return e, err
-		}
-		if d.Host != e.Server.Host {
-			e.Driver = &d
-		}
-	}
-	switch {
-	case e.Driver != nil && o.ServerAddress == "":
-		return e, fmt.Errorf("--driver-engine %s is not the servers' engine (%s): give --server-address, the servers' machine's address as the driver's machine reaches it", o.DriverEngine, e.Server)
-	case e.Driver == nil && o.ServerAddress != "":
-		return e, errors.New("--server-address is for a driver on another engine (--driver-engine); with one engine the driver dials the servers on the run's network")
-	case o.ServerAddress != "":
-		a, err := netip.ParseAddr(o.ServerAddress)
-		if err != nil {
-			return e, fmt.Errorf("--server-address %q: want an IP address of the servers' machine", o.ServerAddress)
-		}
-		// The servers publish their port on this address: an unspecified
-		// one would publish it on every interface of that machine.
-		if a.IsUnspecified() || a.IsMulticast() {
-			return e, fmt.Errorf("--server-address %s: want one address of the servers' machine that the driver's machine reaches, not %s (it would publish the servers' port on every interface)", o.ServerAddress, a)
-		}
-	}
-	e.ServerAddress = o.ServerAddress
-	return e, nil
-}
-
 // DefaultOptions are the options of `lab run` with no flags.
 func DefaultOptions() Options {
 	return Options{
@@ -161,19 +103,19 @@ func (o Options) Validate() error {
 	if o.MemoryLimit < 64<<20 {
 		errs = append(errs, fmt.Errorf("memory limit %d bytes: want at least 64 MiB", o.MemoryLimit))
 	}
-	engines, err := o.engines()
+	topo, err := o.topology()
 	if err != nil {
 		errs = append(errs, err)
 	}
 	switch {
 	case o.Driver != "" && o.Driver != DriverLocal && o.Driver != DriverContainer:
 		errs = append(errs, fmt.Errorf("driver %q: want %s (the lab process) or %s (the linelab/driver image)", o.Driver, DriverLocal, DriverContainer))
-	case o.Driver == DriverLocal && engines.steered():
-		errs = append(errs, fmt.Errorf("driver local: %s; leave --driver out (the driver then runs in a container there)", engines.why()))
+	case o.Driver == DriverLocal && topo.steered():
+		errs = append(errs, fmt.Errorf("driver local: %s; leave --driver out (the driver then runs in a container there)", topo.why()))
 	}
 	// Another machine's cores are known once its engine answers (Run); a
 	// resumed run keeps the cores it had.
-	if o.Resume == "" && err == nil && !engines.steered() {
+	if o.Resume == "" && err == nil && !topo.steered() {
 		if _, err := PlanLayout(affinity(), o.ServerCores, o.DriverCores); err != nil {
 			errs = append(errs, err)
 		}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,12 +44,45 @@ func TestServerAddressRefusesEveryInterface(t *testing.T) {
 	t.Setenv("DOCKER_CONTEXT", "")
 	for _, addr := range []string{"0.0.0.0", "::", "224.0.0.1"} {
 		o := Options{DriverEngine: "tcp://198.51.100.7:2376", ServerAddress: addr}
-		if _, err := o.engines(); err == nil || !strings.Contains(err.Error(), "every interface") {
+		if _, err := o.topology(); err == nil || !strings.Contains(err.Error(), "every interface") {
 			t.Errorf("--server-address %s: %v; want it refused", addr, err)
 		}
 	}
 	o := Options{DriverEngine: "tcp://198.51.100.7:2376", ServerAddress: "10.0.0.5"}
-	if e, err := o.engines(); err != nil || e.ServerAddress != "10.0.0.5" {
+	if e, err := o.topology(); err != nil || e.ServerAddress != "10.0.0.5" {
 		t.Errorf("--server-address 10.0.0.5: %+v, %v", e, err)
+	}
+}
+
+// TestTopology: the options decide the topology once; a remote servers'
+// engine or a driver apart loads from a container and pins nothing here.
+func TestTopology(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+	t.Setenv("DOCKER_CONTEXT", "")
+	for _, tc := range []struct {
+		name                           string
+		o                              Options
+		load                           string
+		steered, gated, apart, helpers bool // helpers: on the driver's cores
+	}{
+		{"this machine", Options{}, DriverLocal, false, false, false, true},
+		{"this machine, driver container", Options{Driver: DriverContainer}, DriverContainer, false, false, false, true},
+		{"remote engine", Options{ServerEngine: "ssh://lab@198.51.100.7"}, DriverContainer, true, true, false, true},
+		{"driver apart", Options{DriverEngine: "tcp://198.51.100.7:2376", ServerAddress: "10.0.0.5"}, DriverContainer, true, false, true, false},
+	} {
+		topo, err := tc.o.topology()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if topo.Load != tc.load || topo.steered() != tc.steered || topo.gated() != tc.gated || topo.apart() != tc.apart {
+			t.Errorf("%s: load %s steered %v gated %v apart %v; want %s %v %v %v", tc.name, topo.Load, topo.steered(), topo.gated(), topo.apart(), tc.load, tc.steered, tc.gated, tc.apart)
+		}
+		l := Layout{Driver: []int{0}, Server: []int{1}, Upstream: []int{2}}
+		if onDriver := slices.Equal(topo.helperCores(l), l.Driver); onDriver != tc.helpers {
+			t.Errorf("%s: helpers on %v; want on the driver's cores: %v", tc.name, topo.helperCores(l), tc.helpers)
+		}
+		if (topo.String() == "") == tc.steered {
+			t.Errorf("%s: says %q", tc.name, topo.String())
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/catalog"
-	"github.com/linelab/linelab/lab/engine"
 	"github.com/linelab/linelab/lab/scenario"
 )
 
@@ -19,19 +17,11 @@ type Plan struct {
 	Impls     []lab.Implementation
 	Scenarios []lab.Scenario
 	Layout    Layout // which cores do what
-	Driver    string // DriverLocal or DriverContainer
-	// Engines: the servers' engine and, apart, the driver's. A run that
-	// the lab only steers (steered) plans its layout on the engines'
-	// cores once they answer (layoutOn).
-	Engines Engines
+	// Topology: where the servers, the driver and the load are. A run
+	// that the lab only steers plans its layout on the engines' cores
+	// once they answer (Topology.layout).
+	Topology Topology
 }
-
-// gated: the servers' engine is another machine's, whose network the lab
-// reaches only through the gate container.
-func (p *Plan) gated() bool { return p.Engines.Server.Remote() }
-
-// steered: the lab only steers and collects (Engines.steered).
-func (p *Plan) steered() bool { return p.Engines.steered() }
 
 // Resolve loads the catalogue and scenarios and selects what opts name.
 func Resolve(ctx context.Context, opts Options) (*Plan, error) {
@@ -39,12 +29,12 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	engines, err := opts.engines()
+	topo, err := opts.topology()
 	if err != nil {
 		return nil, err
 	}
 	var layout Layout
-	if !engines.steered() {
+	if !topo.steered() {
 		if layout, err = PlanLayout(affinity(), opts.ServerCores, opts.DriverCores); err != nil {
 			return nil, err
 		}
@@ -57,10 +47,7 @@ func Resolve(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Catalog: cat, Layout: layout, Driver: cmp.Or(opts.Driver, DriverLocal), Engines: engines}
-	if p.steered() {
-		p.Driver = DriverContainer
-	}
+	p := &Plan{Catalog: cat, Layout: layout, Topology: topo}
 	if p.Impls, err = pickImpls(cat.Servers, opts.Impls); err != nil {
 		return nil, err
 	}
@@ -117,40 +104,4 @@ func pick[T any](all []T, names []string, name func(T) string, what string) ([]T
 		out = append(out, all[i])
 	}
 	return out, nil
-}
-
-// layoutOn plans the layout on the engines' cores: a remote machine's are
-// 0 to n-1 as its engine counts them (the lab cannot read its affinity),
-// this machine's its own affinity.
-func (p *Plan) layoutOn(ctx context.Context, rt, drt *engine.Runtime, opts Options) error {
-	cores := func(rt *engine.Runtime) ([]int, error) {
-		if !rt.Remote() {
-			return affinity(), nil
-		}
-		m, err := rt.Machine(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var cores []int
-		for c := range m.Cores {
-			cores = append(cores, c)
-		}
-		return cores, nil
-	}
-	sc, err := cores(rt)
-	if err != nil {
-		return err
-	}
-	if p.Engines.Driver == nil {
-		if p.Layout, err = PlanLayout(sc, opts.ServerCores, opts.DriverCores); err != nil {
-			return fmt.Errorf("%w (the engine %s has %d cores)", err, rt.Address(), len(sc))
-		}
-		return nil
-	}
-	dc, err := cores(drt)
-	if err != nil {
-		return err
-	}
-	p.Layout, err = PlanApart(sc, dc, opts.ServerCores, opts.DriverCores)
-	return err
 }

@@ -75,7 +75,7 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}
-	pl := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Driver: cmp.Or(prev.Environment.Driver, DriverLocal), Engines: Engines{Server: now}}
+	pl := &Plan{Catalog: cat, Impls: prev.Implementations, Scenarios: prev.Scenarios, Layout: layout, Topology: Topology{Server: now, Load: cmp.Or(prev.Environment.Driver, DriverLocal)}}
 	rt, err := openRuntime(ctx, prev.RunID, now, opts.Progress)
 	if err != nil {
 		return nil, "", err

@@ -39,20 +39,20 @@ func Run(ctx context.Context, opts Options) (*results.File, string, error) {
 		opts.Budget = DefaultBudget[opts.Profile]
 	}
 	runID := time.Now().UTC().Format("20060102-150405")
-	rt, err := openRuntime(ctx, runID, plan.Engines.Server, opts.Progress)
+	rt, err := openRuntime(ctx, runID, plan.Topology.Server, opts.Progress)
 	if err != nil {
 		return nil, "", err
 	}
 	defer rt.Close()
 	drt := rt
-	if plan.Engines.Driver != nil {
-		if drt, err = openRuntime(ctx, runID, *plan.Engines.Driver, opts.Progress); err != nil {
+	if d := plan.Topology.Driver; d != nil {
+		if drt, err = openRuntime(ctx, runID, *d, opts.Progress); err != nil {
 			return nil, "", err
 		}
 		defer drt.Close()
 	}
-	if plan.steered() {
-		if err := plan.layoutOn(ctx, rt, drt, opts); err != nil {
+	if plan.Topology.steered() {
+		if plan.Layout, err = plan.Topology.layout(ctx, rt, drt, opts); err != nil {
 			return nil, "", err
 		}
 	}
@@ -126,10 +126,10 @@ func newRunner(opts Options, p *Plan, rt *engine.Runtime, runID string, seed int
 		closedRates: map[[2]string][]float64{}, farAddr: map[string]string{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{},
 		figures: map[string]map[string][]float64{}, spare: map[string]time.Duration{}}
 	r.sched = plan.Make(plan.Input{Profile: opts.Profile, Impls: p.Impls, Scenarios: p.Scenarios, Seed: seed,
-		ServerCores: len(p.Layout.Server), Steered: p.steered()})
+		ServerCores: len(p.Layout.Server), Steered: p.Topology.steered()})
 	r.extraSteps = stepsWithExtras(r.sched)
 	r.pinned = "not pinned: the lab only steers"
-	if !p.steered() {
+	if !p.Topology.steered() {
 		r.pinned = pinSelf(p.Layout)
 	}
 	return r
@@ -242,34 +242,28 @@ func (r *runner) record(x lab.Failure) {
 
 func (r *runner) run(ctx context.Context) error {
 	var err error
-	newNetwork := r.rt.NewNetwork
-	if r.plan.Engines.Driver != nil {
-		newNetwork = r.rt.NewPublishingNetwork // the servers publish their port to the driver's machine
-	}
-	if r.nw, err = newNetwork(ctx); err != nil {
+	topo := r.plan.Topology
+	if r.nw, err = topo.network(ctx, r.rt); err != nil {
 		return err
 	}
 	// A remote servers' engine: the lab reaches the run's network through
 	// the gate container, and cannot read that machine's /proc/stat, so
 	// steps do not wait for the server cores to be quiet. A run the lab
 	// only steers judges driver-bound by the driver container's own CPU.
-	if r.plan.gated() {
+	if topo.gated() {
 		if err := r.startGate(ctx); err != nil {
 			return err
 		}
 	} else if r.serverCores, err = metrics.StartCores(cpuList(r.serverCPU())); err != nil {
 		r.say("lab: cannot read the server core's load (%v); steps start without waiting for it to be quiet", err)
 	}
-	if !r.plan.steered() {
+	if !topo.steered() {
 		if r.driverCores, err = metrics.StartCores(r.plan.Layout.Driver); err != nil {
 			r.say("lab: cannot read the driver core's load (%v); driver-bound falls back to the lab's own CPU", err)
 		}
 	}
-	switch {
-	case r.plan.Engines.Driver != nil:
-		r.say("lab: the servers on %s, the driver on %s dialling them at %s: the load crosses the network between the two", r.rt.Address(), r.driverRT.Address(), r.plan.Engines.ServerAddress)
-	case r.plan.gated():
-		r.say("lab: the engine %s may be another machine's: the driver runs there in a container, the lab only steers and collects", r.rt.Address())
+	if s := topo.String(); s != "" {
+		r.say("lab: %s", s)
 	}
 	defer func() {
 		for _, c := range []*metrics.Cores{r.driverCores, r.serverCores} {

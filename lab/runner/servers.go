@@ -152,13 +152,13 @@ func (r *runner) startServer(ctx context.Context, impl lab.Implementation, mode 
 	env["UPSTREAM_CLIENT"] = cmp.Or(r.client, lab.Pooled)
 	c, err := r.rt.Start(ctx, engine.Spec{
 		Image: impl.Image, Name: impl.Name, Env: env, Network: r.nw,
-		Cpuset: r.serverCPU(), Memory: r.opts.MemoryLimit, Publish: r.plan.Engines.ServerAddress,
+		Cpuset: r.serverCPU(), Memory: r.opts.MemoryLimit, Publish: r.plan.Topology.ServerAddress,
 	})
 	if err != nil {
 		return nil, err
 	}
 	r.keep(c)
-	if r.plan.Engines.Driver != nil {
+	if r.plan.Topology.apart() {
 		// The driver on the other machine dials the published port.
 		far, err := c.Published(ctx, ServerPort)
 		if err != nil {
