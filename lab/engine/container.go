@@ -11,7 +11,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
-	"github.com/testcontainers/testcontainers-go"
 )
 
 // Container is a started container.
@@ -20,7 +19,7 @@ type Container struct {
 	ID      string
 	ip      atomic.Pointer[string] // on the run's network; a restart may change it
 	network string
-	tc      testcontainers.Container
+	h       handle // as its backend stops, removes and reads it
 	cli     *client.Client
 }
 
@@ -120,13 +119,7 @@ func (c *Container) Terminate(ctx context.Context) error {
 		c.Unpause(ctx)
 	}
 	d := 5 * time.Second
-	var err error
-	if c.tc == nil {
-		err = c.terminateDirect(ctx, d)
-	} else {
-		err = c.tc.Terminate(ctx, testcontainers.StopTimeout(d))
-	}
-	if err != nil {
+	if err := c.h.terminate(ctx, d); err != nil {
 		return fmt.Errorf("remove container %s: %w", c.Name, err)
 	}
 	return nil
@@ -136,13 +129,7 @@ func (c *Container) Terminate(ctx context.Context) error {
 // took and the exit code.
 func (c *Container) Stop(ctx context.Context, timeout time.Duration) (time.Duration, int, error) {
 	start := time.Now()
-	var err error
-	if c.tc == nil {
-		err = c.stopDirect(ctx, timeout)
-	} else {
-		err = c.tc.Stop(ctx, &timeout)
-	}
-	if err != nil {
+	if err := c.h.stop(ctx, timeout); err != nil {
 		return 0, 0, fmt.Errorf("stop %s: %w", c.Name, err)
 	}
 	took := time.Since(start)
@@ -181,18 +168,11 @@ func (c *Container) State(ctx context.Context) (*container.State, error) {
 
 // Logs returns the container's output so far (stdout and stderr together).
 func (c *Container) Logs(ctx context.Context) (string, error) {
-	rc, err := c.logs(ctx)
+	rc, err := c.h.logs(ctx)
 	if err != nil {
 		return "", fmt.Errorf("logs of %s: %w", c.Name, err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 	return string(b), err
-}
-
-func (c *Container) logs(ctx context.Context) (io.ReadCloser, error) {
-	if c.tc == nil {
-		return c.logsDirect(ctx)
-	}
-	return c.tc.Logs(ctx)
 }

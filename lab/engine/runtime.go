@@ -2,8 +2,10 @@
 // testcontainers-go, of the Docker client (github.com/moby/moby/client,
 // the SDK testcontainers itself uses) and of the Docker CLI's connection
 // helper and context store (github.com/docker/cli), which reach an engine
-// on another machine (address.go, engine.go): there the containers are
-// made with the Docker client alone (direct.go), and the lab reaches the
+// on another machine (address.go, engine.go). One backend makes the
+// containers and networks of an engine (backend.go): testcontainers-go on
+// this machine's, the Docker client alone on another's (direct.go), where
+// the lab reaches the
 // run's network and the machine's cgroups through a gate container
 // (gate.go).
 //
@@ -38,7 +40,6 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
-	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 )
 
 // Labels the lab puts on what it creates. They must not start with
@@ -69,10 +70,11 @@ type Runtime struct {
 	cli   *client.Client
 	runID string
 	owner Owner // this process, on every label
-	// remote: the engine is not this machine's (IsRemote). testcontainers
-	// cannot reach such an engine (it has no ssh://), so its containers
-	// and networks are made with the Docker client alone (direct.go).
+	// remote: the engine is not this machine's (IsRemote): its containers
+	// and networks are made with the Docker client alone (backend), its
+	// network and cgroups reached through the gate.
 	remote bool
+	be     backend
 	addr   Address
 	gate   atomic.Pointer[Container] // the way onto a remote run's network
 }
@@ -119,7 +121,12 @@ func NewOn(ctx context.Context, runID string, addr Address, owner Owner) (*Runti
 		cli.Close()
 		return nil, fmt.Errorf("%w at %s (%v)", ErrNoEngine, addr, err)
 	}
-	return &Runtime{cli: cli, runID: runID, owner: owner, remote: addr.Remote(), addr: addr}, nil
+	r := &Runtime{cli: cli, runID: runID, owner: owner, remote: addr.Remote(), addr: addr}
+	r.be = tcBackend{r}
+	if r.remote {
+		r.be = directBackend{cli}
+	}
+	return r, nil
 }
 
 // Close releases the client.
@@ -135,9 +142,9 @@ func (r *Runtime) labels(extra map[string]string) map[string]string {
 
 // Network is a private bridge network of the run.
 type Network struct {
-	Name string
-	nw   *testcontainers.DockerNetwork
-	cli  *client.Client // set for a network made without testcontainers
+	Name   string
+	tc     *testcontainers.DockerNetwork // testcontainers' own, on this machine's engine
+	remove func(context.Context) error
 }
 
 // NewNetwork creates a labelled bridge network for the run, internal:
@@ -157,29 +164,12 @@ func (r *Runtime) NewPublishingNetwork(ctx context.Context) (*Network, error) {
 }
 
 func (r *Runtime) newNetwork(ctx context.Context, internal bool) (*Network, error) {
-	if r.remote {
-		return r.newNetworkDirect(ctx, internal)
-	}
-	opts := []tcnetwork.NetworkCustomizer{tcnetwork.WithLabels(r.labels(nil))}
-	if internal {
-		opts = append(opts, tcnetwork.WithInternal())
-	}
-	nw, err := tcnetwork.New(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("create network: %w", err)
-	}
-	return &Network{Name: nw.Name, nw: nw}, nil
+	return r.be.newNetwork(ctx, r.labels(nil), internal)
 }
 
 // Remove removes the network.
 func (n *Network) Remove(ctx context.Context) error {
-	var err error
-	if n.cli != nil {
-		_, err = n.cli.NetworkRemove(ctx, n.Name, client.NetworkRemoveOptions{})
-	} else {
-		err = n.nw.Remove(ctx)
-	}
-	if err != nil {
+	if err := n.remove(ctx); err != nil {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
 	return nil
@@ -246,18 +236,13 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 			}
 		}
 	}
-	var c *Container
-	if r.remote {
-		// Without testcontainers nothing asks to publish a port: only a
-		// driver on another machine needs it.
-		if s.Publish == "" {
-			bindings = nil
-		}
-		if c, err = r.startDirect(ctx, s, bindings); err != nil {
-			return nil, err
-		}
-	} else if c, err = r.startTC(ctx, s, bindings); err != nil {
+	labels := r.labels(map[string]string{"org.linelab.impl": s.Name})
+	c, err := r.be.start(ctx, s, labels, func(hc *container.HostConfig) { hardened(hc, s, bindings) })
+	if err != nil {
 		return nil, err
+	}
+	if s.Network != nil {
+		c.network = s.Network.Name
 	}
 	if s.HostNetwork {
 		return c, nil
@@ -266,37 +251,6 @@ func (r *Runtime) Start(ctx context.Context, s Spec) (*Container, error) {
 	if c.IP() == "" && !s.Exits {
 		c.Terminate(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("start %s: no address on network %s (%v)", s.Name, s.Network.Name, err)
-	}
-	return c, nil
-}
-
-// startTC starts a container with testcontainers.
-func (r *Runtime) startTC(ctx context.Context, s Spec, bindings network.PortMap) (*Container, error) {
-	var cmd []testcontainers.ContainerCustomizer
-	if s.Cmd != nil {
-		cmd = append(cmd, testcontainers.WithCmd(s.Cmd...))
-	}
-	if !s.HostNetwork {
-		cmd = append(cmd, tcnetwork.WithNetwork(s.Aliases, s.Network.nw))
-	}
-	ctr, err := testcontainers.Run(ctx, s.Image, append(cmd,
-		testcontainers.WithEnv(s.Env),
-		testcontainers.WithLabels(r.labels(map[string]string{"org.linelab.impl": s.Name})),
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			// All host settings in one modifier: the request's own fields
-			// are ignored once a modifier is set.
-			hardened(hc, s, bindings)
-		}),
-	)...)
-	if err != nil {
-		if ctr != nil {
-			ctr.Terminate(context.WithoutCancel(ctx))
-		}
-		return nil, fmt.Errorf("start %s (%s): %w", s.Name, s.Image, err)
-	}
-	c := &Container{Name: s.Name, ID: ctr.GetContainerID(), tc: ctr, cli: r.cli}
-	if s.Network != nil {
-		c.network = s.Network.Name
 	}
 	return c, nil
 }
@@ -345,7 +299,7 @@ func (r *Runtime) RunToEnd(ctx context.Context, s Spec) (out []byte, code int, e
 	case err := <-wait.Error:
 		return nil, -1, fmt.Errorf("wait for %s to end: %w", s.Name, err)
 	}
-	rc, err := c.logs(context.WithoutCancel(ctx))
+	rc, err := c.h.logs(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, code, fmt.Errorf("output of %s: %w", s.Name, err)
 	}
