@@ -5,12 +5,11 @@
 // on another machine (address.go, engine.go). One backend makes the
 // containers and networks of an engine (backend.go): testcontainers-go on
 // this machine's, the Docker client alone on another's (direct.go), where
-// the lab reaches the
-// run's network and the machine's cgroups through a gate container
-// (gate.go).
+// the lab reaches the run's network and the machine's cgroups through a
+// gate container (gate.go).
 //
-// What it believes, each checked on the lab's machines: Ryuk cannot be pulled, so it is off and everything the lab
-// creates carries the label org.linelab.managed, which Sweep removes once
+// What it believes, each checked on the lab's machines: Ryuk cannot be
+// pulled, so it is off and everything the lab creates carries the label org.linelab.managed, which Sweep removes once
 // the lab process that made it (org.linelab.owner) is gone;
 // testcontainers' Host() answers with the default gateway here, so the lab
 // never uses it and dials container addresses on its own network instead;
