@@ -9,8 +9,9 @@
 // gate container (gate.go).
 //
 // What it believes, each checked on the lab's machines: Ryuk cannot be
-// pulled, so it is off and everything the lab creates carries the label org.linelab.managed, which Sweep removes once
-// the lab process that made it (org.linelab.owner) is gone;
+// pulled, so it is off and everything the lab creates carries the label
+// org.linelab.managed, which Sweep removes once the lab process that made
+// it (org.linelab.owner) is gone;
 // testcontainers' Host() answers with the default gateway here, so the lab
 // never uses it and dials container addresses on its own network instead;
 // every call has a deadline, since a missing image would otherwise mean
