@@ -13,6 +13,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // Chart is one inline SVG with what a reader needs to read it.
@@ -233,12 +234,12 @@ func ladderChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	extra := func(px, py func(float64) float64) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, `<line class="bound" x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f"/><text class="tick" x="%.0f" y="%.1f">p99 bound %s</text>`,
-			padL, cw-padR, py(bound), py(bound), padL+4, py(bound)-4, esc(results.Micros(bound)))
+			padL, cw-padR, py(bound), py(bound), padL+4, py(bound)-4, esc(units.Micros(bound)))
 		for _, k := range f.Knees {
 			if k.Scenario == sc.Name && k.Rate > 0 {
 				if x := find(f, k.Impl, sc.Name, k.Step); x != nil {
 					fmt.Fprintf(&b, `<circle class="knee" data-impl="%s" cx="%.1f" cy="%.1f" r="7" fill="none" stroke="%s" stroke-width="2"><title>knee of %s: %s lines/s</title></circle>`,
-						esc(k.Impl), px(k.Rate), py(x.Summary.P99.Center), m.color(k.Impl), esc(k.Impl), esc(results.Count(k.Rate)))
+						esc(k.Impl), px(k.Rate), py(x.Summary.P99.Center), m.color(k.Impl), esc(k.Impl), esc(units.Count(k.Rate)))
 				}
 			}
 		}

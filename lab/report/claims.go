@@ -9,6 +9,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // ClaimView is one of the talk's claims with this run's answer.
@@ -107,10 +108,10 @@ func (d claimData) sweepText(sc lab.Scenario, impl string) string {
 			continue
 		}
 		sm := st.Summary
-		cpu = append(cpu, results.Count(sm.LinesPerCPU.Center))
+		cpu = append(cpu, units.Count(sm.LinesPerCPU.Center))
 		if sm.Voluntary.N > 0 {
 			sw = append(sw, fmt.Sprintf("%.2f", sm.Voluntary.Center+sm.Involuntary.Center))
-			wait = append(wait, results.Micros(sm.WaitedUS.Center))
+			wait = append(wait, units.Micros(sm.WaitedUS.Center))
 		}
 	}
 	if len(cpu) == 0 {
@@ -198,7 +199,7 @@ func (d claimData) memText(sc lab.Scenario, impls ...string) string {
 	var parts []string
 	for _, impl := range impls {
 		if s := d.headStat(sc, impl); s.N > 0 {
-			parts = append(parts, impl+" "+results.Bytes(s.Center))
+			parts = append(parts, impl+" "+units.Bytes(s.Center))
 		}
 	}
 	if len(parts) == 0 {
@@ -252,12 +253,12 @@ func (d claimData) heldUp() ClaimView {
 	why := missingWhy(ok, "cpu-hog")
 	why[analysis.ReasonNotHeld] = "no cooperative server's light lines waited out a heavy line"
 	why[analysis.ReasonPeerAlike] = "threads' light lines were held up as much"
-	v.Verdict, v.Class = d.verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" "+plural(len(fd.What), "did not hold its light lines up", "did not hold their light lines up")+fmt.Sprintf(" by %s per ms of a heavy line", results.Micros(analysis.HeldUpShare*1000)))
+	v.Verdict, v.Class = d.verdictWords(fd, why, "for the others: "+strings.Join(fd.What, ", ")+" "+plural(len(fd.What), "did not hold its light lines up", "did not hold their light lines up")+fmt.Sprintf(" by %s per ms of a heavy line", units.Micros(analysis.HeldUpShare*1000)))
 	if fd.Answer == analysis.Holds {
-		v.Verdict = fmt.Sprintf("holds: every cooperative server's light p99 grew by %s or more per ms of a heavy line, beyond threads' range", results.Micros(analysis.HeldUpShare*1000))
+		v.Verdict = fmt.Sprintf("holds: every cooperative server's light p99 grew by %s or more per ms of a heavy line, beyond threads' range", units.Micros(analysis.HeldUpShare*1000))
 		if fd.Reason == analysis.ReasonNoisy {
 			v.Verdict = fmt.Sprintf("holds for every cooperative server it can tell: their light p99 grew by %s or more per ms of a heavy line, beyond threads' range; cannot tell for %s, whose noisy trials reach threads' range",
-				results.Micros(analysis.HeldUpShare*1000), strings.Join(fd.What, ", "))
+				units.Micros(analysis.HeldUpShare*1000), strings.Join(fd.What, ", "))
 		}
 	}
 	return v
@@ -275,7 +276,7 @@ func (d claimData) p50Text(sc lab.Scenario, impl string) string {
 	if base == nil || st == nil {
 		return "no median"
 	}
-	return "light p50 " + results.Micros(base.Summary.P50.Center) + " → " + results.Micros(st.Summary.P50.Center)
+	return "light p50 " + units.Micros(base.Summary.P50.Center) + " → " + units.Micros(st.Summary.P50.Center)
 }
 
 func (d claimData) gil() ClaimView {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
-	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // sources are the texts of an implementation's handler files.
@@ -127,7 +127,7 @@ func (d claimData) monkey() ClaimView {
 		var parts []string
 		for _, impl := range []string{d.threads, name} {
 			if st := find(d.f, impl, sc.Name, last); st != nil {
-				parts = append(parts, impl+" "+results.Count(st.Summary.LinesPerCPU.Center))
+				parts = append(parts, impl+" "+units.Count(st.Summary.LinesPerCPU.Center))
 			}
 		}
 		v.Figures = append(v.Figures, fmt.Sprintf("%s (%s): %s", lab.FigLinesPerCPU.Info().ShortAt(last), sc.Name, strings.Join(parts, ", ")))

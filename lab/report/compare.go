@@ -14,6 +14,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // CompareOptions says what a comparison may cross.
@@ -284,7 +285,7 @@ func headlineFigure(sc lab.Scenario) (headFig, bool) {
 	return hf, true
 }
 
-func perSecond(v float64) string { return results.Count(v) + "/s" }
+func perSecond(v float64) string { return units.Count(v) + "/s" }
 
 func spreadText(s analysis.Spread, unit func(float64) string) string {
 	if s.N == 0 {

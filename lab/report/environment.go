@@ -7,6 +7,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 func environment(f *results.File) []KV {
@@ -19,7 +20,7 @@ func environment(f *results.File) []KV {
 		{"pinning", pinning(e)},
 		{"driver", driverKind(e)},
 		{"engine", engineKind(e)},
-		{"server memory limit", results.Bytes(float64(e.MemoryLimit))},
+		{"server memory limit", units.Bytes(float64(e.MemoryLimit))},
 		{"profile", string(f.Profile)},
 		{"started", f.Started.UTC().Format("2006-01-02 15:04:05 UTC")},
 		{"finished", f.Finished.UTC().Format("2006-01-02 15:04:05 UTC")},
@@ -74,9 +75,9 @@ func roundSig(v float64, n int) float64 {
 func pinning(e results.Environment) string {
 	p := e.Pinning
 	if e.DriverEngine != nil {
-		return fmt.Sprintf("servers on %s and upstream on %s of the servers' machine; driver on %s of its own", results.Cores(p.Server), results.Cores(p.Upstream), results.Cores(p.Driver))
+		return fmt.Sprintf("servers on %s and upstream on %s of the servers' machine; driver on %s of its own", units.Cores(p.Server), units.Cores(p.Upstream), units.Cores(p.Driver))
 	}
-	return fmt.Sprintf("servers on %s; driver on %s; upstream on %s", results.Cores(p.Server), results.Cores(p.Driver), results.Cores(p.Upstream))
+	return fmt.Sprintf("servers on %s; driver on %s; upstream on %s", units.Cores(p.Server), units.Cores(p.Driver), units.Cores(p.Upstream))
 }
 
 // engineKind says where the containers ran.
@@ -93,7 +94,7 @@ func engineKind(e results.Environment) string {
 }
 
 func machine(g *results.Engine) string {
-	return fmt.Sprintf("%s, the engine of %s (%s, %d cores, %s)", g.Host, g.Machine, g.OS, g.Cores, results.Bytes(float64(g.Memory)))
+	return fmt.Sprintf("%s, the engine of %s (%s, %d cores, %s)", g.Host, g.Machine, g.OS, g.Cores, units.Bytes(float64(g.Memory)))
 }
 
 // driverKind says where the load came from.

@@ -9,6 +9,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // FaultRow is one implementation's account of a fault step: how long it
@@ -169,7 +170,7 @@ func faultRows(f *results.File, sc lab.Scenario) []FaultRow {
 				for _, t := range x.Trials {
 					vs = append(vs, v(t))
 				}
-				return results.Count(analysis.Median(vs))
+				return units.Count(analysis.Median(vs))
 			}
 			row.Lost = med(func(t lab.Trial) float64 { return float64(analysis.LostLines(t.Errors)) })
 			row.ErrorLines = med(func(t lab.Trial) float64 { return float64(t.Errors[lab.FailErrorLine]) })

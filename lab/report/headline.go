@@ -8,6 +8,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // headline picks the step a scenario's verdict speaks of, and the figure
@@ -126,7 +127,7 @@ func format(h headline, v float64) string {
 		if v == 0 {
 			return "below the lowest rate"
 		}
-		return results.Count(v) + " lines/s"
+		return units.Count(v) + " lines/s"
 	}
 	return valueText(h.info.Unit, v)
 }
@@ -136,23 +137,23 @@ func format(h headline, v float64) string {
 func valueText(u lab.Unit, v float64) string {
 	switch u {
 	case lab.UnitBytesPerConn:
-		return results.Bytes(v) + "/connection"
+		return units.Bytes(v) + "/connection"
 	case lab.UnitMicros:
-		return results.Micros(v)
+		return units.Micros(v)
 	case lab.UnitMillis:
 		return "back within " + millis(v)
 	case lab.UnitTimes:
 		return fmt.Sprintf("p90 ×%.1f", v)
 	case lab.UnitMicrosPerMilli:
-		return fmt.Sprintf("%s of p99 per ms", results.Micros(v))
+		return fmt.Sprintf("%s of p99 per ms", units.Micros(v))
 	case lab.UnitShare:
 		return fmt.Sprintf("%.0f%%", 100*v)
 	case lab.UnitPerLine:
 		return fmt.Sprintf("%.2f per line", v)
 	case lab.UnitMicrosPerLine:
-		return results.Micros(v) + " per line"
+		return units.Micros(v) + " per line"
 	case lab.UnitPerSecond:
-		return results.Count(v) + "/s"
+		return units.Count(v) + "/s"
 	}
 	return bareText(u, v) + " " + string(u)
 }
@@ -225,9 +226,9 @@ func kneeText(k lab.Knee) string {
 		return fmt.Sprintf("not measurable here: the driver fell behind at the lowest rate in all %d trials", k.N)
 	}
 	if k.Rate == 0 && k.AtLeast {
-		return fmt.Sprintf("not measurable here in the median trial (trials %s–%s)", results.Count(k.Lo), results.Count(k.Hi))
+		return fmt.Sprintf("not measurable here in the median trial (trials %s–%s)", units.Count(k.Lo), units.Count(k.Hi))
 	}
-	t := results.Count(k.Rate) + " lines/s"
+	t := units.Count(k.Rate) + " lines/s"
 	if k.AtLeast {
 		t = "≥ " + t
 	}
@@ -235,7 +236,7 @@ func kneeText(k lab.Knee) string {
 	case k.N > 1 && k.Lo == k.Hi:
 		t += fmt.Sprintf(" (in all %d trials)", k.N)
 	case k.N > 1:
-		t += fmt.Sprintf(" (trials %s–%s)", results.Count(k.Lo), results.Count(k.Hi))
+		t += fmt.Sprintf(" (trials %s–%s)", units.Count(k.Lo), units.Count(k.Hi))
 	}
 	return t
 }
@@ -264,9 +265,9 @@ func bare(h headline, v float64) string { return bareText(h.info.Unit, v) }
 func bareText(u lab.Unit, v float64) string {
 	switch u {
 	case lab.UnitBytesPerConn:
-		return results.Bytes(v)
+		return units.Bytes(v)
 	case lab.UnitMicros, lab.UnitMicrosPerLine, lab.UnitMicrosPerMilli:
-		return results.Micros(v)
+		return units.Micros(v)
 	case lab.UnitMillis:
 		return millis(v)
 	case lab.UnitTimes:
@@ -276,5 +277,5 @@ func bareText(u lab.Unit, v float64) string {
 	case lab.UnitPerLine:
 		return fmt.Sprintf("%.2f", v)
 	}
-	return results.Count(v)
+	return units.Count(v)
 }

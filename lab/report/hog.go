@@ -6,6 +6,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // HogRow is one implementation's heavy connection in a hog step, beside
@@ -32,20 +33,20 @@ func hogRows(f *results.File, sc lab.Scenario) []HogRow {
 		sm := s.Summary
 		row := HogRow{Impl: s.Impl, Step: s.Step, Share: "—", Rate: "—", HeavyP50: "—", Blast: "—", LightP99: "—", Line: "—"}
 		if sm.HogLineMS.N > 0 {
-			row.Line = fmt.Sprintf("%s (N %s)", millis(sm.HogLineMS.Center), results.Count(median(s.Trials, func(t lab.Trial) float64 { return float64(hogOf(t).Rounds) })))
+			row.Line = fmt.Sprintf("%s (N %s)", millis(sm.HogLineMS.Center), units.Count(median(s.Trials, func(t lab.Trial) float64 { return float64(hogOf(t).Rounds) })))
 			row.Share = fmt.Sprintf("%.0f%%", 100*sm.HogShare.Center)
 			row.Rate = fmt.Sprintf("%.1f/s", median(s.Trials, func(t lab.Trial) float64 { return float64(hogOf(t).Lines) / max(t.Seconds, 1e-9) }))
-			row.HeavyP50 = results.Micros(median(s.Trials, func(t lab.Trial) float64 { return float64(hogOf(t).Latency.P50) }))
+			row.HeavyP50 = units.Micros(median(s.Trials, func(t lab.Trial) float64 { return float64(hogOf(t).Latency.P50) }))
 		}
 		if sm.Jain.N > 0 {
 			row.Fairness = fmt.Sprintf("%.2f (%.2f)", sm.Jain.Center, sm.Slowest.Center)
 		}
 		if base := find(f, s.Impl, sc.Name, sc.Steps[0].Name); base != nil {
-			row.LightP99 = results.Micros(base.Summary.P99.Center) + " → " + results.Micros(sm.P99.Center)
+			row.LightP99 = units.Micros(base.Summary.P99.Center) + " → " + units.Micros(sm.P99.Center)
 			if b := analysis.SpreadOf(analysis.Against(lab.FigBlastRadius, s.Trials, base.Trials)); b.N > 0 {
-				row.Blast = results.Micros(b.Center) + " per ms"
+				row.Blast = units.Micros(b.Center) + " per ms"
 				if b.N > 1 {
-					row.Blast += fmt.Sprintf(" (%s–%s)", results.Micros(b.Lo), results.Micros(b.Hi))
+					row.Blast += fmt.Sprintf(" (%s–%s)", units.Micros(b.Lo), units.Micros(b.Hi))
 				}
 			}
 		}

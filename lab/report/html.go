@@ -54,7 +54,7 @@ func WriteFiles(dir string, f *results.File) error {
 		return err
 	}
 	var t bytes.Buffer
-	if err := results.WriteTable(&t, f); err != nil {
+	if err := WriteTable(&t, f); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "summary.txt"), t.Bytes(), 0o644)

@@ -9,6 +9,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // Matrix is the report's first screen: implementations × scenarios, each
@@ -298,7 +299,7 @@ func cellValue(h headline, s lab.Stat, k *lab.Knee) (value, rng string) {
 		case k.Rate == 0:
 			value = "not measurable"
 		default:
-			value = results.Count(k.Rate) + "/s"
+			value = units.Count(k.Rate) + "/s"
 			if k.AtLeast {
 				value = "≥ " + value
 			}

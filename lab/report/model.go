@@ -8,6 +8,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // Baseline is the implementation every ratio compares with: the demo's
@@ -163,6 +164,9 @@ var palette = []string{"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#
 
 // baselineOf is the entry the verdicts' ratios compare with: Baseline, or
 // with several releases, Baseline on the default release (else the first).
+// smokeWarning heads a quick run's page and terminal table alike.
+const smokeWarning = "Smoke-test profile: one trial a step in windows of a few hundred milliseconds, conformance without the hostile clients. These figures show that the lab and every server run; do not compare servers by them. Use the standard or thorough profile for that."
+
 func baselineOf(f *results.File) string {
 	var first string
 	for _, impl := range f.Implementations {
@@ -285,13 +289,13 @@ func driverCost(c *results.Calibration) (string, []KV) {
 		return "not measured: no step could be flagged driver-bound by rate", nil
 	}
 	calibration := fmt.Sprintf("%s lines/s closed loop (100 connections), %s lines/s pipelined (50 × 16), against %s",
-		results.Count(c.Closed), results.Count(c.Pipelined), c.Against)
+		units.Count(c.Closed), units.Count(c.Pipelined), c.Against)
 	var out []KV
 	for _, k := range []struct{ key, label string }{
 		{lab.CalClosed, "closed loop, 100 connections"},
 		{lab.CalPipelined, "pipelined, 50 × 16"},
-		{lab.CalOpen, fmt.Sprintf("open loop at %s lines/s", results.Count(c.OpenRate))},
-		{lab.CalPaced, fmt.Sprintf("closed loop paced to %s lines/s, 50 connections", results.Count(c.OpenRate))},
+		{lab.CalOpen, fmt.Sprintf("open loop at %s lines/s", units.Count(c.OpenRate))},
+		{lab.CalPaced, fmt.Sprintf("closed loop paced to %s lines/s, 50 connections", units.Count(c.OpenRate))},
 	} {
 		d, sv := c.DriverUS[k.key], c.ServerUS[k.key]
 		if d <= 0 {
@@ -329,7 +333,7 @@ func imageRows(f *results.File) []ImageRow {
 			rts = append(rts, k+" "+v)
 		}
 		sort.Strings(rts)
-		out = append(out, ImageRow{Impl: impl.Name, Ref: img.Ref, ID: shortID(img.ID), Size: results.Bytes(float64(img.Size)), Runtimes: strings.Join(rts, ", ")})
+		out = append(out, ImageRow{Impl: impl.Name, Ref: img.Ref, ID: shortID(img.ID), Size: units.Bytes(float64(img.Size)), Runtimes: strings.Join(rts, ", ")})
 	}
 	return out
 }
@@ -355,12 +359,12 @@ func shortID(id string) string {
 func banners(f *results.File) []string {
 	var out []string
 	if f.Profile == lab.Quick {
-		out = append(out, "Smoke-test profile: one trial a step in windows of a few hundred milliseconds, conformance without the hostile clients. These figures show that the lab and every server run; do not compare servers by them. Use the standard or thorough profile for that.")
+		out = append(out, smokeWarning)
 	}
 	if c := f.Canary; c != nil && c.Median > 0 {
 		if analysis.RunDrifted(c.Median, c.Lo, c.Hi, c.Drifted, c.N) {
 			out = append(out, fmt.Sprintf("The machine drifted during this run: the canary (%s against %s) read %s–%s lines/s around a median of %s, and %d of %d trials ran more than %.0f%% off it. Compare implementations within a step (their trials were interleaved), not figures across steps; each figure's canary is beside it in the tables.",
-				c.Step, c.Against, results.Count(c.Lo), results.Count(c.Hi), results.Count(c.Median), c.Drifted, c.N, 100*analysis.CanaryTolerance))
+				c.Step, c.Against, units.Count(c.Lo), units.Count(c.Hi), units.Count(c.Median), c.Drifted, c.N, 100*analysis.CanaryTolerance))
 		}
 	}
 	return out

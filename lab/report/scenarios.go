@@ -8,6 +8,7 @@ import (
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 func scenarioView(f *results.File, sc lab.Scenario, m *Model) ScenarioView {
@@ -37,15 +38,15 @@ func stepRow(f *results.File, s results.StepResult) Row {
 	sm := s.Summary
 	row := Row{
 		Impl: s.Impl, Step: s.Step,
-		Throughput: results.Count(sm.Throughput.Center) + "/s",
+		Throughput: units.Count(sm.Throughput.Center) + "/s",
 		Range:      throughputRange(sm.Throughput),
-		P50:        results.Micros(sm.P50.Center), P99: results.Micros(sm.P99.Center),
-		P999:        results.Micros(median(s.Trials, func(t lab.Trial) float64 { return float64(t.Latency.P999) })),
-		LinesPerCPU: results.Count(sm.LinesPerCPU.Center), Cores: fmt.Sprintf("%.2f", sm.ServerCores.Center),
-		Memory: results.Bytes(sm.Memory.Center), Threads: fmt.Sprintf("%.0f", sm.Threads.Center),
+		P50:        units.Micros(sm.P50.Center), P99: units.Micros(sm.P99.Center),
+		P999:        units.Micros(median(s.Trials, func(t lab.Trial) float64 { return float64(t.Latency.P999) })),
+		LinesPerCPU: units.Count(sm.LinesPerCPU.Center), Cores: fmt.Sprintf("%.2f", sm.ServerCores.Center),
+		Memory: units.Bytes(sm.Memory.Center), Threads: fmt.Sprintf("%.0f", sm.Threads.Center),
 	}
 	if sm.MemPerConn.N > 0 {
-		row.Memory += " (" + results.Bytes(sm.MemPerConn.Center) + "/conn)"
+		row.Memory += " (" + units.Bytes(sm.MemPerConn.Center) + "/conn)"
 	}
 	if sm.Jain.N > 0 {
 		row.Fairness = fmt.Sprintf("%.2f (%.2f)", sm.Jain.Center, sm.Slowest.Center)
@@ -91,7 +92,7 @@ func stepRow(f *results.File, s results.StepResult) Row {
 		inflight += t.InFlight
 	}
 	if n := sm.Throughput.N; s.Def.Loop == lab.Open && n > 0 && analysis.Backlog(float64(inflight)/float64(n), float64(s.Def.Rate)) {
-		row.Flags = append(row.Flags, fmt.Sprintf("backlog: %s lines in flight at the window's end", results.Count(float64(inflight)/float64(n))))
+		row.Flags = append(row.Flags, fmt.Sprintf("backlog: %s lines in flight at the window's end", units.Count(float64(inflight)/float64(n))))
 	}
 	if s.Def.Fault.Timed() {
 		if sm.Recovery.N > 0 {
@@ -101,7 +102,7 @@ func stepRow(f *results.File, s results.StepResult) Row {
 		row.Flags = append(row.Flags, fmt.Sprintf("%d errors", sm.Errors))
 	}
 	if sm.Ideal > 0 {
-		row.Flags = append(row.Flags, fmt.Sprintf("%.0f%% of ideal %s/s", 100*sm.Throughput.Center/sm.Ideal, results.Count(sm.Ideal)))
+		row.Flags = append(row.Flags, fmt.Sprintf("%.0f%% of ideal %s/s", 100*sm.Throughput.Center/sm.Ideal, units.Count(sm.Ideal)))
 	}
 	for _, w := range sm.Warnings {
 		if w.Code == lab.WarnNoisy {
@@ -182,7 +183,7 @@ func throughputRange(s lab.Stat) string {
 	if s.N < 2 {
 		return "one trial"
 	}
-	return results.Count(s.Lo) + "–" + results.Count(s.Hi)
+	return units.Count(s.Lo) + "–" + units.Count(s.Hi)
 }
 
 // schedWords is a step's scheduler counters in a few words, for a figure

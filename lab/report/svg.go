@@ -7,7 +7,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // spansDecades reports whether the series' values differ by more than 10×,
@@ -252,10 +252,10 @@ func barChart(cats []string, series []Series, y axis) template.HTML {
 	return template.HTML(b.String())
 }
 
-func fmtCount(v float64) string { return results.Count(v) }
+func fmtCount(v float64) string { return units.Count(v) }
 
-func fmtMicros(v float64) string { return results.Micros(v) }
+func fmtMicros(v float64) string { return units.Micros(v) }
 
-func fmtBytes(v float64) string { return results.Bytes(v) }
+func fmtBytes(v float64) string { return units.Bytes(v) }
 
 func fmtCores(v float64) string { return fmt.Sprintf("%.2f", v) }

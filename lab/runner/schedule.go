@@ -9,6 +9,7 @@ import (
 	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // next runs one trial of the plan, unless the run already has it (a
@@ -79,7 +80,7 @@ func (r *runner) unplanned(sc lab.Scenario) string {
 	case why == plan.NeedsCores:
 		have := len(r.plan.Layout.Server)
 		return fmt.Sprintf("it needs %d server cores and this run gives the servers %d (%s); run it on a machine with at least %d cores with lab run --server-cores %d",
-			sc.ServerCores, have, results.Cores(r.serverCPU()), sc.ServerCores+1, sc.ServerCores)
+			sc.ServerCores, have, units.Cores(r.serverCPU()), sc.ServerCores+1, sc.ServerCores)
 	case why == plan.SteeredFault:
 		return "its faults act on the containers from inside the driver's window, and the driver of a remote engine runs in a container; run it on the engine's own machine with one engine"
 	}

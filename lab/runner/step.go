@@ -12,6 +12,7 @@ import (
 	"github.com/linelab/linelab/lab/metrics"
 	"github.com/linelab/linelab/lab/plan"
 	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 	"github.com/linelab/linelab/lab/upstream"
 )
 
@@ -162,7 +163,7 @@ func (r *runner) runOn(ctx context.Context, s *server, sc lab.Scenario, def lab.
 	// implementation: the phase's own container is untouched.
 	if st, err := target.c.State(ctx); err != nil || !st.Running || t.Connected < def.Connections {
 		what := fmt.Sprintf("held %d of %d connections (working set %s, %d threads); first failure: %s",
-			t.Connected, def.Connections, results.Bytes(float64(t.MemWorkingSetMax)), t.ThreadsMax, t.FirstError)
+			t.Connected, def.Connections, units.Bytes(float64(t.MemWorkingSetMax)), t.ThreadsMax, t.FirstError)
 		if err == nil && !st.Running {
 			what = fmt.Sprintf("exited with code %d (out of memory: %v) after it %s", st.ExitCode, st.OOMKilled, what)
 		}

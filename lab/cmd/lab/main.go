@@ -149,7 +149,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	start := time.Now()
 	file, dir, err := runner.Run(ctx, opts)
 	if file != nil {
-		results.WriteTable(stdout, file)
+		report.WriteTable(stdout, file)
 		if rerr := report.WriteFiles(dir, file); rerr != nil {
 			fmt.Fprintf(stderr, "lab: report: %v\n", rerr)
 		}
@@ -232,7 +232,7 @@ func cmdReport(args []string, stdout io.Writer) error {
 	if going != "" {
 		f.Interrupted = cmp.Or(f.Interrupted, "still going when this report was made")
 	}
-	if err := results.WriteTable(stdout, f); err != nil {
+	if err := report.WriteTable(stdout, f); err != nil {
 		return err
 	}
 	if err := report.WriteFiles(dir, f); err != nil {

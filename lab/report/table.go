@@ -1,7 +1,6 @@
-package results
+package report
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -9,14 +8,16 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/results"
+	"github.com/linelab/linelab/lab/units"
 )
 
 // WriteTable writes the terminal summary: per scenario, a row per
 // implementation and step with medians, intervals and flags.
-func WriteTable(w io.Writer, f *File) error {
+func WriteTable(w io.Writer, f *results.File) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if f.Profile == lab.Quick {
-		fmt.Fprintln(tw, "smoke-test profile: these figures show the lab runs; do not compare servers by them")
+		fmt.Fprintln(tw, smokeWarning)
 	}
 	if c := f.Calibration; c != nil && c.DriverUS[lab.CalClosed] > 0 {
 		ratio, paced, _ := analysis.OpenOverClosed(c.DriverUS)
@@ -26,11 +27,11 @@ func WriteTable(w io.Writer, f *File) error {
 		}
 		fmt.Fprintf(tw, "driver cost against %s, µs of CPU per line (driver / server): closed %.1f / %.1f, pipelined %.2f / %.2f, open at %s/s %.1f / %.1f; %s %.2f\n",
 			c.Against, c.DriverUS[lab.CalClosed], c.ServerUS[lab.CalClosed], c.DriverUS[lab.CalPipelined], c.ServerUS[lab.CalPipelined],
-			Count(c.OpenRate), c.DriverUS[lab.CalOpen], c.ServerUS[lab.CalOpen], ref, ratio)
+			units.Count(c.OpenRate), c.DriverUS[lab.CalOpen], c.ServerUS[lab.CalOpen], ref, ratio)
 	}
 	if c := f.Canary; c != nil {
 		fmt.Fprintf(tw, "canary: median %s lines/s, range %s–%s over %d trials, %d of them more than %.0f%% off the median\n",
-			Count(c.Median), Count(c.Lo), Count(c.Hi), c.N, c.Drifted, 100*analysis.CanaryTolerance)
+			units.Count(c.Median), units.Count(c.Lo), units.Count(c.Hi), c.N, c.Drifted, 100*analysis.CanaryTolerance)
 	}
 	for _, sc := range f.Scenarios {
 		scenarioTable(tw, f, sc)
@@ -56,8 +57,8 @@ func WriteTable(w io.Writer, f *File) error {
 }
 
 // scenarioTable writes a scenario's steps and knees.
-func scenarioTable(tw io.Writer, f *File, sc lab.Scenario) {
-	var rows []StepResult
+func scenarioTable(tw io.Writer, f *results.File, sc lab.Scenario) {
+	var rows []results.StepResult
 	for _, s := range f.Steps {
 		if s.Scenario == sc.Name {
 			rows = append(rows, s)
@@ -70,9 +71,9 @@ func scenarioTable(tw io.Writer, f *File, sc lab.Scenario) {
 	fmt.Fprintln(tw, "impl\tstep\tthroughput/s [range]\tp50\tp99\tlines/CPU-s\tserver cores\theadroom\tcanary\tmemory\tthreads\tflags")
 	for _, s := range rows {
 		m := s.Summary
-		mem := Bytes(m.Memory.Center)
+		mem := units.Bytes(m.Memory.Center)
 		if m.MemPerConn.N > 0 {
-			mem += " (" + Bytes(m.MemPerConn.Center) + "/conn)"
+			mem += " (" + units.Bytes(m.MemPerConn.Center) + "/conn)"
 		}
 		headroom, canary := "", ""
 		if m.Headroom.N > 0 {
@@ -81,33 +82,33 @@ func scenarioTable(tw io.Writer, f *File, sc lab.Scenario) {
 		if m.Canary.N > 0 {
 			canary = fmt.Sprintf("%.0f%%", 100*m.Canary.Center)
 		}
-		rng := fmt.Sprintf(" [%s–%s]", Count(m.Throughput.Lo), Count(m.Throughput.Hi))
+		rng := fmt.Sprintf(" [%s–%s]", units.Count(m.Throughput.Lo), units.Count(m.Throughput.Hi))
 		if m.Throughput.N < 2 {
 			rng = ""
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.0f\t%s\n",
-			s.Impl, s.Step, Count(m.Throughput.Center), rng,
-			Micros(m.P50.Center), Micros(m.P99.Center), Count(m.LinesPerCPU.Center), m.ServerCores.Center,
+			s.Impl, s.Step, units.Count(m.Throughput.Center), rng,
+			units.Micros(m.P50.Center), units.Micros(m.P99.Center), units.Count(m.LinesPerCPU.Center), m.ServerCores.Center,
 			headroom, canary, mem, m.Threads.Center, flags(s))
 	}
 	for _, k := range f.Knees {
 		if k.Scenario == sc.Name {
 			rate := "none"
 			if k.Rate > 0 {
-				rate = Count(k.Rate) + "/s"
+				rate = units.Count(k.Rate) + "/s"
 			}
 			if k.AtLeast {
 				rate = "≥ " + rate
 			}
 			if k.N > 1 {
-				rate += fmt.Sprintf(" [%s–%s]", Count(k.Lo), Count(k.Hi))
+				rate += fmt.Sprintf(" [%s–%s]", units.Count(k.Lo), units.Count(k.Hi))
 			}
-			fmt.Fprintf(tw, "knee\t%s\t%s with p99 ≤ %s (%s)\t\t\t\t\t\t\t\t\t\n", k.Impl, rate, Micros(float64(k.BoundUS)), k.Why)
+			fmt.Fprintf(tw, "knee\t%s\t%s with p99 ≤ %s (%s)\t\t\t\t\t\t\t\t\t\n", k.Impl, rate, units.Micros(float64(k.BoundUS)), k.Why)
 		}
 	}
 }
 
-func flags(s StepResult) string {
+func flags(s results.StepResult) string {
 	var f []string
 	if s.Summary.DriverBound {
 		f = append(f, "driver-bound")
@@ -126,7 +127,7 @@ func flags(s StepResult) string {
 		if s.Summary.Recovery.N > 0 {
 			f = append(f, fmt.Sprintf("back within %.0f ms of the fault's end", s.Summary.Recovery.Center))
 		}
-		f = append(f, fmt.Sprintf("%s lines lost", Count(analysis.Median(lost))))
+		f = append(f, fmt.Sprintf("%s lines lost", units.Count(analysis.Median(lost))))
 	case s.Summary.Errors > 0:
 		f = append(f, fmt.Sprintf("%d errors", s.Summary.Errors))
 	}
@@ -142,51 +143,4 @@ func flags(s StepResult) string {
 		f = append(f, fmt.Sprintf("%.0f%% of ideal", 100*s.Summary.Throughput.Center/s.Summary.Ideal))
 	}
 	return strings.Join(f, ", ")
-}
-
-// Count prints 12345 as 12.3k.
-func Count(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	case v >= 1e3:
-		return fmt.Sprintf("%.2fk", v/1e3)
-	}
-	return fmt.Sprintf("%.0f", v)
-}
-
-// Micros prints a latency in µs with a fitting unit.
-func Micros(us float64) string {
-	switch {
-	case us >= 1e6:
-		return fmt.Sprintf("%.2fs", us/1e6)
-	case us >= 1e3:
-		return fmt.Sprintf("%.2fms", us/1e3)
-	}
-	return fmt.Sprintf("%.0fµs", us)
-}
-
-// Cores names a cpuset in words: "core 1", "cores 3-6"; other words
-// ("unpinned (one core)") as they are.
-func Cores(set string) string {
-	switch {
-	case set == "" || strings.ContainsAny(set, " ("):
-		return cmp.Or(set, "unknown cores")
-	case strings.ContainsAny(set, ",-"):
-		return "cores " + set
-	}
-	return "core " + set
-}
-
-// Bytes prints a size in KiB or MiB.
-func Bytes(b float64) string {
-	switch {
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", b/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", b/(1<<10))
-	}
-	return fmt.Sprintf("%.0f B", b)
 }
