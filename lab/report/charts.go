@@ -12,6 +12,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/report/plot"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/units"
 )
@@ -30,10 +31,10 @@ type Chart struct {
 
 // withData attaches the data drawn as CSV: one row per point, x named by
 // xName (nil: the number as it is), y with the range of its trials.
-func (c Chart) withData(x, y axis, ss []Series, xName func(float64) string) Chart {
+func (c Chart) withData(x, y plot.Axis, ss []plot.Series, xName func(float64) string) Chart {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
-	_ = w.Write([]string{"implementation", x.label, y.label, y.label + " (lowest trial)", y.label + " (highest trial)"})
+	_ = w.Write([]string{"implementation", x.Label, y.Label, y.Label + " (lowest trial)", y.Label + " (highest trial)"})
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, s := range ss {
 		for _, p := range s.Points {
@@ -69,22 +70,6 @@ func slug(s string) string {
 	return strings.TrimSuffix(b.String(), "-")
 }
 
-// Series is one implementation's points.
-type Series struct {
-	Impl   string
-	Color  string
-	Points []Pt
-}
-
-// Pt is a point with an optional interval (Lo == Hi == 0 means none).
-type Pt struct{ X, Y, Lo, Hi float64 }
-
-const (
-	cw, ch           = 640.0, 300.0
-	padL, padR, padT = 70.0, 16.0, 16.0
-	padB             = 44.0
-)
-
 // spectrumQuantiles are where a latency spectrum is read.
 var spectrumQuantiles = []float64{0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100}
 
@@ -93,7 +78,7 @@ var spectrumQuantiles = []float64{0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.9
 func nines(q float64) float64 { return -math.Log10(1 - math.Min(q, 99.9999)/100) }
 
 func spectrum(f *results.File, m *Model, sc lab.Scenario, step string, corrected bool) (Chart, bool) {
-	var ss []Series
+	var ss []plot.Series
 	var names []string
 	for _, impl := range f.Implementations {
 		st := find(f, impl.Name, sc.Name, step)
@@ -104,9 +89,9 @@ func spectrum(f *results.File, m *Model, sc lab.Scenario, step string, corrected
 		if h == nil || h.TotalCount() == 0 {
 			continue
 		}
-		s := Series{Impl: impl.Name, Color: m.color(impl.Name)}
+		s := plot.Series{Impl: impl.Name, Color: m.color(impl.Name)}
 		for _, q := range spectrumQuantiles {
-			s.Points = append(s.Points, Pt{X: nines(q), Y: float64(h.ValueAtQuantile(q))})
+			s.Points = append(s.Points, plot.Pt{X: nines(q), Y: float64(h.ValueAtQuantile(q))})
 		}
 		ss = append(ss, s)
 		names = append(names, impl.Name)
@@ -114,10 +99,10 @@ func spectrum(f *results.File, m *Model, sc lab.Scenario, step string, corrected
 	if len(ss) == 0 {
 		return Chart{}, false
 	}
-	x := axis{label: "percentile", ticks: []float64{0, 1, 2, 3, 4, 5, 6}, min: 0, max: 6, fmt: func(v float64) string {
+	x := plot.Axis{Label: "percentile", Ticks: []float64{0, 1, 2, 3, 4, 5, 6}, Min: 0, Max: 6, Fmt: func(v float64) string {
 		return map[float64]string{0: "0%", 1: "90%", 2: "99%", 3: "99.9%", 4: "99.99%", 5: "99.999%", 6: "max"}[v]
 	}}
-	y := axis{label: "latency", log: true, fmt: fmtMicros}
+	y := plot.Axis{Label: "latency", Log: true, Fmt: fmtMicros}
 	what := "round-trip latency"
 	if corrected {
 		what = "latency from each line's intended send time"
@@ -125,7 +110,7 @@ func spectrum(f *results.File, m *Model, sc lab.Scenario, step string, corrected
 	return Chart{
 		Title:  fmt.Sprintf("%s at %s: latency spectrum", sc.Name, step),
 		Hint:   "Each curve is one implementation's " + what + " over all trials, read at every percentile; lower is better, and the right end is the tail a user meets once in ten thousand lines. Both axes are logarithmic.",
-		SVG:    lineChart(x, y, ss, nil),
+		SVG:    plot.Line(x, y, ss, nil),
 		Series: names,
 	}.withData(x, y, ss, func(v float64) string {
 		for _, q := range spectrumQuantiles {
@@ -133,7 +118,7 @@ func spectrum(f *results.File, m *Model, sc lab.Scenario, step string, corrected
 				return strconv.FormatFloat(q, 'g', -1, 64) + "%"
 			}
 		}
-		return x.fmt(v)
+		return x.Fmt(v)
 	}), true
 }
 
@@ -193,7 +178,7 @@ func sweepChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 		return float64(x.Def.Connections), x.Summary.Throughput
 	})
 	hint := "Median lines per second over the trials (bars: the range of the trials) at each number of connections; higher is better. The connections axis is logarithmic."
-	var extra func(px, py func(float64) float64) string
+	var extra func(plot.Frame) string
 	// The ideal of each step as the step runs (analysis.StepIdeal: a
 	// step's own upstream settings count).
 	var ideal [][2]float64
@@ -205,10 +190,10 @@ func sweepChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	}
 	if len(ideal) > 1 {
 		hint += " The dashed line is the ideal, connections ÷ upstream latency."
-		extra = func(px, py func(float64) float64) string {
+		extra = func(fr plot.Frame) string {
 			var pts []string
 			for _, p := range ideal {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p[0]), py(p[1])))
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", fr.X(p[0]), fr.Y(p[1])))
 			}
 			return `<polyline class="ideal" fill="none" points="` + strings.Join(pts, " ") + `"/>`
 		}
@@ -216,12 +201,12 @@ func sweepChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	if len(ss) == 0 {
 		return nil
 	}
-	x, y := axis{label: "connections", log: true, fmt: fmtCount}, axis{label: "lines per second", log: spansDecades(ss), fmt: fmtCount}
-	if y.log {
+	x, y := plot.Axis{Label: "connections", Log: true, Fmt: fmtCount}, plot.Axis{Label: "lines per second", Log: plot.SpansDecades(ss), Fmt: fmtCount}
+	if y.Log {
 		hint += " The rates span more than a decade, so the lines-per-second axis is logarithmic too."
 	}
 	return []Chart{Chart{Title: sc.Name + ": throughput against connections", Hint: hint, Series: names,
-		SVG: lineChart(x, y, ss, extra)}.withData(x, y, ss, nil)}
+		SVG: plot.Line(x, y, ss, extra)}.withData(x, y, ss, nil)}
 }
 
 // ladderChart is an open-loop ladder's p99 against the offered rate, its
@@ -231,10 +216,11 @@ func ladderChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 		return float64(x.Def.Rate), x.Summary.P99
 	})
 	bound := float64(sc.LatencyBound.D().Microseconds())
-	extra := func(px, py func(float64) float64) string {
+	extra := func(fr plot.Frame) string {
+		px, py := fr.X, fr.Y
 		var b strings.Builder
 		fmt.Fprintf(&b, `<line class="bound" x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f"/><text class="tick" x="%.0f" y="%.1f">p99 bound %s</text>`,
-			padL, cw-padR, py(bound), py(bound), padL+4, py(bound)-4, esc(units.Micros(bound)))
+			fr.Left, fr.Right, py(bound), py(bound), fr.Left+4, py(bound)-4, esc(units.Micros(bound)))
 		for _, k := range f.Knees {
 			if k.Scenario == sc.Name && k.Rate > 0 {
 				if x := find(f, k.Impl, sc.Name, k.Step); x != nil {
@@ -248,19 +234,19 @@ func ladderChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	if len(ss) == 0 {
 		return nil
 	}
-	x, y := axis{label: "offered lines per second", fmt: fmtCount}, axis{label: "p99 latency (µs)", log: true, fmt: fmtMicros}
+	x, y := plot.Axis{Label: "offered lines per second", Fmt: fmtCount}, plot.Axis{Label: "p99 latency (µs)", Log: true, Fmt: fmtMicros}
 	return []Chart{Chart{Title: sc.Name + ": p99 latency against offered rate", Series: names,
 		Hint: "Median p99, corrected for coordinated omission, at each offered rate; lower is better. A ring marks each implementation's knee: the highest rate whose p99 stays under the dashed bound with every line answered. The latency axis is logarithmic.",
-		SVG:  lineChart(x, y, ss, extra)}.withData(x, y, ss, nil)}
+		SVG:  plot.Line(x, y, ss, extra)}.withData(x, y, ss, nil)}
 }
 
 // idleCharts: memory and threads against connections, from every echo
 // closed-loop step and the idle step, per implementation.
 func idleCharts(f *results.File, sc lab.Scenario, m *Model) []Chart {
-	var mem, thr []Series
+	var mem, thr []plot.Series
 	var names []string
 	for _, impl := range f.Implementations {
-		ms := Series{Impl: impl.Name, Color: m.color(impl.Name)}
+		ms := plot.Series{Impl: impl.Name, Color: m.color(impl.Name)}
 		ts := ms
 		byConns := map[int][2]float64{}
 		for _, x := range f.Steps {
@@ -280,8 +266,8 @@ func idleCharts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 		}
 		sort.Ints(cs)
 		for _, c := range cs {
-			ms.Points = append(ms.Points, Pt{X: float64(c), Y: byConns[c][0]})
-			ts.Points = append(ts.Points, Pt{X: float64(c), Y: byConns[c][1]})
+			ms.Points = append(ms.Points, plot.Pt{X: float64(c), Y: byConns[c][0]})
+			ts.Points = append(ts.Points, plot.Pt{X: float64(c), Y: byConns[c][1]})
 		}
 		if len(cs) > 0 {
 			mem, thr = append(mem, ms), append(thr, ts)
@@ -291,15 +277,15 @@ func idleCharts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	if len(mem) == 0 {
 		return nil
 	}
-	conns := axis{label: "open connections", log: true, fmt: fmtCount}
-	memY, thrY := axis{label: "working set (bytes)", log: true, fmt: fmtBytes}, axis{label: "threads", log: true, fmt: fmtCount}
+	conns := plot.Axis{Label: "open connections", Log: true, Fmt: fmtCount}
+	memY, thrY := plot.Axis{Label: "working set (bytes)", Log: true, Fmt: fmtBytes}, plot.Axis{Label: "threads", Log: true, Fmt: fmtCount}
 	return []Chart{
 		Chart{Title: "memory against connections", Series: names,
 			Hint: "The server container's working set (memory in use, less file cache) at each number of open connections, from the echo steps and the idle step; lower is better. Both axes are logarithmic.",
-			SVG:  lineChart(conns, memY, mem, nil)}.withData(conns, memY, mem, nil),
+			SVG:  plot.Line(conns, memY, mem, nil)}.withData(conns, memY, mem, nil),
 		Chart{Title: "threads against connections", Series: names,
 			Hint: "Threads (tasks) in the server container at each number of open connections; a thread per connection shows as a diagonal. Both axes are logarithmic.",
-			SVG:  lineChart(conns, thrY, thr, nil)}.withData(conns, thrY, thr, nil),
+			SVG:  plot.Line(conns, thrY, thr, nil)}.withData(conns, thrY, thr, nil),
 	}
 }
 
@@ -328,23 +314,23 @@ func cpuChart(f *results.File, sc lab.Scenario, m *Model) (Chart, bool) {
 	if len(ss) == 0 {
 		return Chart{}, false
 	}
-	y := axis{label: "server cores busy", fmt: fmtCores}
+	y := plot.Axis{Label: "server cores busy", Fmt: fmtCores}
 	return Chart{Title: sc.Name + ": server CPU per step", Series: names,
 		Hint: "CPU seconds the server container used per second of each step, from its cgroup (1.00 is its whole core). Read it beside throughput: the same lines for less CPU is the more efficient model.",
-		SVG:  barChart(cats, ss, y)}.withData(axis{label: "step"}, y, ss, func(v float64) string { return cats[int(v)] }), true
+		SVG:  plot.Bar(cats, ss, y)}.withData(plot.Axis{Label: "step"}, y, ss, func(v float64) string { return cats[int(v)] }), true
 }
 
 // stepSeries makes a series per implementation with a point per step of
 // sc, placed by point (x and the stat drawn with its range).
-func stepSeries(f *results.File, sc lab.Scenario, m *Model, point func(*results.StepResult) (float64, lab.Stat)) ([]Series, []string) {
-	var ss []Series
+func stepSeries(f *results.File, sc lab.Scenario, m *Model, point func(*results.StepResult) (float64, lab.Stat)) ([]plot.Series, []string) {
+	var ss []plot.Series
 	var names []string
 	for _, impl := range f.Implementations {
-		s := Series{Impl: impl.Name, Color: m.color(impl.Name)}
+		s := plot.Series{Impl: impl.Name, Color: m.color(impl.Name)}
 		for _, st := range sc.Steps {
 			if x := find(f, impl.Name, sc.Name, st.Name); x != nil {
 				px, y := point(x)
-				s.Points = append(s.Points, Pt{X: px, Y: y.Center, Lo: y.Lo, Hi: y.Hi})
+				s.Points = append(s.Points, plot.Pt{X: px, Y: y.Center, Lo: y.Lo, Hi: y.Hi})
 			}
 		}
 		if len(s.Points) > 0 {

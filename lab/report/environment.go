@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/linelab/linelab/lab"
@@ -59,15 +58,6 @@ func definition(sc lab.Scenario) string {
 		b.WriteString("}\n")
 	}
 	return b.String()
-}
-
-// roundSig keeps n significant figures, for axis ticks.
-func roundSig(v float64, n int) float64 {
-	if v == 0 {
-		return 0
-	}
-	p := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(v))))
-	return math.Round(v*p) / p
 }
 
 // pinning says which cores did what, and on which machine when there

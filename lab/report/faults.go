@@ -8,6 +8,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/report/plot"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/units"
 )
@@ -55,7 +56,7 @@ func faultTrial(st *results.StepResult) *lab.Trial {
 // failures per second against time, one line per implementation (its
 // median trial), the fault shaded.
 func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Chart {
-	var answers, failures []Series
+	var answers, failures []plot.Series
 	var names []string
 	var from, to []float64
 	bucket := 0
@@ -71,18 +72,18 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 		tl := t.Timeline
 		bucket = tl.BucketMS
 		b := float64(tl.BucketMS)
-		a := Series{Impl: impl.Name, Color: m.color(impl.Name)}
-		e := Series{Impl: impl.Name, Color: m.color(impl.Name)}
+		a := plot.Series{Impl: impl.Name, Color: m.color(impl.Name)}
+		e := plot.Series{Impl: impl.Name, Color: m.color(impl.Name)}
 		for i, n := range tl.Answers {
 			sec := (float64(i) + 0.5) * b / 1000
-			a.Points = append(a.Points, Pt{X: sec, Y: float64(n) * 1000 / b})
+			a.Points = append(a.Points, plot.Pt{X: sec, Y: float64(n) * 1000 / b})
 			var failed int64
 			for class, row := range tl.Errors {
 				if class != lab.FailConnect && i < len(row) {
 					failed += row[i]
 				}
 			}
-			e.Points = append(e.Points, Pt{X: sec, Y: float64(failed) * 1000 / b})
+			e.Points = append(e.Points, plot.Pt{X: sec, Y: float64(failed) * 1000 / b})
 		}
 		answers, failures = append(answers, a), append(failures, e)
 		names = append(names, impl.Name)
@@ -93,25 +94,25 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 	if len(answers) == 0 {
 		return nil
 	}
-	band := func(px, py func(float64) float64) string {
+	band := func(fr plot.Frame) string {
 		if len(from) == 0 {
 			return ""
 		}
 		lo, hi := slices.Min(from)/1000, analysis.Median(to)/1000
 		return fmt.Sprintf(`<rect class="fault" x="%.1f" y="%.0f" width="%.1f" height="%.0f"><title>%s</title></rect><text class="tick" x="%.1f" y="%.0f">fault</text>`,
-			px(lo), padT, max(px(hi)-px(lo), 2), ch-padT-padB, esc(faultWords(st.Fault)), px(lo)+3, padT+12)
+			fr.X(lo), fr.Top, max(fr.X(hi)-fr.X(lo), 2), fr.Bottom-fr.Top, esc(faultWords(st.Fault)), fr.X(lo)+3, fr.Top+12)
 	}
-	x := axis{label: "seconds into the window", fmt: func(v float64) string { return fmt.Sprintf("%.1f", v) }}
-	ya := axis{label: "answers per second", fmt: fmtCount}
-	yf := axis{label: "failed lines per second", fmt: fmtCount}
+	x := plot.Axis{Label: "seconds into the window", Fmt: func(v float64) string { return fmt.Sprintf("%.1f", v) }}
+	ya := plot.Axis{Label: "answers per second", Fmt: fmtCount}
+	yf := plot.Axis{Label: "failed lines per second", Fmt: fmtCount}
 	what := faultWords(st.Fault)
 	return []Chart{
 		Chart{Title: sc.Name + ": answers over time", Series: names,
 			Hint: fmt.Sprintf("Correct answers per second in each %d ms of the %s step's window, from each implementation's median trial (by recovery); the shaded band is the fault (%s), from its start in the earliest trial to its end in the median one. Higher and sooner back is better.", bucket, st.Name, what),
-			SVG:  lineChart(x, ya, answers, band)}.withData(x, ya, answers, nil),
+			SVG:  plot.Line(x, ya, answers, band)}.withData(x, ya, answers, nil),
 		Chart{Title: sc.Name + ": failures over time", Series: names,
 			Hint: "Lines that failed per second, of every class but a refused connect (those are counted in the table below): lines lost when connections were reset or closed, error lines, answers that never came. From the same trials as the chart above.",
-			SVG:  lineChart(x, yf, failures, band)}.withData(x, yf, failures, nil),
+			SVG:  plot.Line(x, yf, failures, band)}.withData(x, yf, failures, nil),
 	}
 }
 
