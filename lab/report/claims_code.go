@@ -7,6 +7,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/report/code"
 	"github.com/linelab/linelab/lab/units"
 )
 
@@ -27,7 +28,7 @@ func (d claimData) shape(impl lab.Implementation) analysis.Shape {
 		if s.Impl != impl.Name {
 			continue
 		}
-		h, dp, n := analysis.CountShape(langOf(s.Path), s.Text)
+		h, dp, n := analysis.CountShape(code.Lang(s.Path), s.Text)
 		sh.Handed, sh.Depth, sh.Lines = sh.Handed+h, max(sh.Depth, dp), sh.Lines+n
 	}
 	return sh

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/linelab/linelab/lab/report/code"
 	"github.com/linelab/linelab/lab/results"
 )
 
@@ -28,7 +29,7 @@ var css string
 var js string
 
 var funcs = template.FuncMap{
-	"highlight": highlight,
+	"highlight": code.Highlight,
 	"css":       func() template.CSS { return template.CSS(css) },
 	"js":        func() template.JS { return template.JS(js) },
 }

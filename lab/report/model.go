@@ -7,6 +7,7 @@ import (
 
 	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/analysis"
+	"github.com/linelab/linelab/lab/report/code"
 	"github.com/linelab/linelab/lab/results"
 	"github.com/linelab/linelab/lab/units"
 )
@@ -234,7 +235,7 @@ func implInfos(f *results.File) []ImplInfo {
 			Description: impl.Description, Color: palette[i%len(palette)], Failed: failed[impl.Name]}
 		for _, s := range f.Sources {
 			if s.Impl == impl.Name {
-				info.Sources = append(info.Sources, SourceView{Path: s.Path, Lang: langOf(s.Path), Lines: linesOfCode(s.Path, s.Text), Text: s.Text})
+				info.Sources = append(info.Sources, SourceView{Path: s.Path, Lang: code.Lang(s.Path), Lines: code.Lines(s.Path, s.Text), Text: s.Text})
 			}
 		}
 		out = append(out, info)

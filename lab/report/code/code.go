@@ -1,4 +1,9 @@
-package report
+// Package code shows a server's source on the page: which language a
+// file is, how many lines of code it has, and its text as HTML with
+// comments, strings and keywords marked. A highlighter library would add
+// dependencies for three small languages, and the page must load nothing;
+// marking those three is enough to read by.
+package code
 
 import (
 	"html"
@@ -7,11 +12,9 @@ import (
 	"strings"
 )
 
-// The report highlights code itself: a highlighter library would add
-// dependencies for three small languages, and the page must load nothing.
-// It marks comments, strings and keywords; that is enough to read by.
-
-func langOf(path string) string {
+// Lang is the language of the file at path: python, javascript, go, or
+// text for any other.
+func Lang(path string) string {
 	switch filepath.Ext(path) {
 	case ".py":
 		return "python"
@@ -44,9 +47,10 @@ func commentStart(lang string) string {
 	return "//"
 }
 
-// linesOfCode counts lines that are neither blank nor only a comment.
-func linesOfCode(path, text string) int {
-	lead := commentStart(langOf(path))
+// Lines counts the lines of text that are neither blank nor only a
+// comment.
+func Lines(path, text string) int {
+	lead := commentStart(Lang(path))
 	n := 0
 	for _, line := range strings.Split(text, "\n") {
 		t := strings.TrimSpace(line)
@@ -57,9 +61,9 @@ func linesOfCode(path, text string) int {
 	return n
 }
 
-// highlight returns text as escaped HTML with spans for comments, strings
-// and keywords.
-func highlight(lang, text string) template.HTML {
+// Highlight returns text as escaped HTML with spans for comments (class
+// c), strings (s) and keywords (k).
+func Highlight(lang, text string) template.HTML {
 	kw := keywords[lang]
 	lead := commentStart(lang)
 	var b strings.Builder
