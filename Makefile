@@ -51,8 +51,8 @@ bin/go-server: $(GOFILES)
 bin/upstream: $(GOFILES)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./lab/cmd/upstream
 
-bin/driver: $(GOFILES)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./lab/cmd/driver
+bin/agent: $(GOFILES)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./lab/cmd/agent
 
 ## base: the Debian base image of the reference servers for RELEASE
 ## (skipped when it exists)
@@ -67,15 +67,15 @@ sshd:
 ## images: every image, from the Docker layer cache where nothing changed
 ## (the legacy builder prints a deprecation notice on every build, so a
 ## build's output is shown only when it fails)
-images: base bin/go-server bin/upstream bin/driver
+images: base bin/go-server bin/upstream bin/agent
 	@build() { log=$$(mktemp); if docker build -q "$$@" >"$$log" 2>&1; then rm -f "$$log"; else cat "$$log"; rm -f "$$log"; return 1; fi; }; \
 	build -t linelab/go-server --build-arg GO_VERSION=$(GOVERSION) -f go-server/Dockerfile . && \
 	build -t linelab/upstream --build-arg GO_VERSION=$(GOVERSION) -f lab/cmd/upstream/Dockerfile . && \
-	build -t linelab/driver --build-arg GO_VERSION=$(GOVERSION) -f lab/cmd/driver/Dockerfile . && \
+	build -t linelab/agent --build-arg GO_VERSION=$(GOVERSION) -f lab/cmd/agent/Dockerfile . && \
 	for i in $(REFERENCE); do \
 		build -t linelab/$$i:$(RELEASE) --build-arg BASE=linelab/base:$(RELEASE) -f reference/$$i/Dockerfile reference || exit 1; \
 	done
-	@echo "images: linelab/{go-server,upstream,driver} and linelab/{$(shell echo $(REFERENCE) | tr ' ' ,)}:$(RELEASE) are built"
+	@echo "images: linelab/{go-server,upstream,agent} and linelab/{$(shell echo $(REFERENCE) | tr ' ' ,)}:$(RELEASE) are built"
 
 ## up: every server and the upstream, by hand (MODE=fetch for fetch mode;
 ## RELEASE picks the reference images)

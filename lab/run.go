@@ -39,7 +39,7 @@ type Trial struct {
 	ThreadsPerConn    float64 `json:"threads_per_connection,omitempty"`
 	UpstreamServed    int64   `json:"upstream_served,omitempty"` // fetch: translations the upstream gave
 
-	// Driver is "container" when a linelab/driver container made the
+	// Driver is "container" when a linelab/agent container made the
 	// load (its CPU is DriverCores), empty when the lab process did.
 	Driver           string   `json:"driver,omitempty"`
 	DriverCores      float64  `json:"driver_cores"`             // the lab process's CPU in the window

@@ -17,8 +17,8 @@ import (
 	"github.com/linelab/linelab/lab/upstream"
 )
 
-// Job is one step for a driver in another process, the linelab/driver
-// image: the part of a Config that can cross a process boundary. The lab
+// Job is one step for a driver in another process, `agent drive` in the
+// linelab/agent image: the part of a Config that can cross a process boundary. The lab
 // writes it as JSON on the driver's command line; the driver answers with
 // Events, one JSON object per line of its output.
 type Job struct {
@@ -212,8 +212,8 @@ func ReadEvents(out io.Reader) (*Wire, error) {
 	return nil, fmt.Errorf("the driver ended without a result; its last words: %q", last)
 }
 
-// What the driver image's gate commands write on their standard error
-// once under way (lab/cmd/driver, read by lab/engine): `dial` once it is
+// What the agent's gate commands write on their standard error once under
+// way (lab/cmd/agent, read by lab/engine): `dial` once it is
 // connected, `sample` once it has found the container's cgroup files.
 // Anything else there is why not.
 const (

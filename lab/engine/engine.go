@@ -99,7 +99,7 @@ func (r *Runtime) Sampler(c *Container) (*metrics.Sampler, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := r.execGate(ctx, []string{"/driver", "sample", GateCgroup, c.ID}, driver.GateSampling, "sample "+c.Name)
+	conn, err := r.execGate(ctx, []string{"/agent", "sample", GateCgroup, c.ID}, driver.GateSampling, "sample "+c.Name)
 	if err != nil {
 		return nil, err
 	}

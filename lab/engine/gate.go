@@ -19,7 +19,7 @@ import (
 // dialGate runs `dial addr` in the gate container and returns its
 // standard streams as a connection.
 func (r *Runtime) dialGate(ctx context.Context, _, addr string) (net.Conn, error) {
-	return r.execGate(ctx, []string{"/driver", "dial", addr}, driver.GateConnected, "dial "+addr)
+	return r.execGate(ctx, []string{"/agent", "dial", addr}, driver.GateConnected, "dial "+addr)
 }
 
 // execGate runs cmd in the gate container by exec and returns its

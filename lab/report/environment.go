@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -89,14 +90,21 @@ func machine(g *results.Engine) string {
 
 // driverKind says where the load came from.
 func driverKind(e results.Environment) string {
+	// Runs before the image was named for its every role called it
+	// linelab/driver.
+	img, ok := e.Images["agent"]
+	if !ok {
+		img = e.Images["driver"]
+	}
+	ref := cmp.Or(img.Ref, "linelab/agent")
 	switch {
 	case e.DriverEngine != nil:
-		return fmt.Sprintf("a linelab/driver container per trial and per canary (image %.19s), on its machine's host network", e.Images["driver"].ID)
+		return fmt.Sprintf("a %s container per trial and per canary (image %.19s), on its machine's host network", ref, img.ID)
 	case e.Engine != nil:
-		return fmt.Sprintf("a linelab/driver container per trial and per canary (image %.19s), on the run's network", e.Images["driver"].ID)
+		return fmt.Sprintf("a %s container per trial and per canary (image %.19s), on the run's network", ref, img.ID)
 	}
 	if e.Driver == "container" {
-		return fmt.Sprintf("a linelab/driver container per trial (image %.19s), on the run's network; the canary, and any fault step, from the lab process", e.Images["driver"].ID)
+		return fmt.Sprintf("a %s container per trial (image %.19s), on the run's network; the canary, and any fault step, from the lab process", ref, img.ID)
 	}
 	return "the lab process (in-process driver)"
 }

@@ -90,7 +90,8 @@ type Environment struct {
 	Images        map[string]Image `json:"images"`     // by implementation
 	Pinning       Pinning          `json:"pinning"`
 	// Driver is where the load came from: "local" (the lab process) or
-	// "container" (the linelab/driver image, Images["driver"]); empty in
+	// "container" (the linelab/agent image, Images["agent"]; "driver" in
+	// runs before the image was named for its every role); empty in
 	// runs from before there was a choice, which were local.
 	Driver string `json:"driver,omitempty"`
 	// Engine is the servers' engine of a run the lab only steered (a

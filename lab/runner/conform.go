@@ -97,7 +97,7 @@ func (r *runner) check(ctx context.Context, t conformance.Target) ([]conformance
 		return nil, err
 	}
 	out, code, err := r.rt.RunToEnd(ctx, engine.Spec{
-		Image: DriverImage, Name: "conformance", Network: r.nw, Cpuset: r.helperCPU(), Cmd: []string{"conform", string(job)},
+		Image: AgentImage, Name: "conformance", Network: r.nw, Cpuset: r.helperCPU(), Cmd: []string{"conform", string(job)},
 	})
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 )
 
 // drive runs one step's load against cfg.Addr, in this process or, with
-// DriverContainer, in a linelab/driver container on the driver's cores and
+// DriverContainer, in a linelab/agent container on the driver's cores and
 // the run's network (or, on a driver's engine of its own, its host's
 // network, dialling the server's published port), and says which did it.
 // held, when cfg.Hold is set, is told the span in which an idle step's
@@ -49,7 +49,7 @@ func (r *runner) drive(ctx context.Context, cfg driver.Config, mode lab.Mode, he
 	if err != nil {
 		return nil, "", err
 	}
-	spec := engine.Spec{Image: DriverImage, Name: "driver", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{string(job)}}
+	spec := engine.Spec{Image: AgentImage, Name: "driver", Network: r.nw, Cpuset: r.driverCPU(), Cmd: []string{"drive", string(job)}}
 	if apart {
 		// On the other machine's engine, on its host's network, dialling
 		// the server's published port across the network.

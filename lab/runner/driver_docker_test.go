@@ -49,7 +49,7 @@ func driverRun(ctx context.Context, t *testing.T, opts Options, drv string) *res
 }
 
 // TestDockerDriverContainer runs echo-sweep on the same two servers twice,
-// driven from this process and from linelab/driver containers, and checks
+// driven from this process and from linelab/agent containers, and checks
 // that the two agree in ratio between the servers. Only ratios measured
 // side by side in one run hold on this machine, so each run's ratio is
 // taken within it: lines per server CPU-second, the geometric mean over

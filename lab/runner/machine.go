@@ -18,11 +18,11 @@ import (
 )
 
 // images are the implementations whose images the run starts: the
-// upstream, the servers and, with DriverContainer, the driver.
+// upstream, the servers and, with DriverContainer, the agent that drives.
 func (p *Plan) images() []lab.Implementation {
 	need := append([]lab.Implementation{p.Catalog.Upstream}, p.Impls...)
 	if p.Topology.inContainer() {
-		need = append(need, lab.Implementation{Name: "driver", Image: DriverImage})
+		need = append(need, lab.Implementation{Name: "agent", Image: AgentImage})
 	}
 	return need
 }
@@ -31,7 +31,7 @@ func checkImages(ctx context.Context, rt, drt *engine.Runtime, p *Plan) error {
 	var missing, builds []string
 	for _, impl := range p.images() {
 		on := rt
-		if impl.Image == DriverImage {
+		if impl.Image == AgentImage {
 			on = drt
 		}
 		ok, err := on.ImageExists(ctx, impl.Image)
@@ -191,7 +191,7 @@ func (r *runner) meta(ctx context.Context) (results.File, error) {
 
 // rtOf is the engine an image runs on: the driver's on the driver's.
 func (r *runner) rtOf(impl lab.Implementation) *engine.Runtime {
-	if impl.Image == DriverImage {
+	if impl.Image == AgentImage {
 		return r.driverRT
 	}
 	return r.rt

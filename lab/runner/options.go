@@ -37,7 +37,7 @@ type Options struct {
 	DriverCores int
 	MemoryLimit int64 // of each server container, bytes
 	// Driver is where the load comes from: DriverLocal, this process, or
-	// DriverContainer, a linelab/driver container per trial on the
+	// DriverContainer, a linelab/agent container per trial on the
 	// driver's cores and the run's network; "" for the default, local on
 	// this machine's engine and container on a remote one (the lab cannot
 	// reach a remote network).
@@ -74,8 +74,11 @@ var DefaultBudget = map[lab.Profile]time.Duration{lab.Quick: 8 * time.Minute, la
 const (
 	DriverLocal     = "local"
 	DriverContainer = "container"
-	// DriverImage is the driver's image for DriverContainer.
-	DriverImage = "linelab/driver"
+	// AgentImage is the lab's own program in a container (lab/cmd/agent),
+	// one subcommand per role: the driver with DriverContainer (drive),
+	// the conformance suite on a remote engine (conform), and the gate to
+	// a remote network (gate, with dial and sample run in it).
+	AgentImage = "linelab/agent"
 )
 
 // DefaultOptions are the options of `lab run` with no flags.
@@ -109,7 +112,7 @@ func (o Options) Validate() error {
 	}
 	switch {
 	case o.Driver != "" && o.Driver != DriverLocal && o.Driver != DriverContainer:
-		errs = append(errs, fmt.Errorf("driver %q: want %s (the lab process) or %s (the linelab/driver image)", o.Driver, DriverLocal, DriverContainer))
+		errs = append(errs, fmt.Errorf("driver %q: want %s (the lab process) or %s (a linelab/agent container)", o.Driver, DriverLocal, DriverContainer))
 	case o.Driver == DriverLocal && topo.steered():
 		errs = append(errs, fmt.Errorf("driver local: %s; leave --driver out (the driver then runs in a container there)", topo.why()))
 	}

@@ -21,7 +21,7 @@ import (
 // engine's network and cgroups (engine.Dialer, engine.Sampler).
 func (r *runner) startGate(ctx context.Context) error {
 	c, err := r.rt.Start(ctx, engine.Spec{
-		Image: DriverImage, Name: "gate", Network: r.nw, Cpuset: r.helperCPU(), Cmd: []string{"idle"}, Binds: engine.GateBinds,
+		Image: AgentImage, Name: "gate", Network: r.nw, Cpuset: r.helperCPU(), Cmd: []string{"gate"}, Binds: engine.GateBinds,
 	})
 	if err != nil {
 		return fmt.Errorf("the gate to the remote engine's network: %w", err)

@@ -32,7 +32,7 @@ type Topology struct {
 	// published ports (apart only).
 	ServerAddress string
 	// Load is where the load comes from: DriverLocal (this process) or
-	// DriverContainer (a linelab/driver container per trial).
+	// DriverContainer (a linelab/agent container per trial).
 	Load string
 }
 

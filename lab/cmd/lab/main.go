@@ -117,7 +117,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&opts.OutDir, "out", opts.OutDir, "folder of run folders")
 	fs.StringVar(&opts.ComposeFile, "compose", opts.ComposeFile, "the catalogue of implementations")
 	fs.StringVar(&opts.ScenarioDir, "scenarios", opts.ScenarioDir, "folder of scenario files")
-	fs.StringVar(&opts.Driver, "driver", opts.Driver, "where the load comes from: local (this process) or container (a linelab/driver container per trial, on the driver's cores; `make images` builds it); default local, and container when the engine is another machine's")
+	fs.StringVar(&opts.Driver, "driver", opts.Driver, "where the load comes from: local (this process) or container (a linelab/agent container per trial, on the driver's cores; `make images` builds it); default local, and container when the engine is another machine's")
 	fs.StringVar(&opts.ServerEngine, "server-engine", "", "the Docker engine of the servers and the upstream: an address (unix://, tcp://, ssh://user@host) or a Docker context's name (default: the docker command's, from DOCKER_HOST, DOCKER_CONTEXT or the current context)")
 	fs.StringVar(&opts.DriverEngine, "driver-engine", "", "the Docker engine of the driver, when it is another machine's than the servers' (needs --server-address); default: the servers'")
 	fs.StringVar(&opts.ServerAddress, "server-address", "", "with --driver-engine: the IP address of the servers' machine as the driver's machine reaches it; the servers publish their port there")

@@ -40,7 +40,7 @@ func TestRunWritesAResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{string(arg)}, &out); err != nil {
+	if err := run(context.Background(), []string{"drive", string(arg)}, &out); err != nil {
 		t.Fatal(err)
 	}
 	w, err := driver.ReadEvents(&out)
@@ -66,10 +66,10 @@ func TestRunWritesAResult(t *testing.T) {
 // in the event a lab reads.
 func TestRunRefusesABadJob(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"{"}, {`{"addr":"127.0.0.1:1","mode":"echo","step":{"name":"x","loop":"closed","connections":0}}`}} {
+	for _, args := range [][]string{nil, {"idle"}, {`{"addr":"127.0.0.1:1"}`}, {"drive", "{"}, {"drive", `{"addr":"127.0.0.1:1","mode":"echo","step":{"name":"x","loop":"closed","connections":0}}`}} {
 		err := run(context.Background(), args, &bytes.Buffer{})
 		if err == nil {
-			t.Errorf("driver %q: no error", args)
+			t.Errorf("agent %q: no error", args)
 		}
 	}
 }
@@ -80,7 +80,7 @@ func TestReadEvents(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ out, want string }{
 		{"", "wrote nothing"},
-		{"exec /driver: no such file or directory\n", "no such file"},
+		{"exec /agent: no such file or directory\n", "no such file"},
 		{`{"error":"driver: step x: connections must be > 0"}` + "\n", "connections must be > 0"},
 	} {
 		_, err := driver.ReadEvents(strings.NewReader(tc.out))
