@@ -216,6 +216,30 @@ func (v *validator) step(s *lab.Scenario, st *lab.Step, n *yaml.Node) {
 	default:
 		v.add(at(n, "loop"), "loop %q: want closed, open, churn or idle", st.Loop)
 	}
+	v.connections(st, n)
+	v.loopSettings(st, n)
+	if st.Upstream != nil {
+		if s.Mode != lab.Fetch {
+			v.add(at(n, "upstream"), "upstream is set but mode is %s; it applies to fetch mode only", s.Mode)
+		}
+		v.upstream(*st.Upstream, child(n, "upstream"))
+	}
+	if st.Fault != nil {
+		v.fault(s, st, child(n, "fault"))
+	}
+	if h := st.Hog; h != nil {
+		hn := child(n, "hog")
+		switch {
+		case s.Mode != lab.Work || st.Loop != lab.Closed:
+			v.add(at(n, "hog"), "hog applies to closed loops in work mode only (its heavy lines are work lines)")
+		case h.CPU <= 0 || h.CPU.D() > MaxHogCPU:
+			v.add(at(hn, "cpu"), "hog cpu %s: want more than 0 and at most %s of server CPU per heavy line", h.CPU, MaxHogCPU)
+		}
+	}
+}
+
+// connections checks a step's connections and its quick profile's.
+func (v *validator) connections(st *lab.Step, n *yaml.Node) {
 	conns := []struct {
 		n    int
 		line int
@@ -236,6 +260,11 @@ func (v *validator) step(s *lab.Scenario, st *lab.Step, n *yaml.Node) {
 			v.add(c.line, "connections %d is over %d, which the open-file limit of 20,000 allows", c.n, MaxConnections)
 		}
 	}
+}
+
+// loopSettings checks the settings that belong to the step's loop: depth
+// to a closed one, rate to an open one, neither to the others.
+func (v *validator) loopSettings(st *lab.Step, n *yaml.Node) {
 	switch st.Loop {
 	case lab.Closed:
 		if st.Depth == 0 {
@@ -260,24 +289,6 @@ func (v *validator) step(s *lab.Scenario, st *lab.Step, n *yaml.Node) {
 	default:
 		if st.Depth != 0 || st.Rate != 0 {
 			v.add(n.Line, "depth and rate do not apply to a %s loop", st.Loop)
-		}
-	}
-	if st.Upstream != nil {
-		if s.Mode != lab.Fetch {
-			v.add(at(n, "upstream"), "upstream is set but mode is %s; it applies to fetch mode only", s.Mode)
-		}
-		v.upstream(*st.Upstream, child(n, "upstream"))
-	}
-	if st.Fault != nil {
-		v.fault(s, st, child(n, "fault"))
-	}
-	if h := st.Hog; h != nil {
-		hn := child(n, "hog")
-		switch {
-		case s.Mode != lab.Work || st.Loop != lab.Closed:
-			v.add(at(n, "hog"), "hog applies to closed loops in work mode only (its heavy lines are work lines)")
-		case h.CPU <= 0 || h.CPU.D() > MaxHogCPU:
-			v.add(at(hn, "cpu"), "hog cpu %s: want more than 0 and at most %s of server CPU per heavy line", h.CPU, MaxHogCPU)
 		}
 	}
 }
