@@ -78,9 +78,34 @@ type Scenario struct {
 	// report's claims section finds its evidence by what a file says it is
 	// for, never by its name.
 	Claims []Claim `yaml:"claims,omitempty" json:"claims,omitempty"`
+	// Charts are the charts the report draws for the scenario, in order:
+	// the file says which, so no code guesses them from the steps' shape.
+	Charts []Chart `yaml:"charts,omitempty" json:"charts,omitempty"`
 	Steps  []Step  `yaml:"steps" json:"steps"`
 	File   string  `yaml:"-" json:"file"`
 }
+
+// Chart is one chart of a scenario's section in the report.
+type Chart struct {
+	Kind ChartKind `yaml:"kind" json:"kind"`
+	// Steps are a spectrum's steps, one chart each (that kind only).
+	Steps []string `yaml:"steps,omitempty" json:"steps,omitempty"`
+}
+
+// ChartKind names what a chart draws.
+type ChartKind string
+
+const (
+	ChartSweep    ChartKind = "sweep"    // throughput against connections over closed steps, the ideal dashed
+	ChartLadder   ChartKind = "ladder"   // p99 against offered rate over open steps, each knee ringed
+	ChartSpectrum ChartKind = "spectrum" // latency by percentile at each of Steps (corrected on an open loop)
+	ChartIdle     ChartKind = "idle"     // memory and threads against connections, up to the idle step
+	ChartFaults   ChartKind = "faults"   // answers and failures over time in each step with a timed fault
+	ChartCPU      ChartKind = "cpu"      // server cores busy at each step
+)
+
+// ChartKinds lists the kinds a scenario file may name.
+var ChartKinds = []ChartKind{ChartSweep, ChartLadder, ChartSpectrum, ChartIdle, ChartFaults, ChartCPU}
 
 // Claim names one of the "Why gevent" talk's claims the lab tests.
 type Claim string

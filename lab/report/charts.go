@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,53 +123,75 @@ func spectrum(f *results.File, m *Model, sc lab.Scenario, step string, corrected
 	}), true
 }
 
-// charts picks the charts a scenario's shape calls for.
+// charts draws the charts sc's file names, in its order.
 func charts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	var out []Chart
-	if len(sc.Steps) == 0 {
-		return nil
-	}
-	loop := sc.Steps[0].Loop
-	for _, st := range sc.Steps {
-		if st.Fault.Timed() {
-			out = append(out, faultCharts(f, sc, st, m)...)
-		}
-	}
-	// Throughput against connections, for a sweep.
-	if loop == lab.Closed && len(sc.Steps) > 1 && sc.Steps[0].Connections != sc.Steps[1].Connections {
-		out = append(out, sweepChart(f, sc, m)...)
-	}
-	// Open loop: p99 against offered rate, knees marked.
-	if loop == lab.Open {
-		out = append(out, ladderChart(f, sc, m)...)
-	}
-	// A latency spectrum for the step the scenario is about.
-	switch loop {
-	case lab.Closed, lab.Churn:
-		// The headline's step, as the scenario file names it, and the
-		// first step too where the figure is read against it.
-		h := pickHeadline(f, sc)
-		if c, ok := spectrum(f, m, sc, h.step, false); ok {
-			out = append(out, c)
-		}
-		if h.info.Reading == lab.AgainstFirst && sc.Steps[0].Name != h.step {
-			if c, ok := spectrum(f, m, sc, sc.Steps[0].Name, false); ok {
-				out = append(out, c)
+	for _, c := range chartsOf(sc) {
+		switch c.Kind {
+		case lab.ChartFaults:
+			for _, st := range sc.Steps {
+				if st.Fault.Timed() {
+					out = append(out, faultCharts(f, sc, st, m)...)
+				}
+			}
+		case lab.ChartSweep:
+			out = append(out, sweepChart(f, sc, m)...)
+		case lab.ChartLadder:
+			out = append(out, ladderChart(f, sc, m)...)
+		case lab.ChartSpectrum:
+			for _, step := range c.Steps {
+				// An open loop's latency counts from when each line was
+				// due (corrected for coordinated omission).
+				if ch, ok := spectrum(f, m, sc, step, stepLoop(sc, step) == lab.Open); ok {
+					out = append(out, ch)
+				}
+			}
+		case lab.ChartIdle:
+			out = append(out, idleCharts(f, sc, m)...)
+		case lab.ChartCPU:
+			if ch, ok := cpuChart(f, sc, m); ok {
+				out = append(out, ch)
 			}
 		}
-	case lab.Open:
-		for _, st := range sc.Steps[:min(2, len(sc.Steps))] {
-			if c, ok := spectrum(f, m, sc, st.Name, true); ok {
-				out = append(out, c)
-			}
-		}
-	case lab.Idle:
-		out = append(out, idleCharts(f, sc, m)...)
-	}
-	if c, ok := cpuChart(f, sc, m); ok {
-		out = append(out, c)
 	}
 	return out
+}
+
+// chartsOf is the charts of sc: those its file names or, for a run
+// recorded before scenario files named them, those the report drew for
+// such a scenario then.
+func chartsOf(sc lab.Scenario) []lab.Chart {
+	if len(sc.Charts) > 0 || len(sc.Steps) == 0 {
+		return sc.Charts
+	}
+	var out []lab.Chart
+	if slices.ContainsFunc(sc.Steps, func(st lab.Step) bool { return st.Fault.Timed() }) {
+		out = append(out, lab.Chart{Kind: lab.ChartFaults})
+	}
+	first := sc.Steps[0]
+	spectrum := lab.Chart{Kind: lab.ChartSpectrum}
+	switch first.Loop {
+	case lab.Closed, lab.Churn:
+		if first.Loop == lab.Closed && len(sc.Steps) > 1 && first.Connections != sc.Steps[1].Connections {
+			out = append(out, lab.Chart{Kind: lab.ChartSweep})
+		}
+		h := pickHeadline(nil, sc)
+		spectrum.Steps = append(spectrum.Steps, h.step)
+		if h.info.Reading == lab.AgainstFirst && first.Name != h.step {
+			spectrum.Steps = append(spectrum.Steps, first.Name)
+		}
+	case lab.Open:
+		out = append(out, lab.Chart{Kind: lab.ChartLadder})
+		for _, st := range sc.Steps[:min(2, len(sc.Steps))] {
+			spectrum.Steps = append(spectrum.Steps, st.Name)
+		}
+	case lab.Idle:
+		out = append(out, lab.Chart{Kind: lab.ChartIdle})
+	}
+	if len(spectrum.Steps) > 0 {
+		out = append(out, spectrum)
+	}
+	return append(out, lab.Chart{Kind: lab.ChartCPU})
 }
 
 // sweepChart is throughput against connections, with the ideal where

@@ -22,15 +22,19 @@ func fixture() *results.File {
 	}
 	scens := []lab.Scenario{
 		{Name: "echo-sweep", Mode: "echo", Description: "sweep", Profiles: prof,
-			Headline: &lab.Headline{Step: "c100", Figure: lab.FigThroughput, Why: "what the driver can push through"}, File: "scenarios/echo-sweep.yaml", Steps: []lab.Step{
+			Headline: &lab.Headline{Step: "c100", Figure: lab.FigThroughput, Why: "what the driver can push through"}, File: "scenarios/echo-sweep.yaml",
+			Charts: []lab.Chart{{Kind: lab.ChartSweep}, {Kind: lab.ChartSpectrum, Steps: []string{"c100"}}, {Kind: lab.ChartCPU}}, Steps: []lab.Step{
 				{Name: "c1", Loop: lab.Closed, Connections: 1, Depth: 1}, {Name: "c10", Loop: lab.Closed, Connections: 10, Depth: 1}, {Name: "c100", Loop: lab.Closed, Connections: 100, Depth: 1}}},
 		{Name: "echo-rate", Mode: "echo", Description: "ladder", LatencyBound: ms(10 * time.Millisecond), Profiles: prof,
-			Headline: &lab.Headline{Figure: lab.FigKnee, Why: "the rate it sustains"}, File: "scenarios/echo-rate.yaml", Steps: []lab.Step{
+			Headline: &lab.Headline{Figure: lab.FigKnee, Why: "the rate it sustains"}, File: "scenarios/echo-rate.yaml",
+			Charts: []lab.Chart{{Kind: lab.ChartLadder}, {Kind: lab.ChartSpectrum, Steps: []string{"r5k", "r20k"}}, {Kind: lab.ChartCPU}}, Steps: []lab.Step{
 				{Name: "r5k", Loop: lab.Open, Connections: 10, Rate: 5000}, {Name: "r20k", Loop: lab.Open, Connections: 10, Rate: 20000}}},
 		{Name: "c10k-idle", Mode: "echo", Description: "idle", Profiles: prof,
-			Headline: &lab.Headline{Step: "c10000", Figure: lab.FigMemPerConn, Why: "what a connection costs"}, File: "scenarios/c10k-idle.yaml", Steps: []lab.Step{
+			Headline: &lab.Headline{Step: "c10000", Figure: lab.FigMemPerConn, Why: "what a connection costs"}, File: "scenarios/c10k-idle.yaml",
+			Charts: []lab.Chart{{Kind: lab.ChartIdle}, {Kind: lab.ChartCPU}}, Steps: []lab.Step{
 				{Name: "c10000", Loop: lab.Idle, Connections: 10000, Quick: &lab.StepOverride{Connections: 2000}}}},
 		{Name: "fetch-slow-upstream", Mode: "fetch", Description: "slow", Profiles: prof, File: "scenarios/fetch-slow-upstream.yaml",
+			Charts:   []lab.Chart{{Kind: lab.ChartSpectrum, Steps: []string{"slow-5pct", "baseline"}}, {Kind: lab.ChartCPU}},
 			Headline: &lab.Headline{Step: "slow-5pct", Figure: lab.FigSlowdown, Why: "whether slow fetches hold up the rest"},
 			Upstream: &lab.UpstreamSettings{Latency: ms(5 * time.Millisecond)}, Steps: []lab.Step{
 				{Name: "baseline", Loop: lab.Closed, Connections: 100, Depth: 1},

@@ -3,14 +3,16 @@ package report
 import (
 	"encoding/json"
 	"flag"
-	"github.com/linelab/linelab/lab"
-	"github.com/linelab/linelab/lab/results"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/results"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -251,5 +253,34 @@ func TestOneTrialHasNoRange(t *testing.T) {
 		if got := c.s.TrialsText(); got != c.want {
 			t.Errorf("TrialsText(%d–%d) = %q, want %q", c.s.MinTrials, c.s.MaxTrials, got, c.want)
 		}
+	}
+}
+
+// TestChartsNamedByTheFile: a scenario gets the charts its file names, in
+// that order; a run recorded before files named them gets the charts the
+// report drew for it then (here, the same as the fixture names).
+func TestChartsNamedByTheFile(t *testing.T) {
+	titles := func(f *results.File) map[string][]string {
+		out := map[string][]string{}
+		for _, sc := range Build(f).Scenarios {
+			for _, c := range sc.Charts {
+				out[sc.Name] = append(out[sc.Name], c.Title)
+			}
+		}
+		return out
+	}
+	named := titles(fixture())
+	older := fixture()
+	for i := range older.Scenarios {
+		older.Scenarios[i].Charts = nil
+	}
+	if got := titles(older); !reflect.DeepEqual(got, named) {
+		t.Errorf("a run without charts in its scenarios draws\n  %v\nwant the charts it drew before\n  %v", got, named)
+	}
+	f := fixture()
+	f.Scenarios[0].Charts = []lab.Chart{{Kind: lab.ChartCPU}, {Kind: lab.ChartSpectrum, Steps: []string{"c10", "c1"}}}
+	want := []string{"echo-sweep: server CPU per step", "echo-sweep at c10: latency spectrum", "echo-sweep at c1: latency spectrum"}
+	if got := titles(f)["echo-sweep"]; !slices.Equal(got, want) {
+		t.Errorf("echo-sweep's charts: %q; want %q", got, want)
 	}
 }

@@ -46,6 +46,10 @@ func TestParseDefaults(t *testing.T) {
 	if st.Depth != 1 || st.Payload != DefaultPayload || s.Profiles[lab.Standard].Duration.D().Seconds() != 2 {
 		t.Fatalf("defaults not applied: %+v", st)
 	}
+	// A file that names no chart gets the one every scenario can draw.
+	if len(s.Charts) != 1 || s.Charts[0].Kind != lab.ChartCPU {
+		t.Errorf("charts %+v; want the CPU chart alone", s.Charts)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -132,6 +136,18 @@ func TestParseErrors(t *testing.T) {
 		{"unknown claim", strings.Replace(good, "mode: echo", "mode: echo\nclaims: [speed]", 1), `scenarios/x.yaml:3: claim "speed": want threads-grow, held-up, gil or monkey`},
 		{"unknown figure", strings.Replace(good, "figure: throughput", "figure: speed", 1),
 			`scenarios/x.yaml:8: headline figure "speed": want one of throughput, lines_per_cpu_second, p50, p99, mem_per_connection, knee, slowdown, recovery, blast_radius`},
+		{"unknown chart", strings.Replace(good, "mode: echo", "mode: echo\ncharts: [{kind: pie}]", 1),
+			`scenarios/x.yaml:3: chart "pie": want one of [sweep ladder spectrum idle faults cpu]`},
+		{"sweep of one step", strings.Replace(good, "mode: echo", "mode: echo\ncharts: [{kind: cpu}, {kind: sweep}]", 1),
+			`scenarios/x.yaml:3: chart sweep needs two closed steps or more to draw a line through`},
+		{"spectrum of no step", strings.Replace(good, "mode: echo", "mode: echo\ncharts:\n  - {kind: spectrum, steps: [b]}", 1),
+			`scenarios/x.yaml:4: chart spectrum: no step named "b"`},
+		{"spectrum unnamed", strings.Replace(good, "mode: echo", "mode: echo\ncharts: [{kind: spectrum}]", 1),
+			`scenarios/x.yaml:3: chart spectrum: name its steps (steps: [...])`},
+		{"steps of a cpu chart", strings.Replace(good, "mode: echo", "mode: echo\ncharts: [{kind: cpu, steps: [a]}]", 1),
+			`scenarios/x.yaml:3: chart cpu: steps apply to a spectrum only`},
+		{"faults without one", strings.Replace(good, "mode: echo", "mode: echo\ncharts: [{kind: faults}]", 1),
+			`scenarios/x.yaml:3: chart faults needs a step with a crash or an upstream-flap fault`},
 		{"not yaml", "name: [x\n", "scenarios/x.yaml:1: did not find expected ',' or ']'"},
 		{"empty", "", "scenarios/x.yaml: empty file"},
 	}

@@ -112,6 +112,71 @@ func (v *validator) scenario(s *lab.Scenario, n *yaml.Node) {
 	if hasOpen && s.LatencyBound <= 0 {
 		v.add(at(n, "latency_bound"), "latency_bound must be > 0 when a step has an open loop (it defines the knee)")
 	}
+	v.charts(s, n)
+}
+
+// charts checks that each chart the file names can be drawn from its
+// steps; a file that names none gets the CPU chart, which every scenario
+// can draw.
+func (v *validator) charts(s *lab.Scenario, n *yaml.Node) {
+	if len(s.Charts) == 0 {
+		s.Charts = []lab.Chart{{Kind: lab.ChartCPU}}
+		return
+	}
+	list := child(n, "charts")
+	count := func(ok func(lab.Step) bool) int {
+		k := 0
+		for _, st := range s.Steps {
+			if ok(st) {
+				k++
+			}
+		}
+		return k
+	}
+	seen := map[lab.ChartKind]bool{}
+	for i, c := range s.Charts {
+		line := at(n, "charts")
+		if list != nil && i < len(list.Content) {
+			line = list.Content[i].Line
+		}
+		if seen[c.Kind] {
+			v.add(line, "chart %s is named twice", c.Kind)
+		}
+		seen[c.Kind] = true
+		if len(c.Steps) > 0 && c.Kind != lab.ChartSpectrum {
+			v.add(line, "chart %s: steps apply to a spectrum only", c.Kind)
+		}
+		switch c.Kind {
+		case lab.ChartSweep:
+			if count(func(st lab.Step) bool { return st.Loop == lab.Closed }) < 2 {
+				v.add(line, "chart sweep needs two closed steps or more to draw a line through")
+			}
+		case lab.ChartLadder:
+			if count(func(st lab.Step) bool { return st.Loop == lab.Open }) < 2 {
+				v.add(line, "chart ladder needs two open steps or more")
+			}
+		case lab.ChartIdle:
+			if count(func(st lab.Step) bool { return st.Loop == lab.Idle }) == 0 {
+				v.add(line, "chart idle needs an idle step")
+			}
+		case lab.ChartFaults:
+			if count(func(st lab.Step) bool { return st.Fault.Timed() }) == 0 {
+				v.add(line, "chart faults needs a step with a crash or an upstream-flap fault")
+			}
+		case lab.ChartSpectrum:
+			if len(c.Steps) == 0 {
+				v.add(line, "chart spectrum: name its steps (steps: [...])")
+			}
+			for _, name := range c.Steps {
+				if !slices.ContainsFunc(s.Steps, func(st lab.Step) bool { return st.Name == name }) {
+					v.add(line, "chart spectrum: no step named %q", name)
+				}
+			}
+		case lab.ChartCPU:
+		default:
+			v.add(line, "chart %q: want one of %v", c.Kind, lab.ChartKinds)
+		}
+	}
 }
 
 // profiles checks the scenario's profiles: quick and standard required,
