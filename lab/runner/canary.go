@@ -23,12 +23,12 @@ const canaryAge = 15 * time.Second
 // analysis.CanaryTolerance of the run's median), else a new one (always
 // for a trial run again because the canary moved).
 func (r *runner) canaryFor(ctx context.Context, ov *lab.Overhead, fresh bool) (float64, time.Duration) {
-	if last := r.lastCanary; !fresh && last.v > 0 && time.Since(last.at) < canaryAge && len(r.canaries) >= 5 &&
-		!analysis.Drifted(last.v, analysis.Median(r.canaries)) {
+	if last := r.mem.lastCanary; !fresh && last.v > 0 && time.Since(last.at) < canaryAge && len(r.mem.canaries) >= 5 &&
+		!analysis.Drifted(last.v, analysis.Median(r.mem.canaries)) {
 		return last.v, time.Since(last.at)
 	}
 	v := r.canary(ctx, ov)
-	r.lastCanary.v, r.lastCanary.at = v, time.Now()
+	r.mem.lastCanary.v, r.mem.lastCanary.at = v, time.Now()
 	return v, 0
 }
 
@@ -62,6 +62,6 @@ func (r *runner) canary(ctx context.Context, ov *lab.Overhead) float64 {
 		return 0
 	}
 	v := res.Throughput()
-	r.canaries = append(r.canaries, v)
+	r.mem.canaries = append(r.mem.canaries, v)
 	return v
 }

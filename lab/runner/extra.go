@@ -14,7 +14,7 @@ import (
 // from the share of the budget's spare time granted to the step.
 func (r *runner) extraWanted(t plan.Trial, sc lab.Scenario) bool {
 	key := t.Scenario + "/" + t.Step
-	if !analysis.Undecided(r.figures[key], t.Impl, sc.Headline.HigherIsBetter(), r.outOfStep(t)) {
+	if !analysis.Undecided(r.mem.figures[key], t.Impl, sc.Headline.HigherIsBetter(), r.outOfStep(t)) {
 		return false
 	}
 	if r.opts.Budget <= 0 {
@@ -37,7 +37,7 @@ func (r *runner) extraWanted(t plan.Trial, sc lab.Scenario) bool {
 // the run, or failed the step; their trials rank nothing.
 func (r *runner) outOfStep(t plan.Trial) []string {
 	var out []string
-	for impl := range r.figures[t.Scenario+"/"+t.Step] {
+	for impl := range r.mem.figures[t.Scenario+"/"+t.Step] {
 		if _, dead := r.dead[impl]; dead || r.failed[[3]string{impl, t.Scenario, t.Step}] {
 			out = append(out, impl)
 		}

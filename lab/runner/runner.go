@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/lab"
-	"github.com/linelab/linelab/lab/analysis"
 	"github.com/linelab/linelab/lab/engine"
 	"github.com/linelab/linelab/lab/metrics"
 	"github.com/linelab/linelab/lab/plan"
@@ -123,8 +122,7 @@ func openRuntime(ctx context.Context, runID string, addr engine.Address, progres
 func newRunner(opts Options, p *Plan, rt *engine.Runtime, runID string, seed int64) *runner {
 	r := &runner{opts: opts, plan: p, rt: rt, driverRT: rt, runID: runID, dead: map[string]string{}, judged: map[judgedKey]bool{}, failed: map[[3]string]bool{},
 		finished: map[plan.Key]bool{}, seed: seed, began: time.Now(),
-		closedRates: map[[2]string][]float64{}, farAddr: map[string]string{}, repeats: map[string]int{}, rungs: map[[2]string][][]analysis.Rung{},
-		figures: map[string]map[string][]float64{}, spare: map[string]time.Duration{}}
+		mem: newMemory(), farAddr: map[string]string{}, spare: map[string]time.Duration{}}
 	r.sched = plan.Make(plan.Input{Profile: opts.Profile, Impls: p.Impls, Scenarios: p.Scenarios, Seed: seed,
 		ServerCores: len(p.Layout.Server), Steered: p.Topology.steered()})
 	r.extraSteps = stepsWithExtras(r.sched)
@@ -198,18 +196,8 @@ type runner struct {
 	netemChecked bool
 	netemWhy     string
 
-	canaries   []float64 // every canary so far, for the running median
-	lastCanary struct {
-		v  float64
-		at time.Time
-	}
-	repeats     map[string]int                  // per scenario/step: trials run again because the canary moved
-	closedRates map[[2]string][]float64         // impl, scenario/step → echo closed-loop trial rates
-	farAddr     map[string]string               // a server's address on the run's network → where the driver's machine reaches it
-	rungs       map[[2]string][][]analysis.Rung // impl, scenario → each trial's ladder so far
-	// figures: a headline step's figure in each trial so far, by
-	// implementation (scenario/step → impl → values), for extra trials.
-	figures map[string]map[string][]float64
+	mem     memory            // what the trials so far said
+	farAddr map[string]string // a server's address on the run's network → where the driver's machine reaches it
 	// spare: how long a headline step's extra trials may take, granted
 	// when its first extra comes up (extraWanted).
 	spare      map[string]time.Duration

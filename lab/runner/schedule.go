@@ -96,7 +96,7 @@ func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool
 	def := st.For(r.opts.Profile)
 	key := [2]string{s.impl.Name, sc.Name}
 	var earlier [][]analysis.Rung
-	for _, ladder := range r.rungs[key] {
+	for _, ladder := range r.mem.rungs[key] {
 		// Only the rungs below this rate: other trials of this very rate
 		// must not decide whether it runs.
 		var below []analysis.Rung
@@ -117,7 +117,7 @@ func (r *runner) pruned(s *server, sc lab.Scenario, st lab.Step, trial int) bool
 	if !skip {
 		return false
 	}
-	r.addRung(key, trial, analysis.Rung{Step: def.Name, Rate: float64(def.Rate)})
+	r.mem.addRung(key, trial, analysis.Rung{Step: def.Name, Rate: float64(def.Rate)})
 	r.skip(s, sc, st, trial, why)
 	return true
 }
@@ -134,7 +134,7 @@ func (r *runner) skip(s *server, sc lab.Scenario, st lab.Step, trial int, why st
 // closed-loop steps so far in this run (0: none yet).
 func (r *runner) bestClosed(impl string) float64 {
 	best := 0.0
-	for k, v := range r.closedRates {
+	for k, v := range r.mem.closedRates {
 		if k[0] == impl {
 			best = max(best, analysis.Median(v))
 		}
@@ -142,9 +142,3 @@ func (r *runner) bestClosed(impl string) float64 {
 	return best
 }
 
-func (r *runner) addRung(key [2]string, trial int, g analysis.Rung) {
-	for len(r.rungs[key]) < trial {
-		r.rungs[key] = append(r.rungs[key], nil)
-	}
-	r.rungs[key][trial-1] = append(r.rungs[key][trial-1], g)
-}

@@ -60,10 +60,10 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, def lab.
 		ov.Other = max(0, time.Since(began).Seconds()-window-ov.Canary-ov.Pause-ov.Quiet-ov.Start)
 		t.Overhead = &ov
 		r.spent += time.Since(began)
-		med := analysis.Median(r.canaries)
+		med := analysis.Median(r.mem.canaries)
 		key := sc.Name + "/" + def.Name
-		if attempt == 0 && len(r.canaries) >= 5 && analysis.Repeat(canary, med) && r.repeats[key] < r.repeatBudget(sc) && !r.behind() && ctx.Err() == nil {
-			r.repeats[key]++
+		if attempt == 0 && len(r.mem.canaries) >= 5 && analysis.Repeat(canary, med) && r.mem.repeats[key] < r.repeatBudget(sc) && !r.behind() && ctx.Err() == nil {
+			r.mem.repeats[key]++
 			r.say("lab: the canary read %.0f lines/s, %.0f%% off the run's median %.0f: running the trial again", canary, 100*(canary/med-1), med)
 			// The trial set aside is what its repetition cost.
 			ov = lab.Overhead{Repeat: time.Since(began).Seconds()}
@@ -85,22 +85,22 @@ func (r *runner) remember(sc lab.Scenario, def lab.Step, t *lab.Trial) {
 	if plan.Extras(sc, def.Name) && !r.isFloor(t.Impl) {
 		if v, ok := analysis.TrialFigure(sc.Headline.Figure, *t); ok {
 			key := sc.Name + "/" + def.Name
-			if r.figures[key] == nil {
-				r.figures[key] = map[string][]float64{}
+			if r.mem.figures[key] == nil {
+				r.mem.figures[key] = map[string][]float64{}
 			}
-			r.figures[key][t.Impl] = append(r.figures[key][t.Impl], v)
+			r.mem.figures[key][t.Impl] = append(r.mem.figures[key][t.Impl], v)
 		}
 	}
 	if def.Loop == lab.Closed && sc.Mode == lab.Echo {
 		k := [2]string{t.Impl, sc.Name + "/" + def.Name}
-		r.closedRates[k] = append(r.closedRates[k], t.Throughput)
+		r.mem.closedRates[k] = append(r.mem.closedRates[k], t.Throughput)
 	}
 	if def.Loop == lab.Open {
 		var failed int64
 		for _, n := range t.Errors {
 			failed += n
 		}
-		r.addRung([2]string{t.Impl, sc.Name}, t.Trial, analysis.Rung{
+		r.mem.addRung([2]string{t.Impl, sc.Name}, t.Trial, analysis.Rung{
 			Step: def.Name, Rate: float64(def.Rate), Ran: true, P99US: float64(t.Latency.P99),
 			Answers: t.Throughput, Errors: failed, Driver: t.DriverBound,
 		})
