@@ -141,4 +141,3 @@ func (r *runner) bestClosed(impl string) float64 {
 	}
 	return best
 }
-
