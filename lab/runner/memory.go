@@ -32,6 +32,8 @@ func newMemory() memory {
 	}
 }
 
+// addRung adds g to the ladder of trial (counted from 1) for key (impl,
+// scenario).
 func (m *memory) addRung(key [2]string, trial int, g analysis.Rung) {
 	for len(m.rungs[key]) < trial {
 		m.rungs[key] = append(m.rungs[key], nil)
