@@ -1,9 +1,12 @@
-// Package runner is the lab's pipeline: it reads the catalogue and the
-// scenarios, starts every implementation in a container, judges it with the
+// Package runner executes a run. Resolve turns the options into a Plan (the
+// catalogue's servers, the scenarios, the cores' layout and the Topology,
+// decided once); Run carries out the trials plan.Make schedules from it: it
+// starts every implementation in a container, judges it with the
 // conformance suite, drives the scenarios' steps against it in interleaved
 // trials while sampling its cgroup, and streams every trial to the run
-// folder. It owns the order of things; every concern it uses lives in its own
-// package.
+// folder. It measures and never decides: the rules it asks are in
+// lab/analysis and lab/plan, the containers in lab/engine, the load in
+// lab/driver.
 package runner
 
 import (
