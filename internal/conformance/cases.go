@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/internal/lineproto"
+	"github.com/linelab/linelab/lab"
 )
 
 // contract is the cases that check PROTOCOL.md rule by rule.
@@ -116,7 +117,7 @@ const Stall = 25 * time.Millisecond
 // echoOnly: Nagle is a property of the accepted socket, the same in both
 // modes, and only in echo mode is a burst's time the server's alone (in
 // fetch mode it holds up to four upstream calls one after another).
-func echoOnly(t Target) bool { return t.Mode == "echo" }
+func echoOnly(t Target) bool { return t.Mode == lab.Echo }
 
 // warmBursts warms a connection past TCP's quick-ACK start with single
 // round trips, then sends 40 bursts of 4 lines in one write each and wants

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/internal/lineproto"
+	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/upstream"
 )
 
@@ -43,8 +44,8 @@ const (
 
 // Target is a server under judgement.
 type Target struct {
-	Addr     string   `json:"addr"`               // host:port
-	Mode     string   `json:"mode"`               // "echo", "fetch" or "work"
+	Addr     string   `json:"addr"` // host:port
+	Mode     lab.Mode `json:"mode"`
 	Upstream Upstream `json:"upstream,omitempty"` // in fetch mode, how its upstream behaves
 	// Client is the server's UPSTREAM_CLIENT, where the caller knows it.
 	Client string `json:"client,omitempty"`
@@ -66,10 +67,10 @@ type Target struct {
 
 // Name is a short label such as "fetch/failing".
 func (t Target) Name() string {
-	if t.Mode == "fetch" {
-		return "fetch/" + string(t.Upstream)
+	if t.Mode == lab.Fetch {
+		return string(lab.Fetch) + "/" + string(t.Upstream)
 	}
-	return t.Mode
+	return string(t.Mode)
 }
 
 // Case is one rule of the contract, checked against a target.
@@ -176,21 +177,21 @@ func (t Target) dial(ctx context.Context) (net.Conn, error) {
 	return d.DialContext(ctx, "tcp", t.Addr)
 }
 
-func healthyOrEcho(t Target) bool { return t.Mode == "echo" || t.Upstream == Healthy }
+func healthyOrEcho(t Target) bool { return t.Mode == lab.Echo || t.Upstream == Healthy }
 
 // echoOrTooSlow: backpressure is the same code whatever the upstream
 // client, so fetch mode is judged once, with the pooled one (or an unknown).
 func echoOrTooSlow(t Target) bool {
-	return t.Mode == "echo" || t.Upstream == TooSlow && t.Client != "per-request"
+	return t.Mode == lab.Echo || t.Upstream == TooSlow && t.Client != lab.PerRequest
 }
-func broken(t Target) bool { return t.Mode == "fetch" && t.Upstream != Healthy }
+func broken(t Target) bool { return t.Mode == lab.Fetch && t.Upstream != Healthy }
 
 // answer is what the contract says a healthy target answers to payload p.
 func (t Target) answer(p []byte) []byte {
 	switch t.Mode {
-	case "fetch":
+	case lab.Fetch:
 		return lineproto.AppendEcho(nil, []byte(upstream.Translate(string(p))))
-	case "work":
+	case lab.Work:
 		return lineproto.AppendWork(nil, p)
 	}
 	return lineproto.AppendEcho(nil, p)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/linelab/linelab/internal/lineproto"
 	"github.com/linelab/linelab/internal/linetest"
+	"github.com/linelab/linelab/lab"
 )
 
 // liar serves a protocol with one deliberate flaw.
@@ -171,7 +172,7 @@ func TestAddress(t *testing.T) {
 	if addr == "" {
 		t.Skip("set LINELAB_ADDR=host:port to judge a running server")
 	}
-	target := Target{Addr: addr, Mode: cmp.Or(os.Getenv("LINELAB_MODE"), "echo")}
+	target := Target{Addr: addr, Mode: lab.Mode(cmp.Or(os.Getenv("LINELAB_MODE"), "echo"))}
 	if target.Mode == "fetch" {
 		target.Upstream = Healthy
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/internal/lineproto"
+	"github.com/linelab/linelab/lab"
 )
 
 // The hostile cases are clients that a server meets on an open port: one
@@ -153,7 +154,7 @@ func neverReads(ctx context.Context, t Target) error {
 	defer c.Close()
 	mem := watchMemory(t)
 	defer mem.stop()
-	f := newFlood(t.Mode == "fetch")
+	f := newFlood(t.Mode == lab.Fetch)
 	start := time.Now()
 	var blocked time.Time
 	for time.Since(start) < FloodFor && f.sent < FloodCap && mem.growth() <= MemoryBound {
@@ -192,7 +193,7 @@ func neverReads(ctx context.Context, t Target) error {
 		c.SetDeadline(dl)
 	}
 	r := lineproto.NewReader(c, maxAnswer)
-	if t.Mode == "fetch" {
+	if t.Mode == lab.Fetch {
 		// A few: a server that fetches one request at a time answers one
 		// per timeout.
 		for i := range min(3, f.lines()) {

@@ -3,6 +3,7 @@ package conformance
 import (
 	"time"
 
+	"github.com/linelab/linelab/lab"
 	"github.com/linelab/linelab/lab/upstream"
 )
 
@@ -26,7 +27,7 @@ type Setup struct {
 }
 
 // Clients are the upstream-client disciplines of the protocol.
-var Clients = []string{"pooled", "per-request"}
+var Clients = []string{lab.Pooled, lab.PerRequest}
 
 // Healthy behaviour: jitter, so that fetches finish out of order.
 var healthyBehaviour = upstream.Behaviour{Latency: time.Millisecond, Jitter: time.Millisecond}
@@ -35,8 +36,8 @@ var healthyBehaviour = upstream.Behaviour{Latency: time.Millisecond, Jitter: tim
 // fetch mode with each client discipline.
 func Setups() []Setup {
 	out := []Setup{
-		{Target: Target{Mode: "echo"}, TimeoutMS: "5000", Client: "pooled", Refused: true},
-		{Target: Target{Mode: "work"}, TimeoutMS: "5000", Client: "pooled", Refused: true},
+		{Target: Target{Mode: lab.Echo}, TimeoutMS: "5000", Client: lab.Pooled, Refused: true},
+		{Target: Target{Mode: lab.Work}, TimeoutMS: "5000", Client: lab.Pooled, Refused: true},
 	}
 	for _, client := range Clients {
 		for _, s := range []Setup{
@@ -48,7 +49,7 @@ func Setups() []Setup {
 			{Target: Target{Upstream: Huge}, Behaviour: healthyBehaviour, Path: "/huge"},
 			{Target: Target{Upstream: Drip}, Behaviour: healthyBehaviour, Path: "/drip", TimeoutMS: "300"},
 		} {
-			s.Mode, s.Client, s.Target.Client = "fetch", client, client
+			s.Mode, s.Client, s.Target.Client = lab.Fetch, client, client
 			if s.TimeoutMS == "" {
 				s.TimeoutMS = "5000"
 			}
@@ -60,7 +61,7 @@ func Setups() []Setup {
 
 // Name is a short label such as "fetch/drip/per-request".
 func (s Setup) Name() string {
-	if s.Mode == "fetch" {
+	if s.Mode == lab.Fetch {
 		return s.Target.Name() + "/" + s.Client
 	}
 	return s.Target.Name()
@@ -73,5 +74,5 @@ func (s Setup) Env(upstreamURL, refusedURL string) map[string]string {
 	if s.Refused {
 		u = refusedURL
 	}
-	return map[string]string{"MODE": s.Mode, "UPSTREAM_URL": u, "UPSTREAM_TIMEOUT_MS": s.TimeoutMS, "UPSTREAM_CLIENT": s.Client}
+	return map[string]string{"MODE": string(s.Mode), "UPSTREAM_URL": u, "UPSTREAM_TIMEOUT_MS": s.TimeoutMS, "UPSTREAM_CLIENT": s.Client}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/linelab/linelab/internal/lineproto"
+	"github.com/linelab/linelab/lab"
 )
 
 // workCases check work mode (v1.2): digests, the limit, bad numbers, and
@@ -38,7 +39,7 @@ var workCases = []Case{
 	}},
 }
 
-func workOnly(t Target) bool { return t.Mode == "work" }
+func workOnly(t Target) bool { return t.Mode == lab.Work }
 
 // workExchange sends the payloads on one connection, pipelined, and holds
 // every answer to the contract: a valid N gets its digest byte for byte,

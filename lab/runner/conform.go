@@ -28,11 +28,11 @@ type judgedKey struct {
 
 // conform runs the conformance step; a server that fails is out.
 func (r *runner) conform(ctx context.Context, s *server, mode lab.Mode) bool {
-	targets := []conformance.Target{{Addr: s.c.Addr(ServerPort), Mode: string(mode), Upstream: conformance.NotFetch}}
+	targets := []conformance.Target{{Addr: s.c.Addr(ServerPort), Mode: mode, Upstream: conformance.NotFetch}}
 	if mode == lab.Fetch {
 		targets = []conformance.Target{
-			{Addr: s.c.Addr(ServerPort), Mode: string(mode), Upstream: conformance.Healthy},
-			{Addr: s.c.Addr(ServerPort), Mode: string(mode), Upstream: conformance.Failing},
+			{Addr: s.c.Addr(ServerPort), Mode: mode, Upstream: conformance.Healthy},
+			{Addr: s.c.Addr(ServerPort), Mode: mode, Upstream: conformance.Failing},
 		}
 	}
 	ok := true

@@ -31,8 +31,8 @@ func driverRun(ctx context.Context, t *testing.T, opts Options, drv string) *res
 	if f.Interrupted != "" || len(f.Failures) > 0 {
 		t.Fatalf("--driver %s: interrupted %q, failures %+v", drv, f.Interrupted, f.Failures)
 	}
-	if drv == DriverContainer && (f.Environment.Driver != DriverContainer || f.Environment.Images["driver"].ID == "") {
-		t.Errorf("results.json says driver %q, image %+v: want the container and its image recorded", f.Environment.Driver, f.Environment.Images["driver"])
+	if drv == DriverContainer && (f.Environment.Driver != DriverContainer || f.Environment.Images["agent"].ID == "") {
+		t.Errorf("results.json says driver %q, image %+v: want the container and its image (linelab/agent) recorded", f.Environment.Driver, f.Environment.Images["agent"])
 	}
 	want := map[string]string{DriverLocal: "", DriverContainer: DriverContainer}[drv]
 	for _, s := range f.Steps {
