@@ -30,16 +30,21 @@ func (p *Plan) images() []lab.Implementation {
 func checkImages(ctx context.Context, rt, drt *engine.Runtime, p *Plan) error {
 	var missing, builds []string
 	for _, impl := range p.images() {
-		on := rt
+		ons := []*engine.Runtime{rt}
 		if impl.Image == AgentImage {
-			on = drt
+			ons = p.Topology.agentOn(rt, drt)
 		}
-		ok, err := on.ImageExists(ctx, impl.Image)
-		if err != nil {
-			return err
-		}
-		if !ok && !slices.Contains(missing, impl.Image) {
-			missing = append(missing, impl.Image)
+		for _, on := range ons {
+			ok, err := on.ImageExists(ctx, impl.Image)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
+			if !slices.Contains(missing, impl.Image) {
+				missing = append(missing, impl.Image)
+			}
 			build := "make images"
 			// Built on the engine that runs it, as the docker command
 			// reaches it.

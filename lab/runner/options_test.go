@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/linelab/linelab/lab"
+	"github.com/linelab/linelab/lab/engine"
 )
 
 func TestPickImpls(t *testing.T) {
@@ -69,6 +70,7 @@ func TestTopology(t *testing.T) {
 		{"this machine, driver container", Options{Driver: DriverContainer}, DriverContainer, false, false, false, true},
 		{"remote engine", Options{ServerEngine: "ssh://lab@198.51.100.7"}, DriverContainer, true, true, false, true},
 		{"driver apart", Options{DriverEngine: "tcp://198.51.100.7:2376", ServerAddress: "10.0.0.5"}, DriverContainer, true, false, true, false},
+		{"both remote, apart", Options{ServerEngine: "ssh://lab@198.51.100.8", DriverEngine: "tcp://198.51.100.7:2376", ServerAddress: "10.0.0.5"}, DriverContainer, true, true, true, false},
 	} {
 		topo, err := tc.o.topology()
 		if err != nil {
@@ -81,8 +83,24 @@ func TestTopology(t *testing.T) {
 		if onDriver := slices.Equal(topo.helperCores(l), l.Driver); onDriver != tc.helpers {
 			t.Errorf("%s: helpers on %v; want on the driver's cores: %v", tc.name, topo.helperCores(l), tc.helpers)
 		}
+		// The agent's image on the driver's engine, and on a remote
+		// servers' engine too when the driver is apart from it.
+		rt, drt := &engine.Runtime{}, &engine.Runtime{}
+		if !topo.apart() {
+			drt = rt
+		}
+		if on := topo.agentOn(rt, drt); on[0] != drt || len(on) != 1+btoi(topo.gated() && topo.apart()) || len(on) == 2 && on[1] != rt {
+			t.Errorf("%s: the agent's image checked on %d engines", tc.name, len(on))
+		}
 		if (topo.String() == "") == tc.steered {
 			t.Errorf("%s: says %q", tc.name, topo.String())
 		}
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

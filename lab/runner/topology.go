@@ -81,6 +81,17 @@ func (t Topology) network(ctx context.Context, rt *engine.Runtime) (*engine.Netw
 	return rt.NewNetwork(ctx)
 }
 
+// agentOn are the engines the agent image must be on: the driver's, where
+// it drives, and a remote servers' engine besides, where it is the gate and
+// runs the conformance suite.
+func (t Topology) agentOn(rt, drt *engine.Runtime) []*engine.Runtime {
+	on := []*engine.Runtime{drt}
+	if t.gated() && t.apart() {
+		on = append(on, rt)
+	}
+	return on
+}
+
 // helperCores are the cores of the lab's helpers on the servers' engine
 // (the gate, the conformance suite): the driver's, or apart the
 // upstream's, the servers' machine's core that the servers do not have.
