@@ -21,15 +21,15 @@ func (r *runner) extraWanted(t plan.Trial, sc lab.Scenario) bool {
 		return true
 	}
 	cost := r.scaled(t.Cost)
-	grant, ok := r.spare[key]
+	grant, ok := r.prog.spare[key]
 	if !ok {
 		grant = r.grant(key)
-		r.spare[key] = grant
+		r.prog.spare[key] = grant
 	}
 	if grant < cost {
 		return false
 	}
-	r.spare[key] = grant - cost
+	r.prog.spare[key] = grant - cost
 	return true
 }
 
@@ -51,18 +51,18 @@ func (r *runner) outOfStep(t plan.Trial) []string {
 // extra trials. A step that needs less leaves the rest to those after it.
 func (r *runner) grant(key string) time.Duration {
 	spare := r.headroom()
-	i := slices.Index(r.extraSteps, key)
+	i := slices.Index(r.prog.extraSteps, key)
 	if spare <= 0 || i < 0 {
 		return 0
 	}
-	return spare / time.Duration(len(r.extraSteps)-i)
+	return spare / time.Duration(len(r.prog.extraSteps)-i)
 }
 
 // headroom is what the budget, less its margin, leaves after the time so
 // far and the estimate of the rest; negative when the run is behind.
 func (r *runner) headroom() time.Duration {
 	b := r.opts.Budget
-	return b - budgetMargin(b) - time.Since(r.began) - r.left() - r.setupLeft()
+	return b - budgetMargin(b) - time.Since(r.prog.began) - r.left() - r.setupLeft()
 }
 
 // behind reports whether the run, by the estimate of the rest, will end
@@ -83,8 +83,8 @@ func budgetMargin(budget time.Duration) time.Duration {
 
 // scaled is a planned cost as the trials so far ran against the plan.
 func (r *runner) scaled(d time.Duration) time.Duration {
-	if r.counted > 0 && r.spent > 0 {
-		return time.Duration(float64(d) * float64(r.spent) / float64(r.counted))
+	if r.prog.counted > 0 && r.prog.spent > 0 {
+		return time.Duration(float64(d) * float64(r.prog.spent) / float64(r.prog.counted))
 	}
 	return d
 }
@@ -92,7 +92,7 @@ func (r *runner) scaled(d time.Duration) time.Duration {
 // setupLeft is the time the phases still to come will take to start
 // their servers and judge them, from the last phase's.
 func (r *runner) setupLeft() time.Duration {
-	return time.Duration(r.phasesLeft) * r.lastSetup
+	return time.Duration(r.prog.phasesLeft) * r.prog.lastSetup
 }
 
 // stepsWithExtras lists, in the plan's order, the headline steps that may

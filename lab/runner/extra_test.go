@@ -8,11 +8,11 @@ import (
 // budgetRun is a runner that began ago and whose plan has rest left,
 // running slower than planned by slow (spent over counted so far).
 func budgetRun(budget, ago, rest time.Duration, slow float64) *runner {
-	r := &runner{opts: Options{Budget: budget}, began: time.Now().Add(-ago), total: rest,
-		extraSteps: []string{"a/x", "b/y"}}
+	r := &runner{opts: Options{Budget: budget}, prog: progress{began: time.Now().Add(-ago), total: rest,
+		extraSteps: []string{"a/x", "b/y"}}}
 	if slow > 0 {
-		r.counted = time.Minute
-		r.spent = time.Duration(slow * float64(time.Minute))
+		r.prog.counted = time.Minute
+		r.prog.spent = time.Duration(slow * float64(time.Minute))
 	}
 	return r
 }

@@ -120,8 +120,8 @@ func (r *runner) lossyUnavailable(ctx context.Context, sc lab.Scenario, servers 
 func (r *runner) skipScenario(sc lab.Scenario, why string) {
 	for _, t := range r.sched.Base() {
 		if t.Scenario == sc.Name {
-			r.count++
-			r.done += t.Cost
+			r.prog.count++
+			r.prog.done += t.Cost
 		}
 	}
 	r.say("lab: %s is not run on this machine: %s", sc.Name, why)

@@ -87,7 +87,7 @@ func resume(ctx context.Context, opts Options) (*results.File, string, error) {
 	opts.Profile, opts.Budget = prev.Profile, cmp.Or(prev.Budget.D(), -1)
 	r := newRunner(opts, pl, rt, prev.RunID, prev.Seed)
 	// The budget counts the time the run took before it stopped.
-	r.began = r.began.Add(-time.Duration((prev.Time.Setup + prev.Time.Windows + prev.Time.Around.Total()) * float64(time.Second)))
+	r.prog.began = r.prog.began.Add(-time.Duration((prev.Time.Setup + prev.Time.Windows + prev.Time.Around.Total()) * float64(time.Second)))
 	if r.w, err = results.Open(dir); err != nil {
 		return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 	}

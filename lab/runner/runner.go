@@ -121,11 +121,11 @@ func openRuntime(ctx context.Context, runID string, addr engine.Address, progres
 
 func newRunner(opts Options, p *Plan, rt *engine.Runtime, runID string, seed int64) *runner {
 	r := &runner{opts: opts, plan: p, rt: rt, driverRT: rt, runID: runID, dead: map[string]string{}, judged: map[judgedKey]bool{}, failed: map[[3]string]bool{},
-		finished: map[plan.Key]bool{}, seed: seed, began: time.Now(),
-		mem: newMemory(), farAddr: map[string]string{}, spare: map[string]time.Duration{}}
+		finished: map[plan.Key]bool{}, seed: seed, prog: progress{began: time.Now(), spare: map[string]time.Duration{}},
+		mem: newMemory(), farAddr: map[string]string{}}
 	r.sched = plan.Make(plan.Input{Profile: opts.Profile, Impls: p.Impls, Scenarios: p.Scenarios, Seed: seed,
 		ServerCores: len(p.Layout.Server), Steered: p.Topology.steered()})
-	r.extraSteps = stepsWithExtras(r.sched)
+	r.prog.extraSteps = stepsWithExtras(r.sched)
 	r.pinned = "not pinned: the lab only steers"
 	if !p.Topology.steered() {
 		r.pinned = pinSelf(p.Layout)
@@ -183,10 +183,8 @@ type runner struct {
 	// removing counts the containers being removed in the background.
 	removing sync.WaitGroup
 	failed   map[[3]string]bool // impl, scenario, step: the server failed it
-	// sched is the run's trials in order (plan.Make); began is when it
-	// started, for the budget.
+	// sched is the run's trials in order (plan.Make).
 	sched *plan.Plan
-	began time.Time
 	// finished: trials a resumed run found done (run, skipped) and does
 	// not run again.
 	finished map[plan.Key]bool
@@ -198,6 +196,13 @@ type runner struct {
 
 	mem     memory            // what the trials so far said
 	farAddr map[string]string // a server's address on the run's network → where the driver's machine reaches it
+	prog    progress          // the run's time against its plan and budget
+}
+
+// progress is the run's time against its plan and its budget: what the
+// progress line, the estimate and the extra trials' grants read.
+type progress struct {
+	began time.Time // when the run started (a resumed run: earlier, by what it took)
 	// spare: how long a headline step's extra trials may take, granted
 	// when its first extra comes up (extraWanted).
 	spare      map[string]time.Duration
@@ -283,7 +288,7 @@ func (r *runner) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		r.phasesLeft = len(plan.Phases) - i - 1
+		r.prog.phasesLeft = len(plan.Phases) - i - 1
 		if err := r.phase(ctx, ph); err != nil {
 			return err
 		}
@@ -342,8 +347,8 @@ func (r *runner) phase(ctx context.Context, ph plan.Phase) error {
 			notHere[sc.Name] = true
 		}
 	}
-	r.lastSetup = time.Since(setup)
-	r.addSetup(r.lastSetup)
+	r.prog.lastSetup = time.Since(setup)
+	r.addSetup(r.prog.lastSetup)
 	for _, t := range r.sched.Trials {
 		if t.Phase != ph || notHere[t.Scenario] {
 			continue

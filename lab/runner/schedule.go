@@ -22,8 +22,8 @@ func (r *runner) next(ctx context.Context, s *server, t plan.Trial) {
 			return
 		}
 	} else {
-		r.count++
-		r.done += t.Cost
+		r.prog.count++
+		r.prog.done += t.Cost
 	}
 	if s == nil {
 		return // it did not start in this phase, and is out

@@ -45,9 +45,9 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, def lab.
 	case plan.Side:
 		which += " (decides nothing)"
 	}
-	r.say("[%*d/%d] %s · %s/%s · %s · about %s left", len(fmt.Sprint(r.all)), r.count, r.all,
+	r.say("[%*d/%d] %s · %s/%s · %s · about %s left", len(fmt.Sprint(r.prog.all)), r.prog.count, r.prog.all,
 		s.impl.Name, sc.Name, def.Name, which, r.left().Round(time.Second))
-	r.counted += pt.Cost
+	r.prog.counted += pt.Cost
 	for attempt := 0; ; attempt++ {
 		began := time.Now()
 		canary, age := r.canaryFor(ctx, &ov, attempt > 0)
@@ -59,7 +59,7 @@ func (r *runner) trial(ctx context.Context, s *server, sc lab.Scenario, def lab.
 		window := spec.Warmup.D().Seconds() + t.Seconds
 		ov.Other = max(0, time.Since(began).Seconds()-window-ov.Canary-ov.Pause-ov.Quiet-ov.Start)
 		t.Overhead = &ov
-		r.spent += time.Since(began)
+		r.prog.spent += time.Since(began)
 		med := analysis.Median(r.mem.canaries)
 		key := sc.Name + "/" + def.Name
 		if attempt == 0 && len(r.mem.canaries) >= 5 && analysis.Repeat(canary, med) && r.mem.repeats[key] < r.repeatBudget(sc) && !r.behind() && ctx.Err() == nil {
@@ -461,9 +461,9 @@ func behaviour(sc lab.Scenario, def lab.Step) upstream.Behaviour {
 // those a resumed run has.
 func (r *runner) estimate() {
 	base := r.sched.Base()
-	r.all, r.total = len(base), plan.Cost(base)
-	if b := r.opts.Budget; b > 0 && r.total > b && len(r.extraSteps) > 0 {
-		r.say("lab: the plan's trials come to about %s by its estimate (before the ladders are pruned), over the budget of %s: extra trials will run only if the run turns out faster, and steps that decide nothing may keep one trial", r.total.Round(time.Minute), b)
+	r.prog.all, r.prog.total = len(base), plan.Cost(base)
+	if b := r.opts.Budget; b > 0 && r.prog.total > b && len(r.prog.extraSteps) > 0 {
+		r.say("lab: the plan's trials come to about %s by its estimate (before the ladders are pruned), over the budget of %s: extra trials will run only if the run turns out faster, and steps that decide nothing may keep one trial", r.prog.total.Round(time.Minute), b)
 	}
 }
 
@@ -471,7 +471,7 @@ func (r *runner) estimate() {
 // cost of those not yet run, scaled by how the trials run so far compare
 // with what the plan counted for them.
 func (r *runner) left() time.Duration {
-	return max(r.scaled(r.total-r.done), 0)
+	return max(r.scaled(r.prog.total-r.prog.done), 0)
 }
 
 // addSetup counts time spent outside the trials (servers, conformance,
