@@ -103,7 +103,7 @@ func spectrum(f *results.File, m *Model, sc lab.Scenario, step string, corrected
 	x := plot.Axis{Label: "percentile", Ticks: []float64{0, 1, 2, 3, 4, 5, 6}, Min: 0, Max: 6, Fmt: func(v float64) string {
 		return map[float64]string{0: "0%", 1: "90%", 2: "99%", 3: "99.9%", 4: "99.99%", 5: "99.999%", 6: "max"}[v]
 	}}
-	y := plot.Axis{Label: "latency", Log: true, Fmt: fmtMicros}
+	y := plot.Axis{Label: "latency", Log: true, Fmt: units.Micros}
 	what := "round-trip latency"
 	if corrected {
 		what = "latency from each line's intended send time"
@@ -175,7 +175,7 @@ func chartsOf(sc lab.Scenario) []lab.Chart {
 		if first.Loop == lab.Closed && len(sc.Steps) > 1 && first.Connections != sc.Steps[1].Connections {
 			out = append(out, lab.Chart{Kind: lab.ChartSweep})
 		}
-		h := pickHeadline(nil, sc)
+		h := pickHeadline(sc)
 		spectrum.Steps = append(spectrum.Steps, h.step)
 		if h.info.Reading == lab.AgainstFirst && first.Name != h.step {
 			spectrum.Steps = append(spectrum.Steps, first.Name)
@@ -224,7 +224,7 @@ func sweepChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	if len(ss) == 0 {
 		return nil
 	}
-	x, y := plot.Axis{Label: "connections", Log: true, Fmt: fmtCount}, plot.Axis{Label: "lines per second", Log: plot.SpansDecades(ss), Fmt: fmtCount}
+	x, y := plot.Axis{Label: "connections", Log: true, Fmt: units.Count}, plot.Axis{Label: "lines per second", Log: plot.SpansDecades(ss), Fmt: units.Count}
 	if y.Log {
 		hint += " The rates span more than a decade, so the lines-per-second axis is logarithmic too."
 	}
@@ -257,7 +257,7 @@ func ladderChart(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	if len(ss) == 0 {
 		return nil
 	}
-	x, y := plot.Axis{Label: "offered lines per second", Fmt: fmtCount}, plot.Axis{Label: "p99 latency (µs)", Log: true, Fmt: fmtMicros}
+	x, y := plot.Axis{Label: "offered lines per second", Fmt: units.Count}, plot.Axis{Label: "p99 latency (µs)", Log: true, Fmt: units.Micros}
 	return []Chart{Chart{Title: sc.Name + ": p99 latency against offered rate", Series: names,
 		Hint: "Median p99, corrected for coordinated omission, at each offered rate; lower is better. A ring marks each implementation's knee: the highest rate whose p99 stays under the dashed bound with every line answered. The latency axis is logarithmic.",
 		SVG:  plot.Line(x, y, ss, extra)}.withData(x, y, ss, nil)}
@@ -300,8 +300,8 @@ func idleCharts(f *results.File, sc lab.Scenario, m *Model) []Chart {
 	if len(mem) == 0 {
 		return nil
 	}
-	conns := plot.Axis{Label: "open connections", Log: true, Fmt: fmtCount}
-	memY, thrY := plot.Axis{Label: "working set (bytes)", Log: true, Fmt: fmtBytes}, plot.Axis{Label: "threads", Log: true, Fmt: fmtCount}
+	conns := plot.Axis{Label: "open connections", Log: true, Fmt: units.Count}
+	memY, thrY := plot.Axis{Label: "working set (bytes)", Log: true, Fmt: units.Bytes}, plot.Axis{Label: "threads", Log: true, Fmt: units.Count}
 	return []Chart{
 		Chart{Title: "memory against connections", Series: names,
 			Hint: "The server container's working set (memory in use, less file cache) at each number of open connections, from the echo steps and the idle step; lower is better. Both axes are logarithmic.",

@@ -188,7 +188,7 @@ func (d claimData) scenarioOf(c lab.Claim, fig lab.Figure) (lab.Scenario, bool) 
 
 // headStat is an implementation's headline figure of sc.
 func (d claimData) headStat(sc lab.Scenario, impl string) analysis.Spread {
-	s, _, ok := figure(d.f, sc, pickHeadline(d.f, sc), impl)
+	s, _, ok := figure(d.f, sc, pickHeadline(sc), impl)
 	if !ok {
 		return analysis.Spread{}
 	}
@@ -265,14 +265,14 @@ func (d claimData) heldUp() ClaimView {
 }
 
 func (d claimData) hogShareText(sc lab.Scenario, impl string) string {
-	if st := find(d.f, impl, sc.Name, pickHeadline(d.f, sc).step); st != nil && st.Summary.HogShare.N > 0 {
+	if st := find(d.f, impl, sc.Name, pickHeadline(sc).step); st != nil && st.Summary.HogShare.N > 0 {
 		return fmt.Sprintf("the heavy connection took %.0f%% of its CPU", 100*st.Summary.HogShare.Center)
 	}
 	return "its heavy connection's share unknown"
 }
 
 func (d claimData) p50Text(sc lab.Scenario, impl string) string {
-	base, st := find(d.f, impl, sc.Name, sc.Steps[0].Name), find(d.f, impl, sc.Name, pickHeadline(d.f, sc).step)
+	base, st := find(d.f, impl, sc.Name, sc.Steps[0].Name), find(d.f, impl, sc.Name, pickHeadline(sc).step)
 	if base == nil || st == nil {
 		return "no median"
 	}
@@ -289,7 +289,7 @@ func (d claimData) gil() ClaimView {
 	if ok {
 		v.Link, v.Test = "#s-"+sc.Name, v.Test+" ("+sc.Name+")"
 		skipped, _ := notHere(d.f, sc)
-		h := pickHeadline(d.f, sc)
+		h := pickHeadline(sc)
 		var cores analysis.Spread
 		bound := false
 		if st := find(d.f, d.threads, sc.Name, h.step); st != nil {

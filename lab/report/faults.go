@@ -103,8 +103,8 @@ func faultCharts(f *results.File, sc lab.Scenario, st lab.Step, m *Model) []Char
 			fr.X(lo), fr.Top, max(fr.X(hi)-fr.X(lo), 2), fr.Bottom-fr.Top, esc(faultWords(st.Fault)), fr.X(lo)+3, fr.Top+12)
 	}
 	x := plot.Axis{Label: "seconds into the window", Fmt: func(v float64) string { return fmt.Sprintf("%.1f", v) }}
-	ya := plot.Axis{Label: "answers per second", Fmt: fmtCount}
-	yf := plot.Axis{Label: "failed lines per second", Fmt: fmtCount}
+	ya := plot.Axis{Label: "answers per second", Fmt: units.Count}
+	yf := plot.Axis{Label: "failed lines per second", Fmt: units.Count}
 	what := faultWords(st.Fault)
 	return []Chart{
 		Chart{Title: sc.Name + ": answers over time", Series: names,

@@ -36,7 +36,7 @@ func newHeadline(fig lab.Figure, step string) headline {
 	return headline{step: step, fig: fig, info: info, description: info.At(step)}
 }
 
-func pickHeadline(f *results.File, sc lab.Scenario) headline {
+func pickHeadline(sc lab.Scenario) headline {
 	if h := sc.Headline; h != nil {
 		fig := h.Figure
 		if fig == lab.FigLinesPerCPU && stepLoop(sc, h.Step) == lab.Churn {

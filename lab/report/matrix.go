@@ -93,7 +93,7 @@ type matrixEntry struct {
 // column adds a scenario's column: every implementation's headline
 // figure as a ratio to the reference, ranked, or why there is none.
 func (mx *Matrix) column(f *results.File, m *Model, sc lab.Scenario, impls []lab.Implementation, missing []results.Missing) {
-	h := pickHeadline(f, sc)
+	h := pickHeadline(sc)
 	col := MatrixCol{Scenario: sc.Name, Figure: h.short()}
 	es := matrixEntries(f, sc, h, impls, &col)
 	var ref lab.Stat

@@ -66,7 +66,7 @@ func buildReleases(f *results.File) ReleaseView {
 		return slices.Index(lab.Releases, a) - slices.Index(lab.Releases, b)
 	})
 	for _, sc := range f.Scenarios {
-		h := pickHeadline(f, sc)
+		h := pickHeadline(sc)
 		for _, s := range names {
 			row := ReleaseRow{Service: s, Scenario: sc.Name, Figure: h.description}
 			var prev *lab.Stat

@@ -11,7 +11,7 @@ import (
 )
 
 func verdict(f *results.File, sc lab.Scenario, m *Model) Verdict {
-	h := pickHeadline(f, sc)
+	h := pickHeadline(sc)
 	vb := &verdictOf{f: f, sc: sc, h: h, baseline: m.Baseline}
 	vb.v = Verdict{Scenario: sc.Name, Knee: h.ladder(), Figure: h.short()}
 	vb.v.Decided = "Decided by " + h.description
